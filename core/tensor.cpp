@@ -1,0 +1,222 @@
+#include "core/tensor.h"
+
+#include <cstring>
+#include <sstream>
+
+#include "core/autograd.h"
+#include "core/copy.h"
+#include "core/strided_loop.h"
+
+namespace mpq {
+
+std::int64_t Tensor::size(std::int64_t axis) const {
+  return shape()[normalize_axis(axis, dim(), "Tensor::size")];
+}
+
+bool Tensor::is_contiguous() const {
+  std::int64_t expected = 1;
+  for (std::size_t i = shape().size(); i-- > 0;) {
+    if (shape()[i] == 1) continue;
+    if (strides()[i] != expected) return false;
+    expected *= shape()[i];
+  }
+  return true;
+}
+
+void* Tensor::raw_data() const {
+  return static_cast<char*>(impl().storage->data()) + impl().offset * dtype_size(dtype());
+}
+
+Tensor& Tensor::set_requires_grad(bool on) {
+  MPQ_CHECK(is_leaf(), "set_requires_grad: only leaf tensors can be marked (this one is the result of ",
+            grad_fn()->name(), ")");
+  MPQ_CHECK(!on || is_floating(dtype()), "set_requires_grad: a ", dtype_name(dtype()),
+            " tensor cannot require grad (floating dtypes only)");
+  impl().requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
+
+void Tensor::zero_grad() const {
+  if (impl().grad) Tensor(impl().grad).fill_(0.0);
+}
+
+void Tensor::set_grad(const Tensor& g) const {
+  if (!g.defined()) {
+    impl().grad.reset();
+    return;
+  }
+  MPQ_CHECK(g.shape() == shape() && g.dtype() == dtype(), "set_grad: gradient ", shape_str(g.shape()),
+            " ", dtype_name(g.dtype()), " does not match tensor ", shape_str(shape()), " ",
+            dtype_name(dtype()));
+  impl().grad = g.impl_ptr();
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  run_backward(*this, gradient, retain_graph);
+}
+
+Tensor Tensor::detach() const {
+  auto impl2 = std::make_shared<TensorImpl>();
+  impl2->storage = impl().storage;
+  impl2->shape = shape();
+  impl2->strides = strides();
+  impl2->offset = offset();
+  impl2->dtype = dtype();
+  return Tensor(std::move(impl2));
+}
+
+Tensor Tensor::to(Device device) const {
+  MPQ_CHECK(device == this->device(), "Tensor::to: copying from ", this->device().str(), " to ",
+            device.str(), " needs the CUDA backend, which this build does not have");
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_same_device("copy_", {this, &src});
+  Tensor s = src.shape() == shape() ? src : src.detach().expand(shape());
+  copy_elements(*this, s);
+  return *this;
+}
+
+Tensor& Tensor::fill_(double value) {
+  dispatch_all(dtype(), [&]<class T>() {
+    const T v = static_cast<T>(value);
+    strided_loop<1>(shape(), {strides()},
+                    [&](const std::array<std::int64_t, 1>& off, std::int64_t n,
+                        const std::array<std::int64_t, 1>& st) {
+                      T* p = data<T>() + off[0];
+                      for (std::int64_t i = 0; i < n; ++i) p[i * st[0]] = v;
+                    });
+  });
+  return *this;
+}
+
+double Tensor::item() const {
+  MPQ_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", shape_str(shape()));
+  return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(*data<T>()); });
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  Tensor c = (dtype() == dtype_of<T>() ? detach() : detach().to(dtype_of<T>())).contiguous();
+  const T* p = c.data<T>();
+  return std::vector<T>(p, p + c.numel());
+}
+template std::vector<float> Tensor::to_vector() const;
+template std::vector<double> Tensor::to_vector() const;
+template std::vector<std::int32_t> Tensor::to_vector() const;
+template std::vector<std::int8_t> Tensor::to_vector() const;
+template std::vector<std::uint8_t> Tensor::to_vector() const;
+
+std::string Tensor::str() const {
+  if (!defined()) return "Tensor(undefined)";
+  std::ostringstream os;
+  os << "Tensor(" << shape_str(shape()) << ", " << dtype_name(dtype());
+  const auto v = to_vector<double>();
+  os << ", [";
+  const std::size_t shown = v.size() < 16 ? v.size() : 16;
+  for (std::size_t i = 0; i < shown; ++i) os << (i ? ", " : "") << v[i];
+  if (shown < v.size()) os << ", ...";
+  os << "])";
+  return os.str();
+}
+
+Tensor empty(const Shape& shape, DType dtype, Device device) {
+  for (auto d : shape)
+    MPQ_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.fill_(value);
+  return t;
+}
+Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device()); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()); }
+
+Tensor arange(std::int64_t n, DType dtype) {
+  Tensor t = empty({n}, dtype);
+  dispatch_all(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(i);
+  });
+  return t;
+}
+
+template <class T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
+  MPQ_CHECK(static_cast<std::int64_t>(values.size()) == numel_of(shape), "from_vector: ",
+            values.size(), " values for shape ", shape_str(shape), " (", numel_of(shape),
+            " elements)");
+  Tensor t = empty(shape, dtype_of<T>());
+  if (!values.empty()) std::memcpy(t.data<T>(), values.data(), values.size() * sizeof(T));
+  return t;
+}
+template Tensor from_vector(const std::vector<float>&, const Shape&);
+template Tensor from_vector(const std::vector<double>&, const Shape&);
+template Tensor from_vector(const std::vector<std::int32_t>&, const Shape&);
+template Tensor from_vector(const std::vector<std::int8_t>&, const Shape&);
+template Tensor from_vector(const std::vector<std::uint8_t>&, const Shape&);
+
+Tensor as_strided(const Tensor& base, const Shape& shape, const Strides& strides, std::int64_t offset) {
+  MPQ_CHECK(shape.size() == strides.size(), "as_strided: shape ", shape_str(shape), " and strides ",
+            shape_str(strides), " differ in rank");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.impl().storage;
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  return Tensor(std::move(impl));
+}
+
+void check_same_device(const char* op, std::initializer_list<const Tensor*> tensors) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors) {
+    if (!t->defined()) continue;
+    if (!first) {
+      first = t;
+      continue;
+    }
+    MPQ_CHECK(t->device() == first->device(), op, ": tensors on different devices (",
+              first->device().str(), " and ", t->device().str(), ")");
+  }
+}
+
+void copy_elements(const Tensor& dst, const Tensor& src) {
+  MPQ_CHECK(dst.shape() == src.shape(), "copy: shapes ", shape_str(dst.shape()), " and ",
+            shape_str(src.shape()), " differ");
+  if (dst.numel() == 0) return;
+  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
+    if (dst.raw_data() != src.raw_data())
+      std::memcpy(dst.raw_data(), src.raw_data(), dst.numel() * dtype_size(dst.dtype()));
+    return;
+  }
+  dispatch_all(dst.dtype(), [&]<class D>() {
+    dispatch_all(src.dtype(), [&]<class S>() {
+      D* d = dst.data<D>();
+      const S* s = src.data<S>();
+      strided_loop<2>(dst.shape(), {dst.strides(), src.strides()},
+                      [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
+                          const std::array<std::int64_t, 2>& st) {
+                        D* dp = d + off[0];
+                        const S* sp = s + off[1];
+                        for (std::int64_t i = 0; i < n; ++i) dp[i * st[0]] = static_cast<D>(sp[i * st[1]]);
+                      });
+    });
+  });
+}
+
+}  // namespace mpq

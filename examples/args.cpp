@@ -1,0 +1,87 @@
+#include "examples/args.h"
+
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace mpq::examples {
+
+void Args::add(const std::string& name, const std::string& default_value, const std::string& help) {
+  flags_[name] = {default_value, default_value, help, false};
+  order_.push_back(name);
+}
+
+bool Args::parse(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << help();
+      return false;
+    }
+    MPQ_CHECK(a.rfind("--", 0) == 0, program_, ": unexpected argument '", a, "' (flags start with --; see --help)");
+    std::string name = a.substr(2), value;
+    const auto eq = name.find('=');
+    bool has_value = false;
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    auto it = flags_.find(name);
+    MPQ_CHECK(it != flags_.end(), program_, ": unknown flag --", name, " (see --help)");
+    MPQ_CHECK(!it->second.set, program_, ": flag --", name, " given twice");
+    if (!has_value) {
+      MPQ_CHECK(i + 1 < argc, program_, ": flag --", name, " needs a value");
+      value = argv[++i];
+    }
+    it->second.value = value;
+    it->second.set = true;
+  }
+  return true;
+}
+
+std::string Args::str(const std::string& name) const { return flags_.at(name).value; }
+
+std::int64_t Args::integer(const std::string& name, std::int64_t min, std::int64_t max) const {
+  const std::string& v = flags_.at(name).value;
+  std::size_t used = 0;
+  long long x = 0;
+  try {
+    x = std::stoll(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  MPQ_CHECK(used == v.size() && !v.empty(), program_, ": --", name, " expects an integer, got '", v, "'");
+  MPQ_CHECK(x >= min && x <= max, program_, ": --", name, " = ", x, " is outside [", min, ", ", max, "]");
+  return x;
+}
+
+double Args::real(const std::string& name, double min, double max) const {
+  const std::string& v = flags_.at(name).value;
+  std::size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  MPQ_CHECK(used == v.size() && !v.empty() && std::isfinite(x), program_, ": --", name,
+            " expects a finite number, got '", v, "'");
+  MPQ_CHECK(x >= min && x <= max, program_, ": --", name, " = ", x, " is outside [", min, ", ", max, "]");
+  return x;
+}
+
+std::string Args::help() const {
+  std::ostringstream os;
+  os << "usage: " << program_ << " [flags]\n\n" << summary_ << "\n\nflags:\n";
+  for (const auto& name : order_) {
+    const Flag& f = flags_.at(name);
+    os << "  --" << name << " (default: " << (f.default_value.empty() ? "\"\"" : f.default_value) << ")\n      "
+       << f.help << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace mpq::examples

@@ -1,0 +1,38 @@
+// A small command-line flag parser for the examples: --name value or
+// --name=value, typed getters, --help text, and clear errors for unknown
+// flags and malformed values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mpq::examples {
+
+class Args {
+ public:
+  Args(std::string program, std::string summary) : program_(std::move(program)), summary_(std::move(summary)) {}
+
+  // Declares a flag with its default (as text) and help line.
+  void add(const std::string& name, const std::string& default_value, const std::string& help);
+  // Parses argv; returns false when --help was given (the help is printed).
+  // Throws mpq::Error for an unknown flag, a missing value or a repeated flag.
+  bool parse(int argc, char** argv);
+
+  std::string str(const std::string& name) const;
+  std::int64_t integer(const std::string& name, std::int64_t min, std::int64_t max) const;
+  double real(const std::string& name, double min, double max) const;
+  std::string help() const;
+
+ private:
+  struct Flag {
+    std::string value, default_value, help;
+    bool set = false;
+  };
+  std::string program_, summary_;
+  std::map<std::string, Flag> flags_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace mpq::examples

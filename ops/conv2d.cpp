@@ -1,0 +1,90 @@
+#include "ops/conv2d.h"
+
+#include <sstream>
+
+#include "core/autograd.h"
+#include "ops/cpu/conv2d.h"
+#include "ops/reference/conv2d.h"
+
+namespace mpq {
+
+std::string Conv2dParams::str() const {
+  std::ostringstream os;
+  os << "stride=" << stride[0] << "x" << stride[1] << " padding=" << padding[0] << "x" << padding[1]
+     << " dilation=" << dilation[0] << "x" << dilation[1] << " groups=" << groups;
+  return os.str();
+}
+
+namespace {
+
+reference::Conv2dDims dims_of(const Shape& x, const Shape& w, const Conv2dParams& p) {
+  return {x[0], x[1], x[2], x[3], w[0], w[2], w[3], p.out_size(x[2], w[2], 0), p.out_size(x[3], w[3], 1)};
+}
+
+void check_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
+  check_same_device("conv2d", {&x, &w, &b});
+  MPQ_CHECK(x.dim() == 4, "conv2d: expected input [N, C, H, W], got ", shape_str(x.shape()));
+  MPQ_CHECK(w.dim() == 4, "conv2d: expected weight [O, C/groups, KH, KW], got ", shape_str(w.shape()));
+  MPQ_CHECK(x.dtype() == w.dtype() && is_floating(x.dtype()) && (!b.defined() || b.dtype() == x.dtype()),
+            "conv2d: input, weight and bias must share one floating dtype");
+  MPQ_CHECK(p.groups >= 1 && x.shape()[1] % p.groups == 0 && w.shape()[0] % p.groups == 0,
+            "conv2d: groups=", p.groups, " must divide input channels ", x.shape()[1],
+            " and output channels ", w.shape()[0]);
+  MPQ_CHECK(w.shape()[1] * p.groups == x.shape()[1], "conv2d: input ", shape_str(x.shape()), " has ",
+            x.shape()[1], " channels but weight ", shape_str(w.shape()), " expects ",
+            w.shape()[1] * p.groups, " (", w.shape()[1], " x groups=", p.groups, ")");
+  for (int a = 0; a < 2; ++a)
+    MPQ_CHECK(p.stride[a] >= 1 && p.dilation[a] >= 1 && p.padding[a] >= 0,
+              "conv2d: invalid geometry ", p.str());
+  MPQ_CHECK(!b.defined() || (b.dim() == 1 && b.shape()[0] == w.shape()[0]), "conv2d: bias of shape ",
+            shape_str(b.shape()), " for ", w.shape()[0], " output channels");
+  const auto d = dims_of(x.shape(), w.shape(), p);
+  MPQ_CHECK(d.P >= 1 && d.Q >= 1, "conv2d: kernel ", w.shape()[2], "x", w.shape()[3], " with ", p.str(),
+            " does not fit input ", shape_str(x.shape()));
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& p) {
+  check_conv(x_in, w_in, b_in, p);
+  const Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
+  const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
+  const auto d = dims_of(x.shape(), w.shape(), p);
+  Tensor y = empty({d.N, d.O, d.P, d.Q}, x.dtype(), x.device());
+  if (x.dtype() == DType::f32) {
+    cpu::conv2d_forward(x, w, b, p, y);
+  } else {
+    reference::conv2d_forward(d, p, x.data<double>(), w.data<double>(),
+                              b.defined() ? b.data<double>() : nullptr, y.data<double>());
+  }
+  if (!any_requires_grad({&x_in, &w_in, &b_in})) return y;
+  const bool need_x = x_in.requires_grad();
+  const bool need_w = w_in.requires_grad() || (b_in.defined() && b_in.requires_grad());
+  const bool has_b = b.defined();
+  // Saved: x only when dw is needed, w only when dx is needed.
+  const Tensor xs = need_w ? x : Tensor(), ws = need_x ? w : Tensor();
+  const Shape x_shape = x.shape(), w_shape = w.shape();
+  return record("conv2d", y, {&x_in, &w_in, &b_in}, [=](const Tensor& gy) {
+    const Tensor g = gy.contiguous();
+    Tensor dx, dw, db;
+    if (need_x) {
+      dx = empty(x_shape, g.dtype(), g.device());
+      if (g.dtype() == DType::f32)
+        cpu::conv2d_backward_data(g, ws, p, dx);
+      else
+        reference::conv2d_backward_data(d, p, g.data<double>(), ws.data<double>(), dx.data<double>());
+    }
+    if (need_w) {
+      dw = empty(w_shape, g.dtype(), g.device());
+      if (has_b) db = empty({w_shape[0]}, g.dtype(), g.device());
+      if (g.dtype() == DType::f32)
+        cpu::conv2d_backward_weights(xs, g, p, dw, db);
+      else
+        reference::conv2d_backward_weights(d, p, xs.data<double>(), g.data<double>(), dw.data<double>(),
+                                           has_b ? db.data<double>() : nullptr);
+    }
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+}  // namespace mpq
