@@ -16,10 +16,10 @@ Shape pooled_shape(const Tensor& x, const Pool2dParams& p, const char* op) {
               op, ": invalid window (kernel ", p.kernel[0], "x", p.kernel[1], ", stride ", p.stride[0],
               "x", p.stride[1], ", padding ", p.padding[0], "x", p.padding[1],
               "; padding may be at most half the kernel)");
-    const std::int64_t out = (x.shape()[2 + a] + 2 * p.padding[a] - p.kernel[a]) / p.stride[a] + 1;
-    MPQ_CHECK(out >= 1, op, ": window ", p.kernel[0], "x", p.kernel[1], " does not fit input ",
+    const std::int64_t span = x.shape()[2 + a] + 2 * p.padding[a] - p.kernel[a];
+    MPQ_CHECK(span >= 0, op, ": window ", p.kernel[0], "x", p.kernel[1], " does not fit input ",
               shape_str(x.shape()));
-    s[2 + a] = out;
+    s[2 + a] = span / p.stride[a] + 1;
   }
   return s;
 }

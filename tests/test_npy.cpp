@@ -1,0 +1,61 @@
+#include "test_util.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/npy.h"
+#include "temp_dir.h"
+
+using namespace mpq;
+using Catch::Matchers::Contains;
+
+namespace {
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+TEST_CASE("npy: round trip of every dtype and rank", "[npy]") {
+  test::TempDir dir;
+  const std::vector<Tensor> tensors = {
+      test::rand_f32({2, 3, 4}, 1), test::rand_f64({5}, 2), from_vector<std::int32_t>({-7, 0, 9}, {3, 1}),
+      from_vector<std::int8_t>({-128, 127}, {2}), from_vector<std::uint8_t>({0, 255, 3, 4}, {2, 2}),
+      scalar_tensor(3.5, DType::f64), zeros({0, 3})};
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const std::string path = dir.file("t" + std::to_string(i) + ".npy");
+    save_npy(path, tensors[i]);
+    const Tensor back = load_npy(path);
+    CHECK(back.shape() == tensors[i].shape());
+    CHECK(back.dtype() == tensors[i].dtype());
+    CHECK(back.to_vector<double>() == tensors[i].to_vector<double>());
+    // The data starts on a 64-byte boundary, as NumPy writes it.
+    CHECK((read_all(path).size() - back.numel() * dtype_size(back.dtype())) % 64 == 0);
+  }
+  // Non-contiguous input is written in logical order.
+  save_npy(dir.file("t.npy"), from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}).t());
+  CHECK(load_npy(dir.file("t.npy")).to_vector<float>() == std::vector<float>{1, 4, 2, 5, 3, 6});
+}
+
+TEST_CASE("npy: malformed files give clear errors", "[npy]") {
+  test::TempDir dir;
+  save_npy(dir.file("ok.npy"), test::rand_f32({4, 4}, 1));
+  const std::string good = read_all(dir.file("ok.npy"));
+  CHECK_THROWS_WITH(load_npy(dir.file("missing.npy")), Contains("cannot open") && Contains("missing.npy"));
+  dir.write("magic.npy", "PK\x03\x04 not numpy at all");
+  CHECK_THROWS_WITH(load_npy(dir.file("magic.npy")), Contains("bad magic"));
+  dir.write("short_header.npy", good.substr(0, 30));
+  CHECK_THROWS_WITH(load_npy(dir.file("short_header.npy")), Contains("truncated header"));
+  dir.write("short_data.npy", good.substr(0, good.size() - 5));
+  CHECK_THROWS_WITH(load_npy(dir.file("short_data.npy")), Contains("truncated data") && Contains("[4, 4]"));
+  std::string big_endian = good;
+  big_endian.replace(big_endian.find("<f4"), 3, ">f4");
+  dir.write("be.npy", big_endian);
+  CHECK_THROWS_WITH(load_npy(dir.file("be.npy")), Contains("unsupported dtype '>f4'"));
+  std::string fortran = good;
+  fortran.replace(fortran.find("False"), 5, "True ");
+  dir.write("f.npy", fortran);
+  CHECK_THROWS_WITH(load_npy(dir.file("f.npy")), Contains("Fortran"));
+}
