@@ -25,7 +25,7 @@ TEST_CASE("npy: round trip of every dtype and rank", "[npy]") {
       from_vector<std::int8_t>({-128, 127}, {2}), from_vector<std::uint8_t>({0, 255, 3, 4}, {2, 2}),
       scalar_tensor(3.5, DType::f64), zeros({0, 3})};
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const std::string path = dir.file("t" + std::to_string(i) + ".npy");
+    const std::string path = dir.file(std::to_string(i).append(".npy"));
     save_npy(path, tensors[i]);
     const Tensor back = load_npy(path);
     CHECK(back.shape() == tensors[i].shape());
@@ -51,11 +51,12 @@ TEST_CASE("npy: malformed files give clear errors", "[npy]") {
   dir.write("short_data.npy", good.substr(0, good.size() - 5));
   CHECK_THROWS_WITH(load_npy(dir.file("short_data.npy")), Contains("truncated data") && Contains("[4, 4]"));
   std::string big_endian = good;
-  big_endian.replace(big_endian.find("<f4"), 3, ">f4");
+  big_endian[big_endian.find("<f4")] = '>';
   dir.write("be.npy", big_endian);
   CHECK_THROWS_WITH(load_npy(dir.file("be.npy")), Contains("unsupported dtype '>f4'"));
   std::string fortran = good;
-  fortran.replace(fortran.find("False"), 5, "True ");
+  const std::string true_ = "True ";  // same length as False: the header size stays
+  std::copy(true_.begin(), true_.end(), fortran.begin() + static_cast<std::ptrdiff_t>(fortran.find("False")));
   dir.write("f.npy", fortran);
   CHECK_THROWS_WITH(load_npy(dir.file("f.npy")), Contains("Fortran"));
 }
