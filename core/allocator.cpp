@@ -26,8 +26,12 @@ CpuAllocator::Impl& global_impl() {
 }
 }  // namespace
 
-CpuAllocator::Impl* CpuAllocator::impl() { return &global_impl(); }
-const CpuAllocator::Impl* CpuAllocator::impl() const { return &global_impl(); }
+CpuAllocator::Impl* CpuAllocator::impl() {
+  return &global_impl();
+}
+const CpuAllocator::Impl* CpuAllocator::impl() const {
+  return &global_impl();
+}
 
 CpuAllocator& CpuAllocator::instance() {
   static CpuAllocator allocator;
@@ -58,7 +62,8 @@ void* CpuAllocator::allocate(std::size_t nbytes) {
       ++s.stats.cache_hits;
       s.stats.bytes_cached -= cls;
       s.stats.bytes_in_use += cls;
-      if (s.stats.bytes_in_use > s.stats.peak_bytes_in_use) s.stats.peak_bytes_in_use = s.stats.bytes_in_use;
+      if (s.stats.bytes_in_use > s.stats.peak_bytes_in_use)
+        s.stats.peak_bytes_in_use = s.stats.bytes_in_use;
       return p;
     }
   }
@@ -72,7 +77,8 @@ void* CpuAllocator::allocate(std::size_t nbytes) {
   std::lock_guard<std::mutex> lock(s.mutex);
   ++s.stats.system_allocations;
   s.stats.bytes_in_use += cls;
-  if (s.stats.bytes_in_use > s.stats.peak_bytes_in_use) s.stats.peak_bytes_in_use = s.stats.bytes_in_use;
+  if (s.stats.bytes_in_use > s.stats.peak_bytes_in_use)
+    s.stats.peak_bytes_in_use = s.stats.bytes_in_use;
   return p;
 }
 

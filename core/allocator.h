@@ -17,11 +17,11 @@
 namespace mpq {
 
 struct AllocatorStats {
-  std::size_t bytes_in_use = 0;     // handed out and not yet freed (size-class bytes)
+  std::size_t bytes_in_use = 0;  // handed out and not yet freed (size-class bytes)
   std::size_t peak_bytes_in_use = 0;
-  std::size_t bytes_cached = 0;     // freed blocks held for reuse
-  std::uint64_t allocations = 0;    // calls to allocate()
-  std::uint64_t cache_hits = 0;     // allocations served from the cache
+  std::size_t bytes_cached = 0;   // freed blocks held for reuse
+  std::uint64_t allocations = 0;  // calls to allocate()
+  std::uint64_t cache_hits = 0;   // allocations served from the cache
   std::uint64_t system_allocations = 0;
 };
 

@@ -27,10 +27,16 @@ Edge edge_for(const Tensor& t) {
 }
 }  // namespace
 
-bool grad_mode_enabled() { return g_grad_mode; }
+bool grad_mode_enabled() {
+  return g_grad_mode;
+}
 
-NoGradGuard::NoGradGuard() : previous_(g_grad_mode) { g_grad_mode = false; }
-NoGradGuard::~NoGradGuard() { g_grad_mode = previous_; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_mode) {
+  g_grad_mode = false;
+}
+NoGradGuard::~NoGradGuard() {
+  g_grad_mode = previous_;
+}
 
 std::vector<Tensor> FunctionNode::apply(const Tensor& grad_output) {
   MPQ_CHECK(fn_ != nullptr, "backward: the graph through '", name(),
@@ -86,11 +92,13 @@ Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs
 }
 
 void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
-  MPQ_CHECK(root.requires_grad(), "backward: the tensor does not require grad (no op that produced "
-                                  "it had an input with requires_grad)");
+  MPQ_CHECK(root.requires_grad(),
+            "backward: the tensor does not require grad (no op that produced "
+            "it had an input with requires_grad)");
   Tensor g = grad_output;
   if (!g.defined()) {
-    MPQ_CHECK(root.numel() == 1, "backward: a gradient must be given for a non-scalar output of shape ",
+    MPQ_CHECK(root.numel() == 1,
+              "backward: a gradient must be given for a non-scalar output of shape ",
               shape_str(root.shape()));
     g = ones(root.shape(), root.dtype(), root.device());
   }

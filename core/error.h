@@ -28,8 +28,8 @@ std::string concat(Args&&... args) {
 }  // namespace mpq
 
 // Throws mpq::Error with the streamed arguments when cond is false.
-#define MPQ_CHECK(cond, ...)                                    \
-  do {                                                          \
+#define MPQ_CHECK(cond, ...)                                             \
+  do {                                                                   \
     if (!(cond)) throw ::mpq::Error(::mpq::detail::concat(__VA_ARGS__)); \
   } while (0)
 

@@ -22,11 +22,16 @@ DType parse_descr(const std::string& descr, const std::string& path) {
 
 const char* descr_of(DType t) {
   switch (t) {
-    case DType::f32: return "<f4";
-    case DType::f64: return "<f8";
-    case DType::i32: return "<i4";
-    case DType::i8: return "|i1";
-    case DType::u8: return "|u1";
+    case DType::f32:
+      return "<f4";
+    case DType::f64:
+      return "<f8";
+    case DType::i32:
+      return "<i4";
+    case DType::i8:
+      return "|i1";
+    case DType::u8:
+      return "|u1";
   }
   return "";
 }
@@ -49,37 +54,43 @@ Tensor load_npy(const std::string& path) {
   for (int i = nlen; i-- > 0;) header_len = header_len * 256 + len_bytes[i];
   std::string header(header_len, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_len));
-  MPQ_CHECK(static_cast<std::size_t>(in.gcount()) == header_len, "load_npy: ", path, ": truncated header");
+  MPQ_CHECK(static_cast<std::size_t>(in.gcount()) == header_len, "load_npy: ", path,
+            ": truncated header");
 
   std::smatch m;
   MPQ_CHECK(std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")), "load_npy: ", path,
             ": header has no 'descr'");
   const DType dtype = parse_descr(m[1], path);
-  MPQ_CHECK(std::regex_search(header, m, std::regex("'fortran_order':\\s*(True|False)")), "load_npy: ",
-            path, ": header has no 'fortran_order'");
+  MPQ_CHECK(std::regex_search(header, m, std::regex("'fortran_order':\\s*(True|False)")),
+            "load_npy: ", path, ": header has no 'fortran_order'");
   MPQ_CHECK(m[1] == "False", "load_npy: ", path, ": Fortran-ordered arrays are not supported");
-  MPQ_CHECK(std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")), "load_npy: ", path,
-            ": header has no 'shape'");
+  MPQ_CHECK(std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")),
+            "load_npy: ", path, ": header has no 'shape'");
   Shape shape;
   const std::string dims = m[1];
   std::regex num("(\\d+)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it)
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator();
+       ++it)
     shape.push_back(std::stoll((*it)[1]));
 
   Tensor t = empty(shape, dtype);
   const std::size_t nbytes = t.numel() * dtype_size(dtype);
   in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(nbytes));
-  MPQ_CHECK(static_cast<std::size_t>(in.gcount()) == nbytes, "load_npy: ", path, ": truncated data (",
-            in.gcount(), " of ", nbytes, " bytes for shape ", shape_str(shape), " ", dtype_name(dtype), ")");
+  MPQ_CHECK(static_cast<std::size_t>(in.gcount()) == nbytes, "load_npy: ", path,
+            ": truncated data (", in.gcount(), " of ", nbytes, " bytes for shape ",
+            shape_str(shape), " ", dtype_name(dtype), ")");
   return t;
 }
 
 void save_npy(const std::string& path, const Tensor& t) {
   const Tensor c = t.detach().contiguous();
-  std::string header = std::string("{'descr': '") + descr_of(c.dtype()) + "', 'fortran_order': False, 'shape': (";
+  std::string header =
+      std::string("{'descr': '") + descr_of(c.dtype()) + "', 'fortran_order': False, 'shape': (";
   for (std::size_t i = 0; i < c.shape().size(); ++i) header += std::to_string(c.shape()[i]) + ", ";
-  if (c.shape().size() > 1) header.resize(header.size() - 2);
-  else if (c.shape().size() == 1) header.resize(header.size() - 1);
+  if (c.shape().size() > 1)
+    header.resize(header.size() - 2);
+  else if (c.shape().size() == 1)
+    header.resize(header.size() - 1);
   header += "), }";
   // Pad with spaces so that the data starts on a 64-byte boundary; end with \n.
   const std::size_t unpadded = 10 + header.size() + 1;
@@ -101,7 +112,8 @@ void save_npy(const std::string& path, const Tensor& t) {
     out.flush();
     MPQ_CHECK(out.good(), "save_npy: writing '", tmp, "' failed");
   }
-  MPQ_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "save_npy: cannot rename '", tmp, "' to '", path, "'");
+  MPQ_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "save_npy: cannot rename '", tmp, "' to '",
+            path, "'");
 }
 
 }  // namespace mpq

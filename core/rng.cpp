@@ -13,7 +13,9 @@ std::uint64_t splitmix64(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 __extension__ typedef unsigned __int128 u128;
-std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+std::uint64_t rotl(std::uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 }  // namespace
 
 void Generator::seed_with(std::uint64_t seed) {
@@ -35,9 +37,13 @@ std::uint64_t Generator::next_u64() {
   return result;
 }
 
-double Generator::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+double Generator::uniform() {
+  return static_cast<double>(next_u64() >> 11) * 0x1.0p-53;
+}
 
-double Generator::uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+double Generator::uniform(double lo, double hi) {
+  return lo + (hi - lo) * uniform();
+}
 
 double Generator::normal(double mean, double stddev) {
   if (has_spare_) {
@@ -70,7 +76,9 @@ Generator& default_generator() {
   return gen;
 }
 
-void manual_seed(std::uint64_t seed) { default_generator().seed_with(seed); }
+void manual_seed(std::uint64_t seed) {
+  default_generator().seed_with(seed);
+}
 
 namespace {
 template <class F>
@@ -97,12 +105,14 @@ Tensor randperm(std::int64_t n, Generator& gen) {
   MPQ_CHECK(n >= 0 && n <= INT32_MAX, "randperm: n = ", n, " out of range");
   Tensor t = arange(n, DType::i32);
   std::int32_t* p = t.data<std::int32_t>();
-  for (std::int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[gen.below(static_cast<std::uint64_t>(i) + 1)]);
+  for (std::int64_t i = n - 1; i > 0; --i)
+    std::swap(p[i], p[gen.below(static_cast<std::uint64_t>(i) + 1)]);
   return t;
 }
 
 std::pair<double, double> fan_in_out(const Shape& s) {
-  MPQ_CHECK(s.size() >= 2, "fan_in_out: expected a weight with at least 2 dimensions, got ", shape_str(s));
+  MPQ_CHECK(s.size() >= 2, "fan_in_out: expected a weight with at least 2 dimensions, got ",
+            shape_str(s));
   double receptive = 1;
   for (std::size_t i = 2; i < s.size(); ++i) receptive *= static_cast<double>(s[i]);
   return {static_cast<double>(s[1]) * receptive, static_cast<double>(s[0]) * receptive};

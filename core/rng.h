@@ -21,10 +21,10 @@ class Generator {
   void seed_with(std::uint64_t seed);
 
   std::uint64_t next_u64();
-  double uniform();                             // [0, 1)
-  double uniform(double lo, double hi);         // [lo, hi)
+  double uniform();                      // [0, 1)
+  double uniform(double lo, double hi);  // [lo, hi)
   double normal(double mean = 0.0, double stddev = 1.0);
-  std::uint64_t below(std::uint64_t n);         // [0, n)
+  std::uint64_t below(std::uint64_t n);  // [0, n)
 
   // Full state (for checkpoints): 4 engine words, spare normal, flag.
   struct State {
@@ -65,8 +65,10 @@ std::pair<double, double> fan_in_out(const Shape& weight_shape);
 //   kaiming_uniform: U(-b, b), b = gain sqrt(3 / fan_in)
 //   xavier_uniform:  U(-b, b), b = gain sqrt(6 / (fan_in + fan_out))
 //   xavier_normal:   N(0, gain^2 2 / (fan_in + fan_out))
-void kaiming_normal_(Tensor& w, double gain = 1.4142135623730951, Generator& gen = default_generator());
-void kaiming_uniform_(Tensor& w, double gain = 1.4142135623730951, Generator& gen = default_generator());
+void kaiming_normal_(Tensor& w, double gain = 1.4142135623730951,
+                     Generator& gen = default_generator());
+void kaiming_uniform_(Tensor& w, double gain = 1.4142135623730951,
+                      Generator& gen = default_generator());
 void xavier_uniform_(Tensor& w, double gain = 1.0, Generator& gen = default_generator());
 void xavier_normal_(Tensor& w, double gain = 1.0, Generator& gen = default_generator());
 

@@ -44,8 +44,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 }
 
 std::int64_t normalize_axis(std::int64_t axis, std::int64_t ndim, const char* op) {
-  MPQ_CHECK(axis >= -ndim && axis < ndim, op, ": axis ", axis, " is out of range for a tensor with ",
-            ndim, " dimensions");
+  MPQ_CHECK(axis >= -ndim && axis < ndim, op, ": axis ", axis,
+            " is out of range for a tensor with ", ndim, " dimensions");
   return axis < 0 ? axis + ndim : axis;
 }
 

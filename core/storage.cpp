@@ -21,8 +21,7 @@ Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(d
   if (!device.is_cpu()) {
     MPQ_CHECK(cuda_built(), "Storage: cannot allocate on ", device.str(),
               ": this build of mpq has no CUDA backend (configure with -DMPQ_CUDA=ON)");
-    MPQ_FAIL("Storage: the CUDA backend is not implemented yet; cannot allocate on ",
-             device.str());
+    MPQ_FAIL("Storage: the CUDA backend is not implemented yet; cannot allocate on ", device.str());
   }
   data_ = CpuAllocator::instance().allocate(nbytes);
 }

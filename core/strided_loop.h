@@ -25,8 +25,7 @@ void strided_loop(const Shape& shape, const std::array<Strides, N>& strides, Row
     if (shape[i] == 1) continue;
     if (shape[i] == 0) return;
     bool merge = !dims.empty();
-    for (std::size_t k = 0; k < N && merge; ++k)
-      merge = st[k].back() == strides[k][i] * shape[i];
+    for (std::size_t k = 0; k < N && merge; ++k) merge = st[k].back() == strides[k][i] * shape[i];
     if (merge) {
       dims.back() *= shape[i];
       for (std::size_t k = 0; k < N; ++k) st[k].back() = strides[k][i];

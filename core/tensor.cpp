@@ -28,7 +28,8 @@ void* Tensor::raw_data() const {
 }
 
 Tensor& Tensor::set_requires_grad(bool on) {
-  MPQ_CHECK(is_leaf(), "set_requires_grad: only leaf tensors can be marked (this one is the result of ",
+  MPQ_CHECK(is_leaf(),
+            "set_requires_grad: only leaf tensors can be marked (this one is the result of ",
             grad_fn()->name(), ")");
   MPQ_CHECK(!on || is_floating(dtype()), "set_requires_grad: a ", dtype_name(dtype()),
             " tensor cannot require grad (floating dtypes only)");
@@ -36,7 +37,9 @@ Tensor& Tensor::set_requires_grad(bool on) {
   return *this;
 }
 
-Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
+Tensor Tensor::grad() const {
+  return impl().grad ? Tensor(impl().grad) : Tensor();
+}
 
 void Tensor::zero_grad() const {
   if (impl().grad) Tensor(impl().grad).fill_(0.0);
@@ -47,9 +50,9 @@ void Tensor::set_grad(const Tensor& g) const {
     impl().grad.reset();
     return;
   }
-  MPQ_CHECK(g.shape() == shape() && g.dtype() == dtype(), "set_grad: gradient ", shape_str(g.shape()),
-            " ", dtype_name(g.dtype()), " does not match tensor ", shape_str(shape()), " ",
-            dtype_name(dtype()));
+  MPQ_CHECK(g.shape() == shape() && g.dtype() == dtype(), "set_grad: gradient ",
+            shape_str(g.shape()), " ", dtype_name(g.dtype()), " does not match tensor ",
+            shape_str(shape()), " ", dtype_name(dtype()));
   impl().grad = g.impl_ptr();
 }
 
@@ -94,7 +97,8 @@ Tensor& Tensor::fill_(double value) {
 }
 
 double Tensor::item() const {
-  MPQ_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", shape_str(shape()));
+  MPQ_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ",
+            shape_str(shape()));
   return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(*data<T>()); });
 }
 
@@ -124,8 +128,7 @@ std::string Tensor::str() const {
 }
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
-  for (auto d : shape)
-    MPQ_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+  for (auto d : shape) MPQ_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), device);
   impl->shape = shape;
@@ -139,12 +142,24 @@ Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   t.fill_(value);
   return t;
 }
-Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
-Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
-Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
-Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device()); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()); }
+Tensor zeros(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 0.0, dtype, device);
+}
+Tensor ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1.0, dtype, device);
+}
+Tensor scalar_tensor(double value, DType dtype) {
+  return full({}, value, dtype);
+}
+Tensor empty_like(const Tensor& t) {
+  return empty(t.shape(), t.dtype(), t.device());
+}
+Tensor zeros_like(const Tensor& t) {
+  return zeros(t.shape(), t.dtype(), t.device());
+}
+Tensor ones_like(const Tensor& t) {
+  return ones(t.shape(), t.dtype(), t.device());
+}
 
 Tensor arange(std::int64_t n, DType dtype) {
   Tensor t = empty({n}, dtype);
@@ -157,9 +172,9 @@ Tensor arange(std::int64_t n, DType dtype) {
 
 template <class T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
-  MPQ_CHECK(static_cast<std::int64_t>(values.size()) == numel_of(shape), "from_vector: ",
-            values.size(), " values for shape ", shape_str(shape), " (", numel_of(shape),
-            " elements)");
+  MPQ_CHECK(static_cast<std::int64_t>(values.size()) == numel_of(shape),
+            "from_vector: ", values.size(), " values for shape ", shape_str(shape), " (",
+            numel_of(shape), " elements)");
   Tensor t = empty(shape, dtype_of<T>());
   if (!values.empty()) std::memcpy(t.data<T>(), values.data(), values.size() * sizeof(T));
   return t;
@@ -170,7 +185,8 @@ template Tensor from_vector(const std::vector<std::int32_t>&, const Shape&);
 template Tensor from_vector(const std::vector<std::int8_t>&, const Shape&);
 template Tensor from_vector(const std::vector<std::uint8_t>&, const Shape&);
 
-Tensor as_strided(const Tensor& base, const Shape& shape, const Strides& strides, std::int64_t offset) {
+Tensor as_strided(const Tensor& base, const Shape& shape, const Strides& strides,
+                  std::int64_t offset) {
   MPQ_CHECK(shape.size() == strides.size(), "as_strided: shape ", shape_str(shape), " and strides ",
             shape_str(strides), " differ in rank");
   auto impl = std::make_shared<TensorImpl>();
@@ -213,7 +229,8 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
                           const std::array<std::int64_t, 2>& st) {
                         D* dp = d + off[0];
                         const S* sp = s + off[1];
-                        for (std::int64_t i = 0; i < n; ++i) dp[i * st[0]] = static_cast<D>(sp[i * st[1]]);
+                        for (std::int64_t i = 0; i < n; ++i)
+                          dp[i * st[0]] = static_cast<D>(sp[i * st[1]]);
                       });
     });
   });

@@ -32,9 +32,9 @@ struct TensorImpl {
 
   // Autograd state.
   bool requires_grad = false;
-  std::shared_ptr<Node> grad_fn;        // set on results of recorded ops
-  std::shared_ptr<TensorImpl> grad;     // accumulated gradient of a leaf
-  std::weak_ptr<Node> grad_accumulator; // the leaf's accumulation node, while a graph uses it
+  std::shared_ptr<Node> grad_fn;         // set on results of recorded ops
+  std::shared_ptr<TensorImpl> grad;      // accumulated gradient of a leaf
+  std::weak_ptr<Node> grad_accumulator;  // the leaf's accumulation node, while a graph uses it
 };
 
 class Tensor {
@@ -92,7 +92,7 @@ class Tensor {
   Tensor contiguous() const;  // this tensor when already contiguous
 
   // ---- copies and conversions ----
-  Tensor clone() const;        // differentiable copy
+  Tensor clone() const;          // differentiable copy
   Tensor to(DType dtype) const;  // differentiable between floating dtypes
   Tensor to(Device device) const;
   Tensor& copy_(const Tensor& src);  // in place, broadcasting src; not recorded

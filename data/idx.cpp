@@ -49,8 +49,10 @@ Tensor read_idx(const std::string& path) {
   GzFile in(path);
   MPQ_CHECK(in.f != nullptr, "read_idx: cannot open '", path, "'");
   unsigned char magic[4];
-  MPQ_CHECK(read_bytes(in, magic, 4, path) == 4, "read_idx: ", path, ": truncated (no 4-byte magic number)");
-  MPQ_CHECK(magic[0] == 0 && magic[1] == 0, "read_idx: ", path, ": not an IDX file (magic 0x", std::hex,
+  MPQ_CHECK(read_bytes(in, magic, 4, path) == 4, "read_idx: ", path,
+            ": truncated (no 4-byte magic number)");
+  MPQ_CHECK(magic[0] == 0 && magic[1] == 0, "read_idx: ", path, ": not an IDX file (magic 0x",
+            std::hex,
             (int(magic[0]) << 24 | int(magic[1]) << 16 | int(magic[2]) << 8 | int(magic[3])),
             ", expected 0x000008NN)");
   MPQ_CHECK(magic[2] == 0x08, "read_idx: ", path, ": unsupported IDX element type 0x", std::hex,
@@ -60,12 +62,14 @@ Tensor read_idx(const std::string& path) {
   Shape shape(ndim);
   for (int i = 0; i < ndim; ++i) {
     unsigned char b[4];
-    MPQ_CHECK(read_bytes(in, b, 4, path) == 4, "read_idx: ", path, ": truncated header (dimension ", i,
-              " of ", ndim, " missing)");
-    shape[i] = (std::int64_t(b[0]) << 24) | (std::int64_t(b[1]) << 16) | (std::int64_t(b[2]) << 8) | b[3];
+    MPQ_CHECK(read_bytes(in, b, 4, path) == 4, "read_idx: ", path, ": truncated header (dimension ",
+              i, " of ", ndim, " missing)");
+    shape[i] =
+        (std::int64_t(b[0]) << 24) | (std::int64_t(b[1]) << 16) | (std::int64_t(b[2]) << 8) | b[3];
   }
   const std::int64_t n = numel_of(shape);
-  MPQ_CHECK(n <= (std::int64_t(1) << 34), "read_idx: ", path, ": implausible shape ", shape_str(shape));
+  MPQ_CHECK(n <= (std::int64_t(1) << 34), "read_idx: ", path, ": implausible shape ",
+            shape_str(shape));
   Tensor t = empty(shape, DType::u8);
   const std::size_t got = read_bytes(in, t.raw_data(), static_cast<std::size_t>(n), path);
   MPQ_CHECK(got == static_cast<std::size_t>(n), "read_idx: ", path, ": truncated: shape ",
@@ -97,8 +101,8 @@ MnistSplit load_mnist(const std::string& dir, bool train) {
             shape_str(images.shape()));
   MPQ_CHECK(labels8.dim() == 1, "load_mnist: ", lbl_path, ": expected labels [N], got ",
             shape_str(labels8.shape()));
-  MPQ_CHECK(images.shape()[0] == labels8.shape()[0], "load_mnist: ", images.shape()[0], " images in ",
-            img_path, " but ", labels8.shape()[0], " labels in ", lbl_path);
+  MPQ_CHECK(images.shape()[0] == labels8.shape()[0], "load_mnist: ", images.shape()[0],
+            " images in ", img_path, " but ", labels8.shape()[0], " labels in ", lbl_path);
   const std::uint8_t* l = labels8.data<std::uint8_t>();
   for (std::int64_t i = 0; i < labels8.numel(); ++i)
     MPQ_CHECK(l[i] < 10, "load_mnist: ", lbl_path, ": label ", int(l[i]), " at index ", i,

@@ -20,7 +20,8 @@ bool Args::parse(int argc, char** argv) {
       std::cout << help();
       return false;
     }
-    MPQ_CHECK(a.rfind("--", 0) == 0, program_, ": unexpected argument '", a, "' (flags start with --; see --help)");
+    MPQ_CHECK(a.rfind("--", 0) == 0, program_, ": unexpected argument '", a,
+              "' (flags start with --; see --help)");
     std::string name = a.substr(2), value;
     const auto eq = name.find('=');
     bool has_value = false;
@@ -42,7 +43,9 @@ bool Args::parse(int argc, char** argv) {
   return true;
 }
 
-std::string Args::str(const std::string& name) const { return flags_.at(name).value; }
+std::string Args::str(const std::string& name) const {
+  return flags_.at(name).value;
+}
 
 std::int64_t Args::integer(const std::string& name, std::int64_t min, std::int64_t max) const {
   const std::string& v = flags_.at(name).value;
@@ -53,8 +56,10 @@ std::int64_t Args::integer(const std::string& name, std::int64_t min, std::int64
   } catch (const std::exception&) {
     used = 0;
   }
-  MPQ_CHECK(used == v.size() && !v.empty(), program_, ": --", name, " expects an integer, got '", v, "'");
-  MPQ_CHECK(x >= min && x <= max, program_, ": --", name, " = ", x, " is outside [", min, ", ", max, "]");
+  MPQ_CHECK(used == v.size() && !v.empty(), program_, ": --", name, " expects an integer, got '", v,
+            "'");
+  MPQ_CHECK(x >= min && x <= max, program_, ": --", name, " = ", x, " is outside [", min, ", ", max,
+            "]");
   return x;
 }
 
@@ -69,7 +74,8 @@ double Args::real(const std::string& name, double min, double max) const {
   }
   MPQ_CHECK(used == v.size() && !v.empty() && std::isfinite(x), program_, ": --", name,
             " expects a finite number, got '", v, "'");
-  MPQ_CHECK(x >= min && x <= max, program_, ": --", name, " = ", x, " is outside [", min, ", ", max, "]");
+  MPQ_CHECK(x >= min && x <= max, program_, ": --", name, " = ", x, " is outside [", min, ", ", max,
+            "]");
   return x;
 }
 
@@ -78,8 +84,8 @@ std::string Args::help() const {
   os << "usage: " << program_ << " [flags]\n\n" << summary_ << "\n\nflags:\n";
   for (const auto& name : order_) {
     const Flag& f = flags_.at(name);
-    os << "  --" << name << " (default: " << (f.default_value.empty() ? "\"\"" : f.default_value) << ")\n      "
-       << f.help << "\n";
+    os << "  --" << name << " (default: " << (f.default_value.empty() ? "\"\"" : f.default_value)
+       << ")\n      " << f.help << "\n";
   }
   return os.str();
 }

@@ -12,7 +12,8 @@ namespace mpq::examples {
 
 class Args {
  public:
-  Args(std::string program, std::string summary) : program_(std::move(program)), summary_(std::move(summary)) {}
+  Args(std::string program, std::string summary)
+      : program_(std::move(program)), summary_(std::move(summary)) {}
 
   // Declares a flag with its default (as text) and help line.
   void add(const std::string& name, const std::string& default_value, const std::string& help);

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <numbers>
 
@@ -82,7 +82,8 @@ Tensor normalise(const Tensor& images, double mean, double stddev) {
 }
 
 // Copies rows idx[begin, end) of src into dst ([end-begin, ...] contiguous).
-void gather_rows(const Tensor& src, const std::int32_t* idx, std::int64_t begin, std::int64_t end, Tensor& dst) {
+void gather_rows(const Tensor& src, const std::int32_t* idx, std::int64_t begin, std::int64_t end,
+                 Tensor& dst) {
   const std::int64_t row = src.numel() / src.shape()[0];
   const std::size_t bytes = row * dtype_size(src.dtype());
   for (std::int64_t i = begin; i < end; ++i)
@@ -116,16 +117,18 @@ void progress(int epoch, int epochs, std::int64_t done, std::int64_t total, doub
   const int width = 30;
   const int filled = static_cast<int>(width * done / total);
   const double rate = done / std::max(seconds, 1e-9);
-  std::fprintf(stderr, "\repoch %d/%d [%.*s%*s] %3d%%  loss %.4f  acc %5.2f%%  %5.0f img/s  ETA %3.0fs ", epoch,
-               epochs, filled, "##############################", width - filled, "",
-               static_cast<int>(100 * done / total), loss, acc, rate, (total - done) / std::max(rate, 1e-9));
+  std::fprintf(
+      stderr, "\repoch %d/%d [%.*s%*s] %3d%%  loss %.4f  acc %5.2f%%  %5.0f img/s  ETA %3.0fs ",
+      epoch, epochs, filled, "##############################", width - filled, "",
+      static_cast<int>(100 * done / total), loss, acc, rate, (total - done) / std::max(rate, 1e-9));
   std::fflush(stderr);
 }
 
 int run(int argc, char** argv) {
-  examples::Args args("lenet_fashion_mnist",
-                      "Trains a LeNet-style CNN (conv-BN-ReLU-pool x2, linear) on Fashion-MNIST with\n"
-                      "SGD + momentum and reports per-epoch loss/accuracy and the final test accuracy.");
+  examples::Args args(
+      "lenet_fashion_mnist",
+      "Trains a LeNet-style CNN (conv-BN-ReLU-pool x2, linear) on Fashion-MNIST with\n"
+      "SGD + momentum and reports per-epoch loss/accuracy and the final test accuracy.");
   args.add("data", "/usr/share/datasets/fashion-mnist",
            "folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]");
   args.add("epochs", "2", "number of passes over the training set");
@@ -187,8 +190,8 @@ int run(int argc, char** argv) {
       Tensor logits = net.forward(x, true);
       Tensor loss = cross_entropy(logits, y);
       const double l = loss.item();
-      MPQ_CHECK(std::isfinite(l), "training diverged: loss is ", l, " at epoch ", epoch, " step ", step,
-                " (try a smaller --lr)");
+      MPQ_CHECK(std::isfinite(l), "training diverged: loss is ", l, " at epoch ", epoch, " step ",
+                step, " (try a smaller --lr)");
       opt.zero_grad();
       loss.backward();
       opt.step();
@@ -197,15 +200,20 @@ int run(int argc, char** argv) {
       const auto pred = argmax(logits, 1).to_vector<std::int32_t>();
       const auto truth = y.to_vector<std::int32_t>();
       for (std::int64_t i = 0; i < m; ++i) correct += pred[i] == truth[i];
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (tty && (step % 10 == 0 || b + m == n))
         progress(epoch, epochs, seen, n, loss_sum / seen, 100.0 * correct / seen, secs);
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (tty) std::fprintf(stderr, "\r\033[K");
     const EvalResult ev = evaluate(net, x_test, test.labels);
-    std::printf("epoch %d/%d  train loss %.4f  train acc %.2f%%  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s\n",
-                epoch, epochs, loss_sum / seen, 100.0 * correct / seen, ev.loss, ev.accuracy, secs, seen / secs);
+    std::printf(
+        "epoch %d/%d  train loss %.4f  train acc %.2f%%  test loss %.4f  test acc %.2f%%  %.1fs  "
+        "%.0f img/s\n",
+        epoch, epochs, loss_sum / seen, 100.0 * correct / seen, ev.loss, ev.accuracy, secs,
+        seen / secs);
     std::fflush(stdout);
   }
   const EvalResult final_ev = evaluate(net, x_test, test.labels);

@@ -9,15 +9,17 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
                     const Tensor& running_mean, const Tensor& running_var, bool training,
                     double momentum, double eps) {
   check_same_device("batch_norm2d", {&x_in, &gamma, &beta, &running_mean, &running_var});
-  MPQ_CHECK(x_in.dim() == 4, "batch_norm2d: expected input [N, C, H, W], got ", shape_str(x_in.shape()));
+  MPQ_CHECK(x_in.dim() == 4, "batch_norm2d: expected input [N, C, H, W], got ",
+            shape_str(x_in.shape()));
   MPQ_CHECK(is_floating(x_in.dtype()), "batch_norm2d: expected a floating input, got ",
             dtype_name(x_in.dtype()));
   const std::int64_t C = x_in.shape()[1];
   for (const Tensor* t : {&gamma, &beta, &running_mean, &running_var}) {
     if (!t->defined()) continue;
-    MPQ_CHECK(t->shape() == Shape{C} && t->dtype() == x_in.dtype(), "batch_norm2d: per-channel tensor ",
-              shape_str(t->shape()), " ", dtype_name(t->dtype()), " for input ", shape_str(x_in.shape()),
-              " ", dtype_name(x_in.dtype()), " (expected [", C, "])");
+    MPQ_CHECK(t->shape() == Shape{C} && t->dtype() == x_in.dtype(),
+              "batch_norm2d: per-channel tensor ", shape_str(t->shape()), " ",
+              dtype_name(t->dtype()), " for input ", shape_str(x_in.shape()), " ",
+              dtype_name(x_in.dtype()), " (expected [", C, "])");
     MPQ_CHECK(t->is_contiguous(), "batch_norm2d: per-channel tensors must be contiguous");
   }
   MPQ_CHECK(training || (running_mean.defined() && running_var.defined()),
@@ -35,18 +37,18 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   }
   if (!any_requires_grad({&x_in, &gamma, &beta})) return y;
   const bool need_x = x_in.requires_grad();
-  const bool need_gb = (gamma.defined() && gamma.requires_grad()) || (beta.defined() && beta.requires_grad());
+  const bool need_gb =
+      (gamma.defined() && gamma.requires_grad()) || (beta.defined() && beta.requires_grad());
   const Tensor gd = gamma.defined() ? gamma.detach() : Tensor();
   const bool has_gamma = gamma.defined(), has_beta = beta.defined();
-  return record("batch_norm2d", y, {&x_in, &gamma, &beta},
-                [=](const Tensor& gy) {
-                  const Tensor g = gy.contiguous();
-                  Tensor dx = need_x ? empty_like(x) : Tensor();
-                  Tensor dgamma = need_gb && has_gamma ? empty({C}, x.dtype()) : Tensor();
-                  Tensor dbeta = need_gb && has_beta ? empty({C}, x.dtype()) : Tensor();
-                  cpu::batch_norm_backward(g, x, gd, mean, rstd, training, dx, dgamma, dbeta);
-                  return std::vector<Tensor>{dx, dgamma, dbeta};
-                });
+  return record("batch_norm2d", y, {&x_in, &gamma, &beta}, [=](const Tensor& gy) {
+    const Tensor g = gy.contiguous();
+    Tensor dx = need_x ? empty_like(x) : Tensor();
+    Tensor dgamma = need_gb && has_gamma ? empty({C}, x.dtype()) : Tensor();
+    Tensor dbeta = need_gb && has_beta ? empty({C}, x.dtype()) : Tensor();
+    cpu::batch_norm_backward(g, x, gd, mean, rstd, training, dx, dgamma, dbeta);
+    return std::vector<Tensor>{dx, dgamma, dbeta};
+  });
 }
 
 }  // namespace mpq

@@ -18,29 +18,40 @@ std::string Conv2dParams::str() const {
 namespace {
 
 reference::Conv2dDims dims_of(const Shape& x, const Shape& w, const Conv2dParams& p) {
-  return {x[0], x[1], x[2], x[3], w[0], w[2], w[3], p.out_size(x[2], w[2], 0), p.out_size(x[3], w[3], 1)};
+  return {x[0],
+          x[1],
+          x[2],
+          x[3],
+          w[0],
+          w[2],
+          w[3],
+          p.out_size(x[2], w[2], 0),
+          p.out_size(x[3], w[3], 1)};
 }
 
 void check_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
   check_same_device("conv2d", {&x, &w, &b});
   MPQ_CHECK(x.dim() == 4, "conv2d: expected input [N, C, H, W], got ", shape_str(x.shape()));
-  MPQ_CHECK(w.dim() == 4, "conv2d: expected weight [O, C/groups, KH, KW], got ", shape_str(w.shape()));
-  MPQ_CHECK(x.dtype() == w.dtype() && is_floating(x.dtype()) && (!b.defined() || b.dtype() == x.dtype()),
-            "conv2d: input, weight and bias must share one floating dtype");
+  MPQ_CHECK(w.dim() == 4, "conv2d: expected weight [O, C/groups, KH, KW], got ",
+            shape_str(w.shape()));
+  MPQ_CHECK(
+      x.dtype() == w.dtype() && is_floating(x.dtype()) && (!b.defined() || b.dtype() == x.dtype()),
+      "conv2d: input, weight and bias must share one floating dtype");
   MPQ_CHECK(p.groups >= 1 && x.shape()[1] % p.groups == 0 && w.shape()[0] % p.groups == 0,
             "conv2d: groups=", p.groups, " must divide input channels ", x.shape()[1],
             " and output channels ", w.shape()[0]);
-  MPQ_CHECK(w.shape()[1] * p.groups == x.shape()[1], "conv2d: input ", shape_str(x.shape()), " has ",
-            x.shape()[1], " channels but weight ", shape_str(w.shape()), " expects ",
+  MPQ_CHECK(w.shape()[1] * p.groups == x.shape()[1], "conv2d: input ", shape_str(x.shape()),
+            " has ", x.shape()[1], " channels but weight ", shape_str(w.shape()), " expects ",
             w.shape()[1] * p.groups, " (", w.shape()[1], " x groups=", p.groups, ")");
   for (int a = 0; a < 2; ++a)
     MPQ_CHECK(p.stride[a] >= 1 && p.dilation[a] >= 1 && p.padding[a] >= 0,
               "conv2d: invalid geometry ", p.str());
-  MPQ_CHECK(!b.defined() || (b.dim() == 1 && b.shape()[0] == w.shape()[0]), "conv2d: bias of shape ",
-            shape_str(b.shape()), " for ", w.shape()[0], " output channels");
+  MPQ_CHECK(!b.defined() || (b.dim() == 1 && b.shape()[0] == w.shape()[0]),
+            "conv2d: bias of shape ", shape_str(b.shape()), " for ", w.shape()[0],
+            " output channels");
   const auto d = dims_of(x.shape(), w.shape(), p);
-  MPQ_CHECK(d.P >= 1 && d.Q >= 1, "conv2d: kernel ", w.shape()[2], "x", w.shape()[3], " with ", p.str(),
-            " does not fit input ", shape_str(x.shape()));
+  MPQ_CHECK(d.P >= 1 && d.Q >= 1, "conv2d: kernel ", w.shape()[2], "x", w.shape()[3], " with ",
+            p.str(), " does not fit input ", shape_str(x.shape()));
 }
 
 }  // namespace
@@ -72,7 +83,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
       if (g.dtype() == DType::f32)
         cpu::conv2d_backward_data(g, ws, p, dx);
       else
-        reference::conv2d_backward_data(d, p, g.data<double>(), ws.data<double>(), dx.data<double>());
+        reference::conv2d_backward_data(d, p, g.data<double>(), ws.data<double>(),
+                                        dx.data<double>());
     }
     if (need_w) {
       dw = empty(w_shape, g.dtype(), g.device());
@@ -80,8 +92,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
       if (g.dtype() == DType::f32)
         cpu::conv2d_backward_weights(xs, g, p, dw, db);
       else
-        reference::conv2d_backward_weights(d, p, xs.data<double>(), g.data<double>(), dw.data<double>(),
-                                           has_b ? db.data<double>() : nullptr);
+        reference::conv2d_backward_weights(d, p, xs.data<double>(), g.data<double>(),
+                                           dw.data<double>(), has_b ? db.data<double>() : nullptr);
     }
     return std::vector<Tensor>{dx, dw, db};
   });

@@ -8,12 +8,12 @@ namespace mpq {
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& labels_in) {
   check_same_device("cross_entropy", {&logits_in, &labels_in});
   MPQ_CHECK(logits_in.dim() == 2 && is_floating(logits_in.dtype()),
-            "cross_entropy: expected floating logits [N, K], got ", shape_str(logits_in.shape()), " ",
-            dtype_name(logits_in.dtype()));
+            "cross_entropy: expected floating logits [N, K], got ", shape_str(logits_in.shape()),
+            " ", dtype_name(logits_in.dtype()));
   const std::int64_t N = logits_in.shape()[0], K = logits_in.shape()[1];
   MPQ_CHECK(labels_in.dtype() == DType::i32 && labels_in.shape() == Shape{N},
-            "cross_entropy: expected int32 labels [", N, "], got ", shape_str(labels_in.shape()), " ",
-            dtype_name(labels_in.dtype()));
+            "cross_entropy: expected int32 labels [", N, "], got ", shape_str(labels_in.shape()),
+            " ", dtype_name(labels_in.dtype()));
   MPQ_CHECK(N > 0 && K > 0, "cross_entropy: empty logits ", shape_str(logits_in.shape()));
   const Tensor logits = logits_in.detach().contiguous(), labels = labels_in.contiguous();
   const std::int32_t* y = labels.data<std::int32_t>();

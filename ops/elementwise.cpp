@@ -86,7 +86,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 namespace {
 // minimum/maximum: the gradient goes to a where a was chosen (ties included).
-Tensor select_binary(BinaryOp op, BinaryOp a_wins, const char* name, const Tensor& a, const Tensor& b) {
+Tensor select_binary(BinaryOp op, BinaryOp a_wins, const char* name, const Tensor& a,
+                     const Tensor& b) {
   Tensor out = binary_forward(op, name, a, b, a.dtype());
   if (!any_requires_grad({&a, &b})) return out;
   const Tensor ad = a.detach(), bd = b.detach();
@@ -113,7 +114,8 @@ Tensor add(const Tensor& a, double b) {
 
 Tensor mul(const Tensor& a, double b) {
   Tensor out = unary_forward(UnaryOp::affine, "mul", a, b, 0.0);
-  return record("mul_scalar", out, {&a}, [b](const Tensor& g) { return std::vector<Tensor>{mul(g, b)}; });
+  return record("mul_scalar", out, {&a},
+                [b](const Tensor& g) { return std::vector<Tensor>{mul(g, b)}; });
 }
 
 Tensor neg(const Tensor& x) {
@@ -124,13 +126,15 @@ Tensor neg(const Tensor& x) {
 Tensor exp(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::exp, "exp", x);
   const Tensor od = out.detach();
-  return record("exp", out, {&x}, [od](const Tensor& g) { return std::vector<Tensor>{mul(g, od)}; });
+  return record("exp", out, {&x},
+                [od](const Tensor& g) { return std::vector<Tensor>{mul(g, od)}; });
 }
 
 Tensor log(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::log, "log", x);
   const Tensor xd = x.detach();
-  return record("log", out, {&x}, [xd](const Tensor& g) { return std::vector<Tensor>{div(g, xd)}; });
+  return record("log", out, {&x},
+                [xd](const Tensor& g) { return std::vector<Tensor>{div(g, xd)}; });
 }
 
 Tensor sqrt(const Tensor& x) {
@@ -177,11 +181,11 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 // Piecewise constant: zero gradient (recorded so that the graph stays connected).
-#define MPQ_ZERO_GRAD_UNARY(fn, opcode)                                                     \
-  Tensor fn(const Tensor& x) {                                                              \
-    Tensor out = unary_forward(opcode, #fn, x);                                             \
-    return record(#fn, out, {&x},                                                           \
-                  [](const Tensor& g) { return std::vector<Tensor>{zeros_like(g)}; });      \
+#define MPQ_ZERO_GRAD_UNARY(fn, opcode)                                                \
+  Tensor fn(const Tensor& x) {                                                         \
+    Tensor out = unary_forward(opcode, #fn, x);                                        \
+    return record(#fn, out, {&x},                                                      \
+                  [](const Tensor& g) { return std::vector<Tensor>{zeros_like(g)}; }); \
   }
 MPQ_ZERO_GRAD_UNARY(sign, UnaryOp::sign)
 MPQ_ZERO_GRAD_UNARY(round, UnaryOp::round)
@@ -189,19 +193,33 @@ MPQ_ZERO_GRAD_UNARY(floor, UnaryOp::floor)
 MPQ_ZERO_GRAD_UNARY(ceil, UnaryOp::ceil)
 #undef MPQ_ZERO_GRAD_UNARY
 
-Tensor eq(const Tensor& a, const Tensor& b) { return compare(BinaryOp::eq, "eq", a, b); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare(BinaryOp::ne, "ne", a, b); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare(BinaryOp::lt, "lt", a, b); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare(BinaryOp::le, "le", a, b); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare(BinaryOp::gt, "gt", a, b); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare(BinaryOp::ge, "ge", a, b); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return compare(BinaryOp::eq, "eq", a, b);
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return compare(BinaryOp::ne, "ne", a, b);
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return compare(BinaryOp::lt, "lt", a, b);
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return compare(BinaryOp::le, "le", a, b);
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return compare(BinaryOp::gt, "gt", a, b);
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare(BinaryOp::ge, "ge", a, b);
+}
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_binary("where", a, b);
   check_same_device("where", {&cond, &a});
-  MPQ_CHECK(cond.dtype() == DType::u8, "where: condition must be uint8 (as comparisons return), got ",
+  MPQ_CHECK(cond.dtype() == DType::u8,
+            "where: condition must be uint8 (as comparisons return), got ",
             dtype_name(cond.dtype()));
-  const Shape s = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  const Shape s =
+      broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = empty(s, a.dtype(), a.device());
   cpu::where(cond.expand(s), a.detach().expand(s), b.detach().expand(s), out);
   const Tensor cd = cond.detach();

@@ -29,12 +29,13 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_same_device("matmul", {&a, &b});
-  MPQ_CHECK(a.dim() == 2 && b.dim() == 2, "matmul: expected two matrices, got ", shape_str(a.shape()),
-            " and ", shape_str(b.shape()));
+  MPQ_CHECK(a.dim() == 2 && b.dim() == 2, "matmul: expected two matrices, got ",
+            shape_str(a.shape()), " and ", shape_str(b.shape()));
   MPQ_CHECK(a.shape()[1] == b.shape()[0], "matmul: inner dimensions differ: ", shape_str(a.shape()),
             " x ", shape_str(b.shape()), " (", a.shape()[1], " vs ", b.shape()[0], ")");
-  MPQ_CHECK(a.dtype() == b.dtype() && is_floating(a.dtype()), "matmul: expected two float32 or two ",
-            "float64 matrices, got ", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+  MPQ_CHECK(a.dtype() == b.dtype() && is_floating(a.dtype()),
+            "matmul: expected two float32 or two ", "float64 matrices, got ", dtype_name(a.dtype()),
+            " and ", dtype_name(b.dtype()));
   Tensor c = matmul_forward(a, b);
   if (!any_requires_grad({&a, &b})) return c;
   const bool need_a = a.requires_grad(), need_b = b.requires_grad();

@@ -12,9 +12,10 @@ Shape pooled_shape(const Tensor& x, const Pool2dParams& p, const char* op) {
   MPQ_CHECK(is_floating(x.dtype()), op, ": expected a floating input, got ", dtype_name(x.dtype()));
   Shape s = x.shape();
   for (int a = 0; a < 2; ++a) {
-    MPQ_CHECK(p.kernel[a] >= 1 && p.stride[a] >= 1 && p.padding[a] >= 0 && 2 * p.padding[a] <= p.kernel[a],
-              op, ": invalid window (kernel ", p.kernel[0], "x", p.kernel[1], ", stride ", p.stride[0],
-              "x", p.stride[1], ", padding ", p.padding[0], "x", p.padding[1],
+    MPQ_CHECK(p.kernel[a] >= 1 && p.stride[a] >= 1 && p.padding[a] >= 0 &&
+                  2 * p.padding[a] <= p.kernel[a],
+              op, ": invalid window (kernel ", p.kernel[0], "x", p.kernel[1], ", stride ",
+              p.stride[0], "x", p.stride[1], ", padding ", p.padding[0], "x", p.padding[1],
               "; padding may be at most half the kernel)");
     const std::int64_t span = x.shape()[2 + a] + 2 * p.padding[a] - p.kernel[a];
     MPQ_CHECK(span >= 0, op, ": window ", p.kernel[0], "x", p.kernel[1], " does not fit input ",
@@ -53,7 +54,8 @@ Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
 }
 
 Tensor global_avg_pool2d(const Tensor& x) {
-  MPQ_CHECK(x.dim() == 4, "global_avg_pool2d: expected input [N, C, H, W], got ", shape_str(x.shape()));
+  MPQ_CHECK(x.dim() == 4, "global_avg_pool2d: expected input [N, C, H, W], got ",
+            shape_str(x.shape()));
   return mean(x, {2, 3}, true);
 }
 

@@ -16,8 +16,8 @@ struct Plan {
   std::vector<std::int64_t> perm;
   std::vector<bool> reduced;
   std::int64_t outer = 1, inner = 1;
-  Shape out_shape;       // without keepdim
-  Shape keepdim_shape;   // reduced axes as 1
+  Shape out_shape;      // without keepdim
+  Shape keepdim_shape;  // reduced axes as 1
 };
 
 Plan make_plan(const Tensor& x, const std::vector<std::int64_t>& axes, const char* op) {
@@ -55,7 +55,8 @@ Tensor arrange(const Tensor& x, const Plan& p) {
 
 Tensor sum_impl(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim, bool average,
                 const char* op) {
-  MPQ_CHECK(is_floating(x.dtype()), op, ": expected a floating tensor, got ", dtype_name(x.dtype()));
+  MPQ_CHECK(is_floating(x.dtype()), op, ": expected a floating tensor, got ",
+            dtype_name(x.dtype()));
   const Plan p = make_plan(x, axes, op);
   MPQ_CHECK(!average || p.inner > 0, op, ": mean over an empty set of elements");
   const double scale = average ? 1.0 / static_cast<double>(p.inner) : 1.0;
@@ -81,7 +82,8 @@ Tensor mean(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim
 Tensor max(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   MPQ_CHECK(is_floating(x.dtype()), "max: expected a floating tensor, got ", dtype_name(x.dtype()));
   const Plan p = make_plan(x, axes, "max");
-  MPQ_CHECK(p.inner > 0, "max: reduction over an empty set of elements (shape ", shape_str(x.shape()), ")");
+  MPQ_CHECK(p.inner > 0, "max: reduction over an empty set of elements (shape ",
+            shape_str(x.shape()), ")");
   Tensor out = empty(keepdim ? p.keepdim_shape : p.out_shape, x.dtype(), x.device());
   const bool need_grad = any_requires_grad({&x});
   Tensor index = need_grad ? empty({p.outer}, DType::i32) : Tensor();
@@ -102,13 +104,15 @@ Tensor max(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim)
     Shape permuted_shape;
     for (auto a : p.perm) permuted_shape.push_back(in_shape[a]);
     std::vector<std::int64_t> inverse(p.perm.size());
-    for (std::size_t i = 0; i < p.perm.size(); ++i) inverse[p.perm[i]] = static_cast<std::int64_t>(i);
+    for (std::size_t i = 0; i < p.perm.size(); ++i)
+      inverse[p.perm[i]] = static_cast<std::int64_t>(i);
     return std::vector<Tensor>{gp.reshape(permuted_shape).permute(inverse)};
   });
 }
 
 Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
-  MPQ_CHECK(is_floating(x.dtype()), "argmax: expected a floating tensor, got ", dtype_name(x.dtype()));
+  MPQ_CHECK(is_floating(x.dtype()), "argmax: expected a floating tensor, got ",
+            dtype_name(x.dtype()));
   const Plan p = make_plan(x, {axis}, "argmax");
   MPQ_CHECK(p.inner > 0, "argmax: empty axis in shape ", shape_str(x.shape()));
   Tensor values = empty({p.outer}, x.dtype());
@@ -119,8 +123,8 @@ Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  MPQ_CHECK(shape.size() <= x.shape().size(), "sum_to: cannot reduce ", shape_str(x.shape()), " to ",
-            shape_str(shape));
+  MPQ_CHECK(shape.size() <= x.shape().size(), "sum_to: cannot reduce ", shape_str(x.shape()),
+            " to ", shape_str(shape));
   const std::size_t lead = x.shape().size() - shape.size();
   std::vector<std::int64_t> axes;
   for (std::size_t i = 0; i < x.shape().size(); ++i) {
@@ -129,7 +133,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
       continue;
     }
     const std::int64_t want = shape[i - lead];
-    if (want == 1 && x.shape()[i] != 1) axes.push_back(static_cast<std::int64_t>(i));
+    if (want == 1 && x.shape()[i] != 1)
+      axes.push_back(static_cast<std::int64_t>(i));
     else
       MPQ_CHECK(want == x.shape()[i], "sum_to: cannot reduce ", shape_str(x.shape()), " to ",
                 shape_str(shape));

@@ -4,14 +4,15 @@
 
 namespace mpq {
 
-Tensor pad(const Tensor& x, const std::vector<std::pair<std::int64_t, std::int64_t>>& pads, double value) {
+Tensor pad(const Tensor& x, const std::vector<std::pair<std::int64_t, std::int64_t>>& pads,
+           double value) {
   MPQ_CHECK(static_cast<std::int64_t>(pads.size()) <= x.dim(), "pad: ", pads.size(),
             " padded axes for a tensor of shape ", shape_str(x.shape()));
   const std::size_t first = x.shape().size() - pads.size();
   Shape s = x.shape();
   for (std::size_t i = 0; i < pads.size(); ++i) {
-    MPQ_CHECK(pads[i].first >= 0 && pads[i].second >= 0, "pad: negative padding (", pads[i].first, ", ",
-              pads[i].second, ") on axis ", first + i);
+    MPQ_CHECK(pads[i].first >= 0 && pads[i].second >= 0, "pad: negative padding (", pads[i].first,
+              ", ", pads[i].second, ") on axis ", first + i);
     s[first + i] += pads[i].first + pads[i].second;
   }
   Tensor y = full(s, value, x.dtype(), x.device());
@@ -38,9 +39,11 @@ Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis) {
   for (const Tensor& t : tensors) {
     check_same_device("concat", {&t0, &t});
     bool same = t.dim() == t0.dim() && t.dtype() == t0.dtype();
-    for (std::int64_t i = 0; same && i < t.dim(); ++i) same = i == ax || t.shape()[i] == t0.shape()[i];
-    MPQ_CHECK(same, "concat: ", shape_str(t.shape()), " ", dtype_name(t.dtype()), " does not match ",
-              shape_str(t0.shape()), " ", dtype_name(t0.dtype()), " outside axis ", ax);
+    for (std::int64_t i = 0; same && i < t.dim(); ++i)
+      same = i == ax || t.shape()[i] == t0.shape()[i];
+    MPQ_CHECK(same, "concat: ", shape_str(t.shape()), " ", dtype_name(t.dtype()),
+              " does not match ", shape_str(t0.shape()), " ", dtype_name(t0.dtype()),
+              " outside axis ", ax);
     sizes.push_back(t.shape()[ax]);
     s[ax] += t.shape()[ax];
   }

@@ -30,7 +30,8 @@ Tensor Tensor::to(DType target) const {
   copy_elements(out, *this);
   if (!is_floating(target) || !is_floating(dtype())) return out;
   const DType source = dtype();
-  return record("to", out, {this}, [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
+  return record("to", out, {this},
+                [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
 }
 
 Tensor Tensor::reshape(const Shape& requested) const {
@@ -52,7 +53,8 @@ Tensor Tensor::reshape(const Shape& requested) const {
     target[infer] = numel() / known;
   }
   MPQ_CHECK(numel_of(target) == numel(), "reshape: cannot reshape ", shape_str(shape()), " (",
-            numel(), " elements) into ", shape_str(requested), " (", numel_of(target), " elements)");
+            numel(), " elements) into ", shape_str(requested), " (", numel_of(target),
+            " elements)");
   const Tensor src = contiguous();
   Tensor out = as_strided(src, target, contiguous_strides(target), src.offset());
   const Shape in_shape = shape();
@@ -81,15 +83,16 @@ Tensor Tensor::permute(const std::vector<std::int64_t>& dims) const {
 Tensor Tensor::transpose(std::int64_t a, std::int64_t b) const {
   std::vector<std::int64_t> dims(dim());
   std::iota(dims.begin(), dims.end(), 0);
-  std::swap(dims[normalize_axis(a, dim(), "transpose")], dims[normalize_axis(b, dim(), "transpose")]);
+  std::swap(dims[normalize_axis(a, dim(), "transpose")],
+            dims[normalize_axis(b, dim(), "transpose")]);
   return permute(dims);
 }
 
 Tensor Tensor::narrow(std::int64_t axis, std::int64_t start, std::int64_t length) const {
   const std::int64_t ax = normalize_axis(axis, dim(), "narrow");
   MPQ_CHECK(start >= 0 && length >= 0 && start + length <= shape()[ax], "narrow: range [", start,
-            ", ", start + length, ") is outside axis ", ax, " of size ", shape()[ax],
-            " (shape ", shape_str(shape()), ")");
+            ", ", start + length, ") is outside axis ", ax, " of size ", shape()[ax], " (shape ",
+            shape_str(shape()), ")");
   Shape s = shape();
   s[ax] = length;
   Tensor out = as_strided(*this, s, strides(), offset() + start * strides()[ax]);
@@ -130,8 +133,8 @@ Tensor Tensor::unsqueeze(std::int64_t axis) const {
 
 Tensor Tensor::squeeze(std::int64_t axis) const {
   const std::int64_t ax = normalize_axis(axis, dim(), "squeeze");
-  MPQ_CHECK(shape()[ax] == 1, "squeeze: axis ", ax, " of shape ", shape_str(shape()),
-            " has size ", shape()[ax], ", not 1");
+  MPQ_CHECK(shape()[ax] == 1, "squeeze: axis ", ax, " of shape ", shape_str(shape()), " has size ",
+            shape()[ax], ", not 1");
   Shape s = shape();
   s.erase(s.begin() + ax);
   return reshape(s);

@@ -21,10 +21,10 @@ TEST_CASE("autograd: a tensor used twice accumulates both gradients", "[autograd
 TEST_CASE("autograd: diamond graph and reverse topological order", "[autograd]") {
   Tensor x = scalar_tensor(2.0, DType::f64);
   x.set_requires_grad(true);
-  Tensor a = mul(x, 3.0);      // 3x
-  Tensor b = exp(a);           // e^{3x}
-  Tensor c = mul(a, b);        // 3x e^{3x}
-  Tensor y = add(c, a);        // dy/dx = 3 e^{3x} + 9x e^{3x} + 3
+  Tensor a = mul(x, 3.0);  // 3x
+  Tensor b = exp(a);       // e^{3x}
+  Tensor c = mul(a, b);    // 3x e^{3x}
+  Tensor y = add(c, a);    // dy/dx = 3 e^{3x} + 9x e^{3x} + 3
   y.backward();
   const double e = std::exp(6.0);
   CHECK(x.grad().item() == Approx(3 * e + 18 * e + 3));
@@ -72,13 +72,13 @@ TEST_CASE("autograd: the graph is freed after backward unless retained", "[autog
     Tensor a = from_vector<double>({1, 2}, {2});
     a.set_requires_grad(true);
     Tensor t = mul(a, 3.0);
-    Tensor u = exp(t);        // exp saves its output u
+    Tensor u = exp(t);  // exp saves its output u
     saved = u.impl().storage;
-    Tensor y = sum(log(u));   // log saves its input u
+    Tensor y = sum(log(u));  // log saves its input u
     u = Tensor();
     CHECK(!saved.expired());  // held by the nodes of exp and log
     y.backward();
-    CHECK(saved.expired());   // released by backward
+    CHECK(saved.expired());  // released by backward
   }
 }
 
@@ -110,15 +110,21 @@ TEST_CASE("autograd: straight-through block: value of one expression, gradient o
 
 TEST_CASE("autograd: gradients through views", "[autograd]") {
   using test::check_gradients;
-  check_gradients([](const auto& in) { return in[0].t().reshape({6}); }, {test::rand_f64({2, 3}, 1)});
-  check_gradients([](const auto& in) { return in[0].narrow(1, 1, 2); }, {test::rand_f64({2, 4}, 2)});
+  check_gradients([](const auto& in) { return in[0].t().reshape({6}); },
+                  {test::rand_f64({2, 3}, 1)});
+  check_gradients([](const auto& in) { return in[0].narrow(1, 1, 2); },
+                  {test::rand_f64({2, 4}, 2)});
   check_gradients([](const auto& in) { return in[0].expand({3, 4}); }, {test::rand_f64({1, 4}, 3)});
-  check_gradients([](const auto& in) { return in[0].permute({2, 0, 1}).contiguous(); },
-                  {test::rand_f64({2, 3, 2}, 4)});
+  check_gradients(
+      [](const auto& in) {
+        return in[0].permute({2, 0, 1}).contiguous();
+      },
+      {test::rand_f64({2, 3, 2}, 4)});
   check_gradients([](const auto& in) { return in[0].to(DType::f32).to(DType::f64); },
                   {test::rand_f64({3}, 5)}, 1e-6, 1e-5, 1e-3);
   check_gradients([](const auto& in) { return in[0].unsqueeze(1).squeeze(1).clone(); },
                   {test::rand_f64({3, 2}, 6)});
   // A leaf used in a matmul with its own transpose.
-  check_gradients([](const auto& in) { return matmul(in[0], in[0].t()); }, {test::rand_f64({3, 2}, 7)});
+  check_gradients([](const auto& in) { return matmul(in[0], in[0].t()); },
+                  {test::rand_f64({3, 2}, 7)});
 }

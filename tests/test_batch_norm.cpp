@@ -19,43 +19,51 @@ Tensor batch_norm_composed(const Tensor& x, const Tensor& gamma, const Tensor& b
 
 TEST_CASE("batch_norm2d: training forward against the composed formula, running statistics",
           "[batch_norm]") {
-  const Tensor x = rand_f64({4, 3, 5, 2}, 1, -2, 3), gamma = rand_f64({3}, 2), beta = rand_f64({3}, 3);
+  const Tensor x = rand_f64({4, 3, 5, 2}, 1, -2, 3), gamma = rand_f64({3}, 2),
+               beta = rand_f64({3}, 3);
   Tensor rm = zeros({3}, DType::f64), rv = ones({3}, DType::f64);
   const Tensor y = batch_norm2d(x, gamma, beta, rm, rv, true, 0.1, 1e-5);
   CHECK_CLOSE(y, batch_norm_composed(x, gamma, beta, 1e-5), 1e-12, 1e-12);
   const Tensor mu = mean(x, {0, 2, 3});
-  const Tensor var_unbiased = mul(mean(pow(sub(x, mu.reshape({1, 3, 1, 1})), 2.0), {0, 2, 3}), 40.0 / 39.0);
+  const Tensor var_unbiased =
+      mul(mean(pow(sub(x, mu.reshape({1, 3, 1, 1})), 2.0), {0, 2, 3}), 40.0 / 39.0);
   CHECK_CLOSE(rm, mul(mu, 0.1), 1e-12, 1e-12);
   CHECK_CLOSE(rv, add(mul(var_unbiased, 0.1), 0.9), 1e-12, 1e-12);
   // Inference uses the running statistics.
   const Tensor ye = batch_norm2d(x, gamma, beta, rm, rv, false, 0.1, 1e-5);
-  const Tensor expect = add(mul(div(sub(x, rm.reshape({1, 3, 1, 1})), sqrt(add(rv.reshape({1, 3, 1, 1}), 1e-5))),
-                                gamma.reshape({1, 3, 1, 1})),
-                            beta.reshape({1, 3, 1, 1}));
+  const Tensor expect =
+      add(mul(div(sub(x, rm.reshape({1, 3, 1, 1})), sqrt(add(rv.reshape({1, 3, 1, 1}), 1e-5))),
+              gamma.reshape({1, 3, 1, 1})),
+          beta.reshape({1, 3, 1, 1}));
   CHECK_CLOSE(ye, expect, 1e-12, 1e-12);
   // float32 agrees.
   Tensor rm32 = zeros({3}), rv32 = ones({3});
-  CHECK_CLOSE(batch_norm2d(x.to(DType::f32), gamma.to(DType::f32), beta.to(DType::f32), rm32, rv32, true), y,
-              1e-5, 1e-5);
+  CHECK_CLOSE(
+      batch_norm2d(x.to(DType::f32), gamma.to(DType::f32), beta.to(DType::f32), rm32, rv32, true),
+      y, 1e-5, 1e-5);
 }
 
 TEST_CASE("batch_norm2d: gradients in training and inference", "[batch_norm][grad]") {
-  const Tensor x = rand_f64({3, 2, 3, 2}, 4), gamma = rand_f64({2}, 5, 0.5, 1.5), beta = rand_f64({2}, 6);
+  const Tensor x = rand_f64({3, 2, 3, 2}, 4), gamma = rand_f64({2}, 5, 0.5, 1.5),
+               beta = rand_f64({2}, 6);
   check_gradients(
-      [](const auto& in) {
-        return batch_norm2d(in[0], in[1], in[2], Tensor(), Tensor(), true);
-      },
+      [](const auto& in) { return batch_norm2d(in[0], in[1], in[2], Tensor(), Tensor(), true); },
       {x, gamma, beta}, 1e-6, 1e-4);
   const Tensor rm = rand_f64({2}, 7), rv = rand_f64({2}, 8, 0.5, 2);
-  check_gradients([rm, rv](const auto& in) { return batch_norm2d(in[0], in[1], in[2], rm, rv, false); },
-                  {x, gamma, beta});
+  check_gradients(
+      [rm, rv](const auto& in) { return batch_norm2d(in[0], in[1], in[2], rm, rv, false); },
+      {x, gamma, beta});
   // Without affine parameters.
-  check_gradients([](const auto& in) { return batch_norm2d(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
-                  {x}, 1e-6, 1e-4);
+  check_gradients(
+      [](const auto& in) {
+        return batch_norm2d(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
+      },
+      {x}, 1e-6, 1e-4);
 }
 
 TEST_CASE("batch_norm2d: float32 backward against float64", "[batch_norm]") {
-  const Tensor x64 = rand_f64({8, 4, 6, 6}, 9), g64 = rand_f64({8, 4, 6, 6}, 10), gm64 = rand_f64({4}, 11);
+  const Tensor x64 = rand_f64({8, 4, 6, 6}, 9), g64 = rand_f64({8, 4, 6, 6}, 10),
+               gm64 = rand_f64({4}, 11);
   Tensor x = x64.to(DType::f32), gm = gm64.to(DType::f32), bt = zeros({4});
   Tensor xr = x64.clone().detach(), gmr = gm64.clone().detach(), btr = zeros({4}, DType::f64);
   for (Tensor* t : {&x, &gm, &bt, &xr, &gmr, &btr}) t->set_requires_grad(true);
@@ -69,10 +77,12 @@ TEST_CASE("batch_norm2d: float32 backward against float64", "[batch_norm]") {
 TEST_CASE("batch_norm2d: errors", "[batch_norm]") {
   CHECK_THROWS_WITH(batch_norm2d(zeros({2, 3}), Tensor(), Tensor(), Tensor(), Tensor(), true),
                     Contains("[N, C, H, W]"));
-  CHECK_THROWS_WITH(batch_norm2d(zeros({2, 3, 2, 2}), zeros({4}), Tensor(), Tensor(), Tensor(), true),
-                    Contains("[4]") && Contains("[3]"));
-  CHECK_THROWS_WITH(batch_norm2d(zeros({2, 3, 2, 2}), Tensor(), Tensor(), Tensor(), Tensor(), false),
-                    Contains("running_mean"));
+  CHECK_THROWS_WITH(
+      batch_norm2d(zeros({2, 3, 2, 2}), zeros({4}), Tensor(), Tensor(), Tensor(), true),
+      Contains("[4]") && Contains("[3]"));
+  CHECK_THROWS_WITH(
+      batch_norm2d(zeros({2, 3, 2, 2}), Tensor(), Tensor(), Tensor(), Tensor(), false),
+      Contains("running_mean"));
   CHECK_THROWS_WITH(batch_norm2d(zeros({1, 3, 1, 1}), Tensor(), Tensor(), Tensor(), Tensor(), true),
                     Contains("more than one value"));
 }

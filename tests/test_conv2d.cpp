@@ -24,13 +24,13 @@ Conv2dParams params(std::int64_t s, std::int64_t pad, std::int64_t d = 1, std::i
 }
 
 const std::vector<Case> kCases = {
-    {{2, 3, 7, 6}, {4, 3, 3, 3}, params(1, 1), true},       // same padding
-    {{2, 4, 9, 9}, {6, 4, 3, 3}, params(2, 1), false},      // strided (ResNet downsampling)
-    {{2, 4, 8, 8}, {6, 4, 1, 1}, params(2, 0), true},       // 1x1 stride 2: negative right pad
-    {{1, 2, 9, 8}, {3, 2, 3, 2}, params(1, 2, 2), true},    // dilation, rectangular kernel
-    {{2, 4, 6, 6}, {6, 2, 3, 3}, params(1, 1, 1, 2), true}, // groups
-    {{2, 4, 7, 7}, {4, 1, 3, 3}, params(2, 1, 1, 4), false},// depthwise, strided
-    {{3, 1, 12, 12}, {5, 1, 5, 5}, params(1, 2), false},    // LeNet-like first layer
+    {{2, 3, 7, 6}, {4, 3, 3, 3}, params(1, 1), true},         // same padding
+    {{2, 4, 9, 9}, {6, 4, 3, 3}, params(2, 1), false},        // strided (ResNet downsampling)
+    {{2, 4, 8, 8}, {6, 4, 1, 1}, params(2, 0), true},         // 1x1 stride 2: negative right pad
+    {{1, 2, 9, 8}, {3, 2, 3, 2}, params(1, 2, 2), true},      // dilation, rectangular kernel
+    {{2, 4, 6, 6}, {6, 2, 3, 3}, params(1, 1, 1, 2), true},   // groups
+    {{2, 4, 7, 7}, {4, 1, 3, 3}, params(2, 1, 1, 4), false},  // depthwise, strided
+    {{3, 1, 12, 12}, {5, 1, 5, 5}, params(1, 2), false},      // LeNet-like first layer
 };
 }  // namespace
 
@@ -43,7 +43,8 @@ TEST_CASE("conv2d: float64 reference gradients against finite differences", "[co
     std::vector<Tensor> in{rand_f64(xs, 10 + i), rand_f64(c.w, 20 + i)};
     if (c.bias) in.push_back(rand_f64({c.w[0]}, 30 + i));
     const Conv2dParams p = c.p;
-    check_gradients([p](const auto& t) { return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p); }, in);
+    check_gradients(
+        [p](const auto& t) { return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p); }, in);
   }
 }
 
@@ -55,7 +56,8 @@ TEST_CASE("conv2d: oneDNN float32 forward and both backward passes against the r
     const Tensor x64 = rand_f64(c.x, 40 + i), w64 = rand_f64(c.w, 50 + i);
     const Tensor b64 = c.bias ? rand_f64({c.w[0]}, 60 + i) : Tensor();
     // Reference in float64 (with autograd for the backward passes).
-    Tensor xr = x64.clone().detach(), wr = w64.clone().detach(), br = c.bias ? b64.clone().detach() : Tensor();
+    Tensor xr = x64.clone().detach(), wr = w64.clone().detach(),
+           br = c.bias ? b64.clone().detach() : Tensor();
     xr.set_requires_grad(true);
     wr.set_requires_grad(true);
     if (c.bias) br.set_requires_grad(true);
@@ -63,7 +65,8 @@ TEST_CASE("conv2d: oneDNN float32 forward and both backward passes against the r
     const Tensor g64 = rand_f64(yr.shape(), 70 + i);
     yr.backward(g64);
     // oneDNN in float32.
-    Tensor x = x64.to(DType::f32), w = w64.to(DType::f32), b = c.bias ? b64.to(DType::f32) : Tensor();
+    Tensor x = x64.to(DType::f32), w = w64.to(DType::f32),
+           b = c.bias ? b64.to(DType::f32) : Tensor();
     x.set_requires_grad(true);
     w.set_requires_grad(true);
     if (c.bias) b.set_requires_grad(true);
@@ -79,9 +82,11 @@ TEST_CASE("conv2d: oneDNN float32 forward and both backward passes against the r
 }
 
 TEST_CASE("conv2d: a non-contiguous input is handled", "[conv2d]") {
-  const Tensor x = test::rand_f32({2, 5, 5, 3}, 1).permute({0, 3, 1, 2});  // NHWC data viewed as NCHW
+  const Tensor x =
+      test::rand_f32({2, 5, 5, 3}, 1).permute({0, 3, 1, 2});  // NHWC data viewed as NCHW
   const Tensor w = test::rand_f32({4, 3, 3, 3}, 2);
-  CHECK_CLOSE(conv2d(x, w, Tensor(), params(1, 1)), conv2d(x.contiguous(), w, Tensor(), params(1, 1)), 0, 0);
+  CHECK_CLOSE(conv2d(x, w, Tensor(), params(1, 1)),
+              conv2d(x.contiguous(), w, Tensor(), params(1, 1)), 0, 0);
 }
 
 TEST_CASE("conv2d: errors name the shapes", "[conv2d]") {

@@ -44,6 +44,7 @@ TEST_CASE("cross_entropy: gradient check", "[cross_entropy][grad]") {
 TEST_CASE("cross_entropy: errors", "[cross_entropy]") {
   CHECK_THROWS_WITH(cross_entropy(zeros({2, 3}), from_vector<std::int32_t>({0, 3}, {2})),
                     Contains("label 3") && Contains("[0, 3)"));
-  CHECK_THROWS_WITH(cross_entropy(zeros({2, 3}), zeros({3}, DType::i32)), Contains("int32 labels [2]"));
+  CHECK_THROWS_WITH(cross_entropy(zeros({2, 3}), zeros({3}, DType::i32)),
+                    Contains("int32 labels [2]"));
   CHECK_THROWS_WITH(cross_entropy(zeros({2, 3}), zeros({2})), Contains("int32"));
 }

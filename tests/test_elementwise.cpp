@@ -28,7 +28,8 @@ TEST_CASE("elementwise: unary forward matches the math library", "[elementwise]"
   CHECK_CLOSE(floor(x), map_ref(x, [](double v) { return std::floor(v); }), 0, 0);
   CHECK_CLOSE(ceil(x), map_ref(x, [](double v) { return std::ceil(v); }), 0, 0);
   CHECK_CLOSE(pow(xp, 2.5), map_ref(xp, [](double v) { return std::pow(v, 2.5); }), 1e-15, 1e-14);
-  CHECK_CLOSE(clamp(x, -1, 0.5), map_ref(x, [](double v) { return std::min(std::max(v, -1.0), 0.5); }), 0, 0);
+  CHECK_CLOSE(clamp(x, -1, 0.5),
+              map_ref(x, [](double v) { return std::min(std::max(v, -1.0), 0.5); }), 0, 0);
   // Rounding is half away from zero (PAPER.md's quantizers rely on it).
   CHECK(round(from_vector<float>({0.5f, 1.5f, 2.5f, -0.5f, -2.5f}, {5})).to_vector<float>() ==
         std::vector<float>{1, 2, 3, -1, -3});
@@ -46,11 +47,14 @@ TEST_CASE("elementwise: binary ops broadcast like NumPy", "[elementwise]") {
   CHECK(sub(a, row).to_vector<double>()[5] == -24);
   CHECK(mul(a, col).to_vector<double>()[3] == 800);
   CHECK(div(a, row).to_vector<double>()[4] == 0.25);
-  CHECK(minimum(a, scalar_tensor(3.5, DType::f64)).to_vector<double>() == std::vector<double>{1, 2, 3, 3.5, 3.5, 3.5});
-  CHECK(maximum(a, scalar_tensor(3.5, DType::f64)).to_vector<double>() == std::vector<double>{3.5, 3.5, 3.5, 4, 5, 6});
+  CHECK(minimum(a, scalar_tensor(3.5, DType::f64)).to_vector<double>() ==
+        std::vector<double>{1, 2, 3, 3.5, 3.5, 3.5});
+  CHECK(maximum(a, scalar_tensor(3.5, DType::f64)).to_vector<double>() ==
+        std::vector<double>{3.5, 3.5, 3.5, 4, 5, 6});
   // Non-contiguous operands.
   const Tensor at = a.t();  // [3, 2]
-  CHECK(add(at, from_vector<double>({1, 2}, {2})).to_vector<double>() == std::vector<double>{2, 6, 3, 7, 4, 8});
+  CHECK(add(at, from_vector<double>({1, 2}, {2})).to_vector<double>() ==
+        std::vector<double>{2, 6, 3, 7, 4, 8});
   // Comparisons and where.
   const Tensor m = gt(a, scalar_tensor(3, DType::f64));
   CHECK(m.dtype() == DType::u8);
@@ -66,13 +70,15 @@ TEST_CASE("elementwise: binary ops broadcast like NumPy", "[elementwise]") {
   CHECK_CLOSE(sub(add(big, big), big), big, 1e-15, 0);
 }
 
-TEST_CASE("elementwise: gradients match finite differences (with broadcasting)", "[elementwise][grad]") {
+TEST_CASE("elementwise: gradients match finite differences (with broadcasting)",
+          "[elementwise][grad]") {
   const Tensor a = rand_f64({2, 3}, 10), b = rand_f64({3}, 11), c = rand_f64({2, 1}, 12);
   const Tensor pos = rand_f64({2, 3}, 13, 0.5, 2.0);
   check_gradients([](const auto& in) { return add(in[0], in[1]); }, {a, b});
   check_gradients([](const auto& in) { return sub(in[0], in[1]); }, {a, c});
   check_gradients([](const auto& in) { return mul(in[0], in[1]); }, {a, b});
-  check_gradients([](const auto& in) { return div(in[0], in[1]); }, {a, rand_f64({2, 1}, 14, 0.5, 2)});
+  check_gradients([](const auto& in) { return div(in[0], in[1]); },
+                  {a, rand_f64({2, 1}, 14, 0.5, 2)});
   check_gradients([](const auto& in) { return minimum(in[0], in[1]); }, {a, b});
   check_gradients([](const auto& in) { return maximum(in[0], in[1]); }, {a, c});
   check_gradients([](const auto& in) { return neg(in[0]); }, {a});
@@ -92,5 +98,6 @@ TEST_CASE("elementwise: gradients match finite differences (with broadcasting)",
   for (auto fn : {&sign, &round, &floor, &ceil})
     check_gradients([fn](const auto& in) { return (*fn)(in[0]); }, {away});
   // Non-contiguous input.
-  check_gradients([](const auto& in) { return mul(in[0].t(), in[1]); }, {rand_f64({3, 2}, 15), rand_f64({3}, 16)});
+  check_gradients([](const auto& in) { return mul(in[0].t(), in[1]); },
+                  {rand_f64({3, 2}, 15), rand_f64({3}, 16)});
 }

@@ -23,7 +23,9 @@ struct Golden {
     REQUIRE(std::filesystem::is_directory(dir));
   }
   Tensor operator[](const std::string& key) const { return load_npy(dir + "/" + key + ".npy"); }
-  bool has(const std::string& key) const { return std::filesystem::exists(dir + "/" + key + ".npy"); }
+  bool has(const std::string& key) const {
+    return std::filesystem::exists(dir + "/" + key + ".npy");
+  }
 };
 
 using Forward = std::function<Tensor(std::map<std::string, Tensor>&)>;
@@ -54,8 +56,8 @@ const std::vector<std::pair<DType, double>> kPrecisions = {{DType::f64, 1e-10}, 
 }  // namespace
 
 TEST_CASE("golden: conv2d against PyTorch", "[golden][conv2d]") {
-  for (const char* name : {"conv2d_same_bias", "conv2d_stride2", "conv2d_1x1_stride2", "conv2d_dilated_grouped",
-                           "conv2d_depthwise"}) {
+  for (const char* name : {"conv2d_same_bias", "conv2d_stride2", "conv2d_1x1_stride2",
+                           "conv2d_dilated_grouped", "conv2d_depthwise"}) {
     const Golden g(name);
     const auto geo = g["geometry"].to_vector<std::int32_t>();
     Conv2dParams p;
@@ -93,12 +95,15 @@ TEST_CASE("golden: linear, pooling and cross-entropy against PyTorch", "[golden]
   for (auto [dt, tol] : kPrecisions) {
     check_case("linear", {"x", "weight", "bias"}, dt, tol,
                [](auto& in) { return linear(in["x"], in["weight"], in["bias"]); });
-    check_case("max_pool_3x3_s2_p1", {"x"}, dt, tol,
-               [](auto& in) { return max_pool2d(in["x"], {{3, 3}, {2, 2}, {1, 1}}); });
+    check_case("max_pool_3x3_s2_p1", {"x"}, dt, tol, [](auto& in) {
+      return max_pool2d(in["x"], {{3, 3}, {2, 2}, {1, 1}});
+    });
     check_case("max_pool_2x2", {"x"}, dt, tol, [](auto& in) { return max_pool2d(in["x"], {}); });
-    check_case("avg_pool_3x3_s2_p1", {"x"}, dt, tol,
-               [](auto& in) { return avg_pool2d(in["x"], {{3, 3}, {2, 2}, {1, 1}}); });
-    check_case("global_avg_pool", {"x"}, dt, tol, [](auto& in) { return global_avg_pool2d(in["x"]); });
+    check_case("avg_pool_3x3_s2_p1", {"x"}, dt, tol, [](auto& in) {
+      return avg_pool2d(in["x"], {{3, 3}, {2, 2}, {1, 1}});
+    });
+    check_case("global_avg_pool", {"x"}, dt, tol,
+               [](auto& in) { return global_avg_pool2d(in["x"]); });
     const Tensor labels = Golden("cross_entropy")["labels"];
     check_case("cross_entropy", {"logits"}, dt, tol,
                [&](auto& in) { return cross_entropy(in["logits"], labels); });

@@ -9,7 +9,8 @@ using namespace mpq;
 using Catch::Matchers::Contains;
 
 namespace {
-std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::string& payload, std::uint8_t type = 0x08) {
+std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::string& payload,
+                      std::uint8_t type = 0x08) {
   std::string s = {0, 0, static_cast<char>(type), static_cast<char>(dims.size())};
   for (auto d : dims)
     for (int sh : {24, 16, 8, 0}) s.push_back(static_cast<char>((d >> sh) & 0xff));
@@ -19,7 +20,8 @@ std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::string&
 void write_gz(const std::string& path, const std::string& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   REQUIRE(f != nullptr);
-  REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) == static_cast<int>(bytes.size()));
+  REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) ==
+          static_cast<int>(bytes.size()));
   gzclose(f);
 }
 
@@ -77,10 +79,11 @@ TEST_CASE("idx: malformed files give clear errors", "[idx]") {
   dir.write("hdr", idx_bytes({2, 3}, "").substr(0, 6));
   CHECK_THROWS_WITH(data::read_idx(dir.file("hdr")), Contains("truncated header"));
   dir.write("short", idx_bytes({2, 3}, "abc"));
-  CHECK_THROWS_WITH(data::read_idx(dir.file("short")), Contains("truncated") && Contains("needs 6 bytes") &&
-                                                             Contains("found 3"));
+  CHECK_THROWS_WITH(data::read_idx(dir.file("short")),
+                    Contains("truncated") && Contains("needs 6 bytes") && Contains("found 3"));
   write_gz(dir.file("short.gz"), idx_bytes({10, 28, 28}, pixels(5000)));
-  CHECK_THROWS_WITH(data::read_idx(dir.file("short.gz")), Contains("needs 7840 bytes") && Contains("found 5000"));
+  CHECK_THROWS_WITH(data::read_idx(dir.file("short.gz")),
+                    Contains("needs 7840 bytes") && Contains("found 5000"));
   // A gzip stream cut in the middle.
   write_gz(dir.file("full.gz"), idx_bytes({100, 28, 28}, pixels(78400)));
   {
@@ -98,7 +101,8 @@ TEST_CASE("idx: dataset-level checks", "[idx]") {
   CHECK_THROWS_WITH(data::load_mnist(dir.file(""), true),
                     Contains("train-images-idx3-ubyte") && Contains("dataset-fashion-mnist"));
   write_split(dir, "train", 3, true, std::string("\x01\x02", 2));  // 3 images, 2 labels
-  CHECK_THROWS_WITH(data::load_mnist(dir.file(""), true), Contains("3 images") && Contains("2 labels"));
+  CHECK_THROWS_WITH(data::load_mnist(dir.file(""), true),
+                    Contains("3 images") && Contains("2 labels"));
   write_split(dir, "t10k", 2, true, std::string("\x01\x0b", 2));  // label 11
   CHECK_THROWS_WITH(data::load_mnist(dir.file(""), false), Contains("label 11"));
 }

@@ -40,14 +40,18 @@ TEST_CASE("matmul: float32 backward against float64", "[matmul]") {
 }
 
 TEST_CASE("matmul and linear: gradients", "[matmul][grad]") {
-  check_gradients([](const auto& in) { return matmul(in[0], in[1]); }, {rand_f64({3, 4}, 1), rand_f64({4, 2}, 2)});
+  check_gradients([](const auto& in) { return matmul(in[0], in[1]); },
+                  {rand_f64({3, 4}, 1), rand_f64({4, 2}, 2)});
   check_gradients([](const auto& in) { return linear(in[0], in[1], in[2]); },
                   {rand_f64({3, 4}, 3), rand_f64({5, 4}, 4), rand_f64({5}, 5)});
-  check_gradients([](const auto& in) { return linear(in[0], in[1]); }, {rand_f64({2, 3}, 6), rand_f64({4, 3}, 7)});
+  check_gradients([](const auto& in) { return linear(in[0], in[1]); },
+                  {rand_f64({2, 3}, 6), rand_f64({4, 3}, 7)});
 }
 
 TEST_CASE("matmul: shape errors", "[matmul]") {
-  CHECK_THROWS_WITH(matmul(zeros({2, 3}), zeros({4, 5})), Contains("[2, 3]") && Contains("[4, 5]") && Contains("inner"));
+  CHECK_THROWS_WITH(matmul(zeros({2, 3}), zeros({4, 5})),
+                    Contains("[2, 3]") && Contains("[4, 5]") && Contains("inner"));
   CHECK_THROWS_WITH(matmul(zeros({2, 3, 1}), zeros({3, 5})), Contains("two matrices"));
-  CHECK_THROWS_WITH(linear(zeros({2, 3}), zeros({4, 3}), zeros({5})), Contains("bias") && Contains("[5]"));
+  CHECK_THROWS_WITH(linear(zeros({2, 3}), zeros({4, 3}), zeros({5})),
+                    Contains("bias") && Contains("[5]"));
 }

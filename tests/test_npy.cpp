@@ -20,10 +20,13 @@ std::string read_all(const std::string& path) {
 
 TEST_CASE("npy: round trip of every dtype and rank", "[npy]") {
   test::TempDir dir;
-  const std::vector<Tensor> tensors = {
-      test::rand_f32({2, 3, 4}, 1), test::rand_f64({5}, 2), from_vector<std::int32_t>({-7, 0, 9}, {3, 1}),
-      from_vector<std::int8_t>({-128, 127}, {2}), from_vector<std::uint8_t>({0, 255, 3, 4}, {2, 2}),
-      scalar_tensor(3.5, DType::f64), zeros({0, 3})};
+  const std::vector<Tensor> tensors = {test::rand_f32({2, 3, 4}, 1),
+                                       test::rand_f64({5}, 2),
+                                       from_vector<std::int32_t>({-7, 0, 9}, {3, 1}),
+                                       from_vector<std::int8_t>({-128, 127}, {2}),
+                                       from_vector<std::uint8_t>({0, 255, 3, 4}, {2, 2}),
+                                       scalar_tensor(3.5, DType::f64),
+                                       zeros({0, 3})};
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const std::string path = dir.file(std::to_string(i).append(".npy"));
     save_npy(path, tensors[i]);
@@ -43,20 +46,23 @@ TEST_CASE("npy: malformed files give clear errors", "[npy]") {
   test::TempDir dir;
   save_npy(dir.file("ok.npy"), test::rand_f32({4, 4}, 1));
   const std::string good = read_all(dir.file("ok.npy"));
-  CHECK_THROWS_WITH(load_npy(dir.file("missing.npy")), Contains("cannot open") && Contains("missing.npy"));
+  CHECK_THROWS_WITH(load_npy(dir.file("missing.npy")),
+                    Contains("cannot open") && Contains("missing.npy"));
   dir.write("magic.npy", "PK\x03\x04 not numpy at all");
   CHECK_THROWS_WITH(load_npy(dir.file("magic.npy")), Contains("bad magic"));
   dir.write("short_header.npy", good.substr(0, 30));
   CHECK_THROWS_WITH(load_npy(dir.file("short_header.npy")), Contains("truncated header"));
   dir.write("short_data.npy", good.substr(0, good.size() - 5));
-  CHECK_THROWS_WITH(load_npy(dir.file("short_data.npy")), Contains("truncated data") && Contains("[4, 4]"));
+  CHECK_THROWS_WITH(load_npy(dir.file("short_data.npy")),
+                    Contains("truncated data") && Contains("[4, 4]"));
   std::string big_endian = good;
   big_endian[big_endian.find("<f4")] = '>';
   dir.write("be.npy", big_endian);
   CHECK_THROWS_WITH(load_npy(dir.file("be.npy")), Contains("unsupported dtype '>f4'"));
   std::string fortran = good;
   const std::string true_ = "True ";  // same length as False: the header size stays
-  std::copy(true_.begin(), true_.end(), fortran.begin() + static_cast<std::ptrdiff_t>(fortran.find("False")));
+  std::copy(true_.begin(), true_.end(),
+            fortran.begin() + static_cast<std::ptrdiff_t>(fortran.find("False")));
   dir.write("f.npy", fortran);
   CHECK_THROWS_WITH(load_npy(dir.file("f.npy")), Contains("Fortran"));
 }

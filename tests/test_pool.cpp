@@ -30,16 +30,21 @@ TEST_CASE("pool: padding and overlapping windows", "[pool]") {
   CHECK(max_pool2d(x, window(3, 2, 1)).to_vector<double>() == std::vector<double>{5, 6, 8, 9});
   // Average counts the zero padding (count_include_pad): top-left window sums 1+2+4+5 over 9.
   CHECK(avg_pool2d(x, window(3, 2, 1)).to_vector<double>()[0] == Approx(12.0 / 9));
-  CHECK(max_pool2d(neg(x), window(3, 2, 1)).to_vector<double>() == std::vector<double>{-1, -2, -4, -5});
+  CHECK(max_pool2d(neg(x), window(3, 2, 1)).to_vector<double>() ==
+        std::vector<double>{-1, -2, -4, -5});
 }
 
 TEST_CASE("pool: gradients", "[pool][grad]") {
   // Distinct values keep max away from ties.
   const Tensor x = add(mul(randperm(2 * 2 * 5 * 5).to(DType::f64), 0.1), 0.0).reshape({2, 2, 5, 5});
-  check_gradients([](const auto& in) { return max_pool2d(in[0], window(2, 2, 0)); }, {x.contiguous()});
-  check_gradients([](const auto& in) { return max_pool2d(in[0], window(3, 2, 1)); }, {x.contiguous()});
-  check_gradients([](const auto& in) { return avg_pool2d(in[0], window(3, 2, 1)); }, {x.contiguous()});
-  check_gradients([](const auto& in) { return avg_pool2d(in[0], window(2, 1, 0)); }, {x.contiguous()});
+  check_gradients([](const auto& in) { return max_pool2d(in[0], window(2, 2, 0)); },
+                  {x.contiguous()});
+  check_gradients([](const auto& in) { return max_pool2d(in[0], window(3, 2, 1)); },
+                  {x.contiguous()});
+  check_gradients([](const auto& in) { return avg_pool2d(in[0], window(3, 2, 1)); },
+                  {x.contiguous()});
+  check_gradients([](const auto& in) { return avg_pool2d(in[0], window(2, 1, 0)); },
+                  {x.contiguous()});
   check_gradients([](const auto& in) { return global_avg_pool2d(in[0]); }, {x.contiguous()});
 }
 

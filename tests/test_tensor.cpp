@@ -58,8 +58,10 @@ TEST_CASE("tensor: views share storage and have the right strides", "[tensor]") 
 
 TEST_CASE("tensor: shape errors name the op and the shapes", "[tensor]") {
   Tensor a = zeros({2, 3});
-  CHECK_THROWS_WITH(a.reshape({4, 2}), Contains("reshape") && Contains("[2, 3]") && Contains("[4, 2]"));
-  CHECK_THROWS_WITH(a.narrow(1, 2, 2), Contains("narrow") && Contains("[2, 4)") && Contains("size 3"));
+  CHECK_THROWS_WITH(a.reshape({4, 2}),
+                    Contains("reshape") && Contains("[2, 3]") && Contains("[4, 2]"));
+  CHECK_THROWS_WITH(a.narrow(1, 2, 2),
+                    Contains("narrow") && Contains("[2, 4)") && Contains("size 3"));
   CHECK_THROWS_WITH(a.expand({2, 4}), Contains("expand") && Contains("[2, 4]"));
   CHECK_THROWS_WITH(a.permute({0, 0}), Contains("permute") && Contains("repeated"));
   CHECK_THROWS_WITH(a.squeeze(0), Contains("squeeze") && Contains("not 1"));

@@ -39,10 +39,10 @@ inline double closeness(const Tensor& a, const Tensor& b, double atol, double rt
   return worst;
 }
 
-#define CHECK_CLOSE(a, b, atol, rtol)                                             \
-  do {                                                                            \
-    INFO("actual " << (a).str() << "\nexpected " << (b).str());                   \
-    CHECK(::mpq::test::closeness((a), (b), (atol), (rtol)) <= 1.0);               \
+#define CHECK_CLOSE(a, b, atol, rtol)                               \
+  do {                                                              \
+    INFO("actual " << (a).str() << "\nexpected " << (b).str());     \
+    CHECK(::mpq::test::closeness((a), (b), (atol), (rtol)) <= 1.0); \
   } while (0)
 
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;

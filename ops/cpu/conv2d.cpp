@@ -30,15 +30,17 @@ ConvPrimitives make_primitives(const Shape& xs, const Shape& ws, bool with_bias,
   const memory::dim O = ws[0], KH = ws[2], KW = ws[3], G = prm.groups;
   const memory::dim P = prm.out_size(H, KH, 0), Q = prm.out_size(W, KW, 1);
   const memory::dims src_dims{N, C, H, W}, dst_dims{N, O, P, Q}, bias_dims{O};
-  const memory::dims wei_dims = G == 1 ? memory::dims{O, C, KH, KW} : memory::dims{G, O / G, C / G, KH, KW};
+  const memory::dims wei_dims =
+      G == 1 ? memory::dims{O, C, KH, KW} : memory::dims{G, O / G, C / G, KH, KW};
   const memory::dims strides{prm.stride[0], prm.stride[1]};
   // oneDNN counts dilation from 0 (no dilation), PyTorch from 1.
   const memory::dims dilates{prm.dilation[0] - 1, prm.dilation[1] - 1};
   const memory::dims pad_l{prm.padding[0], prm.padding[1]};
   // Right padding that makes oneDNN's output size equal PyTorch's floor rule;
   // negative when the last input rows are never reached.
-  const memory::dims pad_r{(P - 1) * prm.stride[0] + (KH - 1) * prm.dilation[0] + 1 - H - prm.padding[0],
-                           (Q - 1) * prm.stride[1] + (KW - 1) * prm.dilation[1] + 1 - W - prm.padding[1]};
+  const memory::dims pad_r{
+      (P - 1) * prm.stride[0] + (KH - 1) * prm.dilation[0] + 1 - H - prm.padding[0],
+      (Q - 1) * prm.stride[1] + (KW - 1) * prm.dilation[1] + 1 - W - prm.padding[1]};
 
   ConvPrimitives c;
   c.user_src = memory::desc(src_dims, f32, tag::nchw);
@@ -56,32 +58,36 @@ ConvPrimitives make_primitives(const Shape& xs, const Shape& ws, bool with_bias,
   c.fwd_pd = dnnl::convolution_forward::primitive_desc(fd, engine());
   c.fwd = dnnl::convolution_forward(c.fwd_pd);
 
-  dnnl::convolution_backward_data::desc bd(algo, any_src, any_wei, any_dst, strides, dilates, pad_l, pad_r);
+  dnnl::convolution_backward_data::desc bd(algo, any_src, any_wei, any_dst, strides, dilates, pad_l,
+                                           pad_r);
   c.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(bd, engine(), c.fwd_pd);
   c.bwd_data = dnnl::convolution_backward_data(c.bwd_data_pd);
 
-  dnnl::convolution_backward_weights::desc wd(algo, any_src, any_wei, with_bias ? c.user_bias : no_bias,
-                                              any_dst, strides, dilates, pad_l, pad_r);
+  dnnl::convolution_backward_weights::desc wd(algo, any_src, any_wei,
+                                              with_bias ? c.user_bias : no_bias, any_dst, strides,
+                                              dilates, pad_l, pad_r);
   c.bwd_wei_pd = dnnl::convolution_backward_weights::primitive_desc(wd, engine(), c.fwd_pd);
   c.bwd_wei = dnnl::convolution_backward_weights(c.bwd_wei_pd);
   return c;
 }
 
-ConvPrimitives& primitives(const Tensor& x, const Tensor& w, bool with_bias, const Conv2dParams& prm) {
+ConvPrimitives& primitives(const Tensor& x, const Tensor& w, bool with_bias,
+                           const Conv2dParams& prm) {
   static onednn::Cache<ConvPrimitives> cache;
-  const std::string key = shape_str(x.shape()) + shape_str(w.shape()) + (with_bias ? "b" : "-") + prm.str();
+  const std::string key =
+      shape_str(x.shape()) + shape_str(w.shape()) + (with_bias ? "b" : "-") + prm.str();
   return cache.get(key, [&] { return make_primitives(x.shape(), w.shape(), with_bias, prm); });
 }
 
 // Writes `result` (in the primitive's layout) into the plain tensor `out`,
 // going through `buf` when the layouts differ.
 struct Output {
-  memory mem;    // what the primitive writes
-  memory user;   // the tensor
+  memory mem;   // what the primitive writes
+  memory user;  // the tensor
   bool needs_reorder;
 };
-Output output_memory(const memory::desc& prim_desc, const memory::desc& user_desc, const Tensor& out,
-                     std::shared_ptr<Tensor>& buf) {
+Output output_memory(const memory::desc& prim_desc, const memory::desc& user_desc,
+                     const Tensor& out, std::shared_ptr<Tensor>& buf) {
   using namespace onednn;
   memory user(user_desc, engine(), out.raw_data());
   if (prim_desc == user_desc) return {user, user, false};
@@ -100,22 +106,30 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
                     const Tensor& y) {
   using namespace onednn;
   ConvPrimitives& c = primitives(x, w, b.defined(), prm);
-  memory src = to_layout(memory(c.user_src, engine(), x.raw_data()), c.fwd_pd.src_desc(), c.buf_src);
-  memory wei = to_layout(memory(c.user_wei, engine(), w.raw_data()), c.fwd_pd.weights_desc(), c.buf_wei);
+  memory src =
+      to_layout(memory(c.user_src, engine(), x.raw_data()), c.fwd_pd.src_desc(), c.buf_src);
+  memory wei =
+      to_layout(memory(c.user_wei, engine(), w.raw_data()), c.fwd_pd.weights_desc(), c.buf_wei);
   Output dst = output_memory(c.fwd_pd.dst_desc(), c.user_dst, y, c.buf_dst);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst.mem}};
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst.mem}};
   if (b.defined()) args.emplace(DNNL_ARG_BIAS, memory(c.user_bias, engine(), b.raw_data()));
   c.fwd.execute(stream(), args);
   finish(dst);
 }
 
-void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& prm, const Tensor& dx) {
+void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& prm,
+                          const Tensor& dx) {
   using namespace onednn;
   ConvPrimitives& c = primitives(dx, w, false, prm);
-  memory ddst = to_layout(memory(c.user_dst, engine(), dy.raw_data()), c.bwd_data_pd.diff_dst_desc(), c.buf_ddst);
-  memory wei = to_layout(memory(c.user_wei, engine(), w.raw_data()), c.bwd_data_pd.weights_desc(), c.buf_wei);
+  memory ddst = to_layout(memory(c.user_dst, engine(), dy.raw_data()),
+                          c.bwd_data_pd.diff_dst_desc(), c.buf_ddst);
+  memory wei = to_layout(memory(c.user_wei, engine(), w.raw_data()), c.bwd_data_pd.weights_desc(),
+                         c.buf_wei);
   Output dsrc = output_memory(c.bwd_data_pd.diff_src_desc(), c.user_src, dx, c.buf_dsrc);
-  c.bwd_data.execute(stream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dsrc.mem}});
+  c.bwd_data.execute(
+      stream(),
+      {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dsrc.mem}});
   finish(dsrc);
 }
 
@@ -123,10 +137,13 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dPara
                              const Tensor& dw, const Tensor& db) {
   using namespace onednn;
   ConvPrimitives& c = primitives(x, dw, db.defined(), prm);
-  memory src = to_layout(memory(c.user_src, engine(), x.raw_data()), c.bwd_wei_pd.src_desc(), c.buf_src);
-  memory ddst = to_layout(memory(c.user_dst, engine(), dy.raw_data()), c.bwd_wei_pd.diff_dst_desc(), c.buf_ddst);
+  memory src =
+      to_layout(memory(c.user_src, engine(), x.raw_data()), c.bwd_wei_pd.src_desc(), c.buf_src);
+  memory ddst = to_layout(memory(c.user_dst, engine(), dy.raw_data()), c.bwd_wei_pd.diff_dst_desc(),
+                          c.buf_ddst);
   Output dwei = output_memory(c.bwd_wei_pd.diff_weights_desc(), c.user_wei, dw, c.buf_dwei);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwei.mem}};
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwei.mem}};
   if (db.defined()) args.emplace(DNNL_ARG_DIFF_BIAS, memory(c.user_bias, engine(), db.raw_data()));
   c.bwd_wei.execute(stream(), args);
   finish(dwei);

@@ -10,7 +10,8 @@ namespace mpq::cpu {
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& prm,
                     const Tensor& y);
-void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& prm, const Tensor& dx);
+void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& prm,
+                          const Tensor& dx);
 // db may be undefined.
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dParams& prm,
                              const Tensor& dw, const Tensor& db);

@@ -37,7 +37,8 @@ double cross_entropy_forward(const Tensor& logits, const Tensor& labels, const T
   });
 }
 
-void cross_entropy_backward(const Tensor& probs, const Tensor& labels, double scale, const Tensor& dz) {
+void cross_entropy_backward(const Tensor& probs, const Tensor& labels, double scale,
+                            const Tensor& dz) {
   const std::int64_t N = probs.shape()[0], K = probs.shape()[1];
   dispatch_floating(probs.dtype(), "cross_entropy backward", [&]<class T>() {
     const T* p = probs.data<T>();

@@ -27,11 +27,14 @@ dnnl::memory::desc plain_desc(const Shape& shape, const Strides& strides) {
 }
 
 dnnl::memory::desc plain_desc(const Tensor& t) {
-  MPQ_CHECK(t.dtype() == DType::f32, "oneDNN kernels take float32 tensors, got ", dtype_name(t.dtype()));
+  MPQ_CHECK(t.dtype() == DType::f32, "oneDNN kernels take float32 tensors, got ",
+            dtype_name(t.dtype()));
   return plain_desc(t.shape(), t.strides());
 }
 
-dnnl::memory wrap(const Tensor& t) { return dnnl::memory(plain_desc(t), engine(), t.raw_data()); }
+dnnl::memory wrap(const Tensor& t) {
+  return dnnl::memory(plain_desc(t), engine(), t.raw_data());
+}
 dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc) {
   return dnnl::memory(desc, engine(), t.raw_data());
 }
@@ -39,7 +42,8 @@ dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc) {
 namespace {
 // Reorder primitives are cached by their (source, destination) descriptors.
 dnnl::reorder& reorder_primitive(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
-  static std::vector<std::pair<std::pair<dnnl::memory::desc, dnnl::memory::desc>, dnnl::reorder>> cache;
+  static std::vector<std::pair<std::pair<dnnl::memory::desc, dnnl::memory::desc>, dnnl::reorder>>
+      cache;
   for (auto& [key, prim] : cache)
     if (key.first == from && key.second == to) return prim;
   dnnl::reorder::primitive_desc pd(engine(), from, engine(), to);

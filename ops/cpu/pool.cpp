@@ -15,7 +15,8 @@ Geometry geometry(const Tensor& x, const Tensor& y) {
 }
 }  // namespace
 
-void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& y, const Tensor& index) {
+void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& y,
+                        const Tensor& index) {
   const Geometry g = geometry(x, y);
   dispatch_floating(x.dtype(), "max_pool2d", [&]<class T>() {
     const T* px = x.data<T>();

@@ -4,7 +4,8 @@
 
 namespace mpq::cpu {
 
-void sum_rows(const Tensor& x, std::int64_t outer, std::int64_t inner, double scale, const Tensor& out) {
+void sum_rows(const Tensor& x, std::int64_t outer, std::int64_t inner, double scale,
+              const Tensor& out) {
   dispatch_floating(x.dtype(), "sum", [&]<class T>() {
     const T* px = x.data<T>();
     T* po = out.data<T>();
@@ -48,16 +49,17 @@ void max_rows(const Tensor& x, std::int64_t outer, std::int64_t inner, const Ten
     const T* px = x.data<T>();
     T* po = out.data<T>();
     std::int32_t* pi = index.defined() ? index.data<std::int32_t>() : nullptr;
-    parallel_for(0, outer, inner >= 4096 ? 1 : 4096 / (inner + 1) + 1, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        const T* row = px + i * inner;
-        std::int64_t best = 0;
-        for (std::int64_t j = 1; j < inner; ++j)
-          if (row[j] > row[best]) best = j;
-        po[i] = row[best];
-        if (pi) pi[i] = static_cast<std::int32_t>(best);
-      }
-    });
+    parallel_for(0, outer, inner >= 4096 ? 1 : 4096 / (inner + 1) + 1,
+                 [&](std::int64_t b, std::int64_t e) {
+                   for (std::int64_t i = b; i < e; ++i) {
+                     const T* row = px + i * inner;
+                     std::int64_t best = 0;
+                     for (std::int64_t j = 1; j < inner; ++j)
+                       if (row[j] > row[best]) best = j;
+                     po[i] = row[best];
+                     if (pi) pi[i] = static_cast<std::int32_t>(best);
+                   }
+                 });
   });
 }
 

@@ -44,26 +44,32 @@ void conv2d_for_each(const Conv2dDims& d, const Conv2dParams& prm, F&& f) {
 
 // All arrays contiguous: x [N,C,H,W], w [O,C/G,KH,KW], b [O] or null, y [N,O,P,Q].
 template <class T>
-void conv2d_forward(const Conv2dDims& d, const Conv2dParams& prm, const T* x, const T* w, const T* b,
-                    T* y) {
+void conv2d_forward(const Conv2dDims& d, const Conv2dParams& prm, const T* x, const T* w,
+                    const T* b, T* y) {
   const std::int64_t cg = d.C / prm.groups;
   for (std::int64_t n = 0; n < d.N; ++n)
     for (std::int64_t o = 0; o < d.O; ++o)
-      for (std::int64_t k = 0; k < d.P * d.Q; ++k) y[(n * d.O + o) * d.P * d.Q + k] = b ? b[o] : T(0);
-  conv2d_for_each(d, prm, [&](auto n, auto o, auto p, auto q, auto c, auto cc, auto i, auto j, auto h, auto ww) {
-    y[((n * d.O + o) * d.P + p) * d.Q + q] +=
-        x[((n * d.C + c) * d.H + h) * d.W + ww] * w[((o * cg + cc) * d.KH + i) * d.KW + j];
-  });
+      for (std::int64_t k = 0; k < d.P * d.Q; ++k)
+        y[(n * d.O + o) * d.P * d.Q + k] = b ? b[o] : T(0);
+  conv2d_for_each(
+      d, prm,
+      [&](auto n, auto o, auto p, auto q, auto c, auto cc, auto i, auto j, auto h, auto ww) {
+        y[((n * d.O + o) * d.P + p) * d.Q + q] +=
+            x[((n * d.C + c) * d.H + h) * d.W + ww] * w[((o * cg + cc) * d.KH + i) * d.KW + j];
+      });
 }
 
 template <class T>
-void conv2d_backward_data(const Conv2dDims& d, const Conv2dParams& prm, const T* dy, const T* w, T* dx) {
+void conv2d_backward_data(const Conv2dDims& d, const Conv2dParams& prm, const T* dy, const T* w,
+                          T* dx) {
   const std::int64_t cg = d.C / prm.groups;
   for (std::int64_t k = 0; k < d.N * d.C * d.H * d.W; ++k) dx[k] = T(0);
-  conv2d_for_each(d, prm, [&](auto n, auto o, auto p, auto q, auto c, auto cc, auto i, auto j, auto h, auto ww) {
-    dx[((n * d.C + c) * d.H + h) * d.W + ww] +=
-        dy[((n * d.O + o) * d.P + p) * d.Q + q] * w[((o * cg + cc) * d.KH + i) * d.KW + j];
-  });
+  conv2d_for_each(
+      d, prm,
+      [&](auto n, auto o, auto p, auto q, auto c, auto cc, auto i, auto j, auto h, auto ww) {
+        dx[((n * d.C + c) * d.H + h) * d.W + ww] +=
+            dy[((n * d.O + o) * d.P + p) * d.Q + q] * w[((o * cg + cc) * d.KH + i) * d.KW + j];
+      });
 }
 
 // dw and db (db may be null) are overwritten.
@@ -72,10 +78,12 @@ void conv2d_backward_weights(const Conv2dDims& d, const Conv2dParams& prm, const
                              T* dw, T* db) {
   const std::int64_t cg = d.C / prm.groups;
   for (std::int64_t k = 0; k < d.O * cg * d.KH * d.KW; ++k) dw[k] = T(0);
-  conv2d_for_each(d, prm, [&](auto n, auto o, auto p, auto q, auto c, auto cc, auto i, auto j, auto h, auto ww) {
-    dw[((o * cg + cc) * d.KH + i) * d.KW + j] +=
-        dy[((n * d.O + o) * d.P + p) * d.Q + q] * x[((n * d.C + c) * d.H + h) * d.W + ww];
-  });
+  conv2d_for_each(
+      d, prm,
+      [&](auto n, auto o, auto p, auto q, auto c, auto cc, auto i, auto j, auto h, auto ww) {
+        dw[((o * cg + cc) * d.KH + i) * d.KW + j] +=
+            dy[((n * d.O + o) * d.P + p) * d.Q + q] * x[((n * d.C + c) * d.H + h) * d.W + ww];
+      });
   if (db) {
     for (std::int64_t o = 0; o < d.O; ++o) {
       T acc = 0;

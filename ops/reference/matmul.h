@@ -12,7 +12,8 @@ void matmul(const T* a, std::int64_t lda_m, std::int64_t lda_k, const T* b, std:
   for (std::int64_t i = 0; i < M; ++i)
     for (std::int64_t j = 0; j < N; ++j) {
       T acc = 0;
-      for (std::int64_t k = 0; k < K; ++k) acc += a[i * lda_m + k * lda_k] * b[k * ldb_k + j * ldb_n];
+      for (std::int64_t k = 0; k < K; ++k)
+        acc += a[i * lda_m + k * lda_k] * b[k * ldb_k + j * ldb_n];
       c[i * N + j] = acc;
     }
 }
