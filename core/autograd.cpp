@@ -104,6 +104,9 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
   }
   MPQ_CHECK(g.shape() == root.shape(), "backward: gradient of shape ", shape_str(g.shape()),
             " for an output of shape ", shape_str(root.shape()));
+  MPQ_CHECK(g.dtype() == root.dtype() && g.device() == root.device(), "backward: gradient is ",
+            dtype_name(g.dtype()), " on ", g.device().str(), " but the output is ",
+            dtype_name(root.dtype()), " on ", root.device().str());
   NoGradGuard no_grad;
   Edge root_edge = edge_for(root);
 

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <regex>
 
 namespace mpq {
 
@@ -18,6 +17,34 @@ DType parse_descr(const std::string& descr, const std::string& path) {
   if (descr == "|u1" || descr == "<u1") return DType::u8;
   MPQ_FAIL("load_npy: ", path, ": unsupported dtype '", descr,
            "' (expected <f4, <f8, <i4, |i1 or |u1, little-endian)");
+}
+
+// The text of `key`'s value in the header dict: a quoted string, a
+// parenthesised tuple or a bare word.
+std::string header_value(const std::string& header, const std::string& key,
+                         const std::string& path) {
+  const std::string quoted = "'" + key + "'";
+  std::size_t at = header.find(quoted);
+  MPQ_CHECK(at != std::string::npos, "load_npy: ", path, ": header has no '", key, "'");
+  at = header.find(':', at + quoted.size());
+  MPQ_CHECK(at != std::string::npos, "load_npy: ", path, ": malformed header near '", key, "'");
+  at = header.find_first_not_of(' ', at + 1);
+  MPQ_CHECK(at != std::string::npos, "load_npy: ", path, ": malformed header near '", key, "'");
+  std::size_t end;
+  if (header[at] == '\'') {
+    end = header.find('\'', at + 1);
+    MPQ_CHECK(end != std::string::npos, "load_npy: ", path, ": unterminated string in the header");
+    ++end;
+  } else if (header[at] == '(') {
+    end = header.find(')', at);
+    MPQ_CHECK(end != std::string::npos, "load_npy: ", path, ": unterminated tuple in the header");
+    ++end;
+  } else {
+    end = header.find_first_of(",}", at);
+    MPQ_CHECK(end != std::string::npos, "load_npy: ", path, ": malformed header near '", key, "'");
+    while (end > at && header[end - 1] == ' ') --end;
+  }
+  return header.substr(at, end - at);
 }
 
 const char* descr_of(DType t) {
@@ -57,21 +84,32 @@ Tensor load_npy(const std::string& path) {
   MPQ_CHECK(static_cast<std::size_t>(in.gcount()) == header_len, "load_npy: ", path,
             ": truncated header");
 
-  std::smatch m;
-  MPQ_CHECK(std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")), "load_npy: ", path,
-            ": header has no 'descr'");
-  const DType dtype = parse_descr(m[1], path);
-  MPQ_CHECK(std::regex_search(header, m, std::regex("'fortran_order':\\s*(True|False)")),
-            "load_npy: ", path, ": header has no 'fortran_order'");
-  MPQ_CHECK(m[1] == "False", "load_npy: ", path, ": Fortran-ordered arrays are not supported");
-  MPQ_CHECK(std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")),
-            "load_npy: ", path, ": header has no 'shape'");
+  const std::string descr = header_value(header, "descr", path);
+  MPQ_CHECK(descr.size() >= 2 && descr.front() == '\'' && descr.back() == '\'', "load_npy: ", path,
+            ": malformed 'descr' in the header");
+  const DType dtype = parse_descr(descr.substr(1, descr.size() - 2), path);
+  const std::string fortran = header_value(header, "fortran_order", path);
+  MPQ_CHECK(fortran == "False" || fortran == "True", "load_npy: ", path,
+            ": malformed 'fortran_order'");
+  MPQ_CHECK(fortran == "False", "load_npy: ", path, ": Fortran-ordered arrays are not supported");
+  const std::string dims = header_value(header, "shape", path);
+  MPQ_CHECK(dims.size() >= 2 && dims.front() == '(' && dims.back() == ')', "load_npy: ", path,
+            ": malformed 'shape' in the header");
   Shape shape;
-  const std::string dims = m[1];
-  std::regex num("(\\d+)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator();
-       ++it)
-    shape.push_back(std::stoll((*it)[1]));
+  std::int64_t cur = -1;
+  for (char ch : dims.substr(1, dims.size() - 2)) {
+    if (ch >= '0' && ch <= '9') {
+      cur = (cur < 0 ? 0 : cur) * 10 + (ch - '0');
+      MPQ_CHECK(cur < (std::int64_t(1) << 40), "load_npy: ", path, ": implausible shape ", dims);
+    } else if (ch == ',') {
+      MPQ_CHECK(cur >= 0, "load_npy: ", path, ": malformed shape ", dims);
+      shape.push_back(cur);
+      cur = -1;
+    } else {
+      MPQ_CHECK(ch == ' ', "load_npy: ", path, ": malformed shape ", dims);
+    }
+  }
+  if (cur >= 0) shape.push_back(cur);
 
   Tensor t = empty(shape, dtype);
   const std::size_t nbytes = t.numel() * dtype_size(dtype);

@@ -53,7 +53,8 @@ void Tensor::set_grad(const Tensor& g) const {
   MPQ_CHECK(g.shape() == shape() && g.dtype() == dtype(), "set_grad: gradient ",
             shape_str(g.shape()), " ", dtype_name(g.dtype()), " does not match tensor ",
             shape_str(shape()), " ", dtype_name(dtype()));
-  impl().grad = g.impl_ptr();
+  // Optimizers and accumulation index the gradient as a dense array.
+  impl().grad = g.is_contiguous() && g.offset() == 0 ? g.impl_ptr() : g.clone().detach().impl_ptr();
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
@@ -128,7 +129,13 @@ std::string Tensor::str() const {
 }
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
-  for (auto d : shape) MPQ_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+  std::int64_t n = 1;
+  for (auto d : shape) {
+    MPQ_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+    MPQ_CHECK(d == 0 || n <= (std::int64_t(1) << 46) / d, "empty: shape ", shape_str(shape),
+              " is too large");
+    n *= d;
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), device);
   impl->shape = shape;
@@ -215,6 +222,14 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
   MPQ_CHECK(dst.shape() == src.shape(), "copy: shapes ", shape_str(dst.shape()), " and ",
             shape_str(src.shape()), " differ");
   if (dst.numel() == 0) return;
+  if (dst.impl().storage == src.impl().storage && dst.raw_data() != src.raw_data()) {
+    // Overlapping views of one storage (e.g. a shifted narrow): copy through a
+    // temporary so that no element is read after it was overwritten.
+    Tensor tmp = empty(src.shape(), src.dtype(), src.device());
+    copy_elements(tmp, src);
+    copy_elements(dst, tmp);
+    return;
+  }
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
     if (dst.raw_data() != src.raw_data())
       std::memcpy(dst.raw_data(), src.raw_data(), dst.numel() * dtype_size(dst.dtype()));

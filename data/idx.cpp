@@ -67,9 +67,12 @@ Tensor read_idx(const std::string& path) {
     shape[i] =
         (std::int64_t(b[0]) << 24) | (std::int64_t(b[1]) << 16) | (std::int64_t(b[2]) << 8) | b[3];
   }
-  const std::int64_t n = numel_of(shape);
-  MPQ_CHECK(n <= (std::int64_t(1) << 34), "read_idx: ", path, ": implausible shape ",
-            shape_str(shape));
+  std::int64_t n = 1;  // checked at every step: a hostile header must not overflow it
+  for (auto d : shape) {
+    MPQ_CHECK(d == 0 || n <= (std::int64_t(1) << 34) / d, "read_idx: ", path,
+              ": implausible shape ", shape_str(shape));
+    n *= d;
+  }
   Tensor t = empty(shape, DType::u8);
   const std::size_t got = read_bytes(in, t.raw_data(), static_cast<std::size_t>(n), path);
   MPQ_CHECK(got == static_cast<std::size_t>(n), "read_idx: ", path, ": truncated: shape ",

@@ -24,7 +24,8 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   }
   MPQ_CHECK(training || (running_mean.defined() && running_var.defined()),
             "batch_norm2d: inference needs running_mean and running_var");
-  MPQ_CHECK(!training || x_in.numel() / C > 1 || x_in.numel() == 0,
+  MPQ_CHECK(C > 0, "batch_norm2d: input ", shape_str(x_in.shape()), " has no channels");
+  MPQ_CHECK(!training || x_in.numel() / C > 1,
             "batch_norm2d: training needs more than one value per channel, got input ",
             shape_str(x_in.shape()));
   const Tensor x = x_in.detach().contiguous();

@@ -49,9 +49,13 @@ void check_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dP
   MPQ_CHECK(!b.defined() || (b.dim() == 1 && b.shape()[0] == w.shape()[0]),
             "conv2d: bias of shape ", shape_str(b.shape()), " for ", w.shape()[0],
             " output channels");
-  const auto d = dims_of(x.shape(), w.shape(), p);
-  MPQ_CHECK(d.P >= 1 && d.Q >= 1, "conv2d: kernel ", w.shape()[2], "x", w.shape()[3], " with ",
-            p.str(), " does not fit input ", shape_str(x.shape()));
+  MPQ_CHECK(w.shape()[2] >= 1 && w.shape()[3] >= 1, "conv2d: empty kernel ", shape_str(w.shape()));
+  bool fits = true;  // the dilated kernel must fit inside the padded input
+  for (int a = 0; a < 2; ++a)
+    fits = fits &&
+           x.shape()[2 + a] + 2 * p.padding[a] - p.dilation[a] * (w.shape()[2 + a] - 1) - 1 >= 0;
+  MPQ_CHECK(fits, "conv2d: kernel ", w.shape()[2], "x", w.shape()[3], " with ", p.str(),
+            " does not fit input ", shape_str(x.shape()));
 }
 
 }  // namespace

@@ -15,7 +15,9 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& labels_in) {
             "cross_entropy: expected int32 labels [", N, "], got ", shape_str(labels_in.shape()),
             " ", dtype_name(labels_in.dtype()));
   MPQ_CHECK(N > 0 && K > 0, "cross_entropy: empty logits ", shape_str(logits_in.shape()));
-  const Tensor logits = logits_in.detach().contiguous(), labels = labels_in.contiguous();
+  // The labels are copied: backward indexes with them, so a later change to
+  // the caller's tensor must not reach it.
+  const Tensor logits = logits_in.detach().contiguous(), labels = labels_in.detach().clone();
   const std::int32_t* y = labels.data<std::int32_t>();
   for (std::int64_t n = 0; n < N; ++n)
     MPQ_CHECK(y[n] >= 0 && y[n] < K, "cross_entropy: label ", y[n], " at index ", n,

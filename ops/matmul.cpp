@@ -9,7 +9,16 @@
 namespace mpq {
 
 namespace {
-Tensor matmul_forward(const Tensor& a, const Tensor& b) {
+// oneDNN wants each matrix dense along one axis; broadcast gradients (stride
+// 0, e.g. from sum()) and other unusual strides are made contiguous first.
+Tensor dense(const Tensor& t) {
+  const auto& s = t.strides();
+  const bool ok = (s[1] == 1 && s[0] >= t.shape()[1]) || (s[0] == 1 && s[1] >= t.shape()[0]);
+  return ok ? t : t.contiguous();
+}
+
+Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = dense(a_in), b = dense(b_in);
   const std::int64_t M = a.shape()[0], K = a.shape()[1], N = b.shape()[1];
   Tensor c = empty({M, N}, a.dtype(), a.device());
   if (M == 0 || N == 0) return c;

@@ -111,6 +111,7 @@ Tensor Tensor::expand(const Shape& target) const {
   const std::size_t lead = target.size() - shape().size();
   Strides st(target.size(), 0);
   for (std::size_t i = 0; i < target.size(); ++i) {
+    MPQ_CHECK(target[i] >= 0, "expand: negative size in ", shape_str(target));
     if (i < lead) continue;
     const std::int64_t d = shape()[i - lead];
     MPQ_CHECK(d == target[i] || d == 1, "expand: cannot expand ", shape_str(shape()), " to ",

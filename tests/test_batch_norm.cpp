@@ -86,3 +86,19 @@ TEST_CASE("batch_norm2d: errors", "[batch_norm]") {
   CHECK_THROWS_WITH(batch_norm2d(zeros({1, 3, 1, 1}), Tensor(), Tensor(), Tensor(), Tensor(), true),
                     Contains("more than one value"));
 }
+
+TEST_CASE("batch_norm2d: empty inputs are refused; large means keep float32 precision",
+          "[batch_norm]") {
+  CHECK_THROWS_WITH(batch_norm2d(zeros({2, 0, 4, 4}), Tensor(), Tensor(), Tensor(), Tensor(), true),
+                    Contains("no channels"));
+  CHECK_THROWS_WITH(batch_norm2d(zeros({0, 3, 4, 4}), Tensor(), Tensor(), Tensor(), Tensor(), true),
+                    Contains("more than one value"));
+  // Inputs around 1000 with spread 1: dx must match float64 closely.
+  const Tensor x64 = add(rand_f64({4, 2, 5, 5}, 12), 1000.0), g64 = rand_f64({4, 2, 5, 5}, 13);
+  Tensor x = x64.to(DType::f32), xr = x64.clone().detach();
+  x.set_requires_grad(true);
+  xr.set_requires_grad(true);
+  batch_norm2d(x, Tensor(), Tensor(), Tensor(), Tensor(), true).backward(g64.to(DType::f32));
+  batch_norm2d(xr, Tensor(), Tensor(), Tensor(), Tensor(), true).backward(g64);
+  CHECK_CLOSE(x.grad(), xr.grad(), 2e-3, 2e-3);
+}

@@ -98,3 +98,10 @@ TEST_CASE("conv2d: errors name the shapes", "[conv2d]") {
   CHECK_THROWS_WITH(conv2d(zeros({1, 3, 8, 8}), zeros({4, 1, 3, 3}), Tensor(), params(1, 1, 1, 2)),
                     Contains("groups=2"));
 }
+
+TEST_CASE("conv2d: a strided kernel larger than the input is refused", "[conv2d]") {
+  Conv2dParams p;
+  p.stride = {2, 2};
+  CHECK_THROWS_WITH(conv2d(zeros({1, 1, 3, 3}), zeros({1, 1, 4, 4}), Tensor(), p),
+                    Contains("does not fit"));
+}

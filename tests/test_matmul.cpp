@@ -55,3 +55,18 @@ TEST_CASE("matmul: shape errors", "[matmul]") {
   CHECK_THROWS_WITH(linear(zeros({2, 3}), zeros({4, 3}), zeros({5})),
                     Contains("bias") && Contains("[5]"));
 }
+
+TEST_CASE("matmul: a broadcast (stride 0) upstream gradient", "[matmul]") {
+  // sum() sends back an expanded gradient with strides [0, 0].
+  const Tensor x64 = rand_f64({4, 3}, 21), w64 = rand_f64({5, 3}, 22);
+  Tensor x = x64.to(DType::f32), w = w64.to(DType::f32);
+  x.set_requires_grad(true);
+  w.set_requires_grad(true);
+  sum(linear(x, w)).backward();
+  Tensor xr = x64.clone().detach(), wr = w64.clone().detach();
+  xr.set_requires_grad(true);
+  wr.set_requires_grad(true);
+  sum(linear(xr, wr)).backward();
+  CHECK_CLOSE(x.grad(), xr.grad(), 1e-5, 1e-5);
+  CHECK_CLOSE(w.grad(), wr.grad(), 1e-5, 1e-5);
+}

@@ -57,3 +57,9 @@ TEST_CASE("reduce: gradients", "[reduce][grad]") {
   check_gradients([](const auto& in) { return sum(in[0].t(), {0}); }, {rand_f64({3, 5}, 4)});
   check_gradients([](const auto& in) { return sum_to(in[0], {3, 1}); }, {rand_f64({2, 3, 4}, 5)});
 }
+
+TEST_CASE("reduce: max and argmax propagate NaN", "[reduce]") {
+  const Tensor x = from_vector<float>({1, NAN, 3, 2}, {1, 4});
+  CHECK(std::isnan(max(x).item()));
+  CHECK(argmax(x, 1).item() == 1);
+}

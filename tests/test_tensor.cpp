@@ -91,3 +91,23 @@ TEST_CASE("tensor: copy_ broadcasts and converts dtypes", "[tensor]") {
   Tensor i8 = from_vector<std::int8_t>({-128, 0, 127}, {3});
   CHECK(i8.to(DType::f64).to_vector<double>() == std::vector<double>{-128, 0, 127});
 }
+
+TEST_CASE("tensor: overlapping copies, hostile shapes, non-contiguous gradients", "[tensor]") {
+  Tensor t = arange(5, DType::f32);
+  t.narrow(0, 1, 4).copy_(t.narrow(0, 0, 4));  // shift right by one within one storage
+  CHECK(t.to_vector<float>() == std::vector<float>{0, 0, 1, 2, 3});
+  Tensor u = arange(5, DType::f32);
+  u.narrow(0, 0, 4).copy_(u.narrow(0, 1, 4));
+  CHECK(u.to_vector<float>() == std::vector<float>{1, 2, 3, 4, 4});
+  CHECK_THROWS_WITH(empty({1 << 30, 1 << 30, 1 << 30}), Contains("too large"));
+  CHECK_THROWS_WITH(ones({1}).expand({-1}), Contains("negative"));
+  // A stride-0 gradient is stored densely, so the optimizer can index it.
+  Tensor p = zeros({2, 3});
+  p.set_requires_grad(true);
+  p.set_grad(ones({1}).expand({2, 3}));
+  CHECK(p.grad().is_contiguous());
+  CHECK(p.grad().to_vector<float>() == std::vector<float>(6, 1.0f));
+  Tensor y = mul(p, 2.0);
+  CHECK_THROWS_WITH(y.backward(ones({2, 3}, DType::f64)),
+                    Contains("float64") && Contains("float32"));
+}

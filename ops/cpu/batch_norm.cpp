@@ -99,11 +99,13 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
           const T* gr = pg + (n * C + c) * HW;
           T* out = pdx + (n * C + c) * HW;
           if (training) {
-            // dx = gamma r (g - sum_g/M - xhat sum_gx/M)
+            // dx = gamma r (g - sum_g/M - xhat sum_gx/M), xhat = (x - mu) r taken
+            // from the centred input (no cancellation when |mu| >> std).
             const T a = static_cast<T>(gr_scale);
-            const T b = static_cast<T>(-gr_scale * sum_g / M + gr_scale * r * sum_gx / M * mu);
+            const T b = static_cast<T>(-gr_scale * sum_g / M);
             const T k = static_cast<T>(-gr_scale * r * sum_gx / M);
-            for (std::int64_t i = 0; i < HW; ++i) out[i] = a * gr[i] + k * xr[i] + b;
+            const T m = static_cast<T>(mu);
+            for (std::int64_t i = 0; i < HW; ++i) out[i] = a * gr[i] + k * (xr[i] - m) + b;
           } else {
             const T a = static_cast<T>(gr_scale);
             for (std::int64_t i = 0; i < HW; ++i) out[i] = a * gr[i];

@@ -116,6 +116,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
   if (b.defined()) args.emplace(DNNL_ARG_BIAS, memory(c.user_bias, engine(), b.raw_data()));
   c.fwd.execute(stream(), args);
   finish(dst);
+  stream().wait();
 }
 
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& prm,
@@ -131,6 +132,7 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams&
       stream(),
       {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dsrc.mem}});
   finish(dsrc);
+  stream().wait();
 }
 
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dParams& prm,
@@ -147,6 +149,7 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dPara
   if (db.defined()) args.emplace(DNNL_ARG_DIFF_BIAS, memory(c.user_bias, engine(), db.raw_data()));
   c.bwd_wei.execute(stream(), args);
   finish(dwei);
+  stream().wait();
 }
 
 }  // namespace mpq::cpu

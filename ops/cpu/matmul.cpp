@@ -17,6 +17,7 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& c) {
   prim.execute(
       stream(),
       {{DNNL_ARG_SRC, wrap(a, ad)}, {DNNL_ARG_WEIGHTS, wrap(b, bd)}, {DNNL_ARG_DST, wrap(c, cd)}});
+  stream().wait();
 }
 
 }  // namespace mpq::cpu

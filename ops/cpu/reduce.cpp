@@ -54,8 +54,9 @@ void max_rows(const Tensor& x, std::int64_t outer, std::int64_t inner, const Ten
                    for (std::int64_t i = b; i < e; ++i) {
                      const T* row = px + i * inner;
                      std::int64_t best = 0;
-                     for (std::int64_t j = 1; j < inner; ++j)
-                       if (row[j] > row[best]) best = j;
+                     // A NaN wins and stays, as in max_pool2d and PyTorch.
+                     for (std::int64_t j = 1; j < inner && row[best] == row[best]; ++j)
+                       if (row[j] > row[best] || row[j] != row[j]) best = j;
                      po[i] = row[best];
                      if (pi) pi[i] = static_cast<std::int32_t>(best);
                    }
