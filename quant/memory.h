@@ -1,0 +1,28 @@
+// Memory of a quantized network, differentiable in the raw quantizer
+// parameters through the inferred bitwidths (PAPER.md, "Memory and the
+// constrained objective"). Sizes in kB = bits * count / 8 / 1024.
+//
+//   weights:     sum_i count_i * b_i                 (each weight and bias tensor)
+//   activations: max_i or sum_i (C*H*W)_i * b_i      (per sample)
+//   penalty:     lambda * relu(kB - target)^2
+#pragma once
+
+#include <vector>
+
+#include "quant/quantizer.h"
+
+namespace mpq::quant {
+
+struct QuantizedTensor {
+  const Quantizer* quantizer;
+  std::int64_t count;  // elements (weights) or C*H*W (one sample's activation)
+};
+
+enum class ActivationMemory { max, sum };
+
+Tensor weight_memory_kb(const std::vector<QuantizedTensor>& tensors);
+Tensor activation_memory_kb(const std::vector<QuantizedTensor>& activations,
+                            ActivationMemory reduction);
+Tensor memory_penalty(const Tensor& kb, double target_kb, double lambda = 0.1);
+
+}  // namespace mpq::quant
