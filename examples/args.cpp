@@ -13,6 +13,18 @@ void Args::add(const std::string& name, const std::string& default_value, const 
   order_.push_back(name);
 }
 
+void Args::add_switch(const std::string& name, const std::string& help) {
+  flags_[name] = {"", "", help, false, true};
+  order_.push_back(name);
+}
+
+bool Args::on(const std::string& name) const {
+  return flags_.at(name).set;
+}
+bool Args::given(const std::string& name) const {
+  return flags_.at(name).set;
+}
+
 bool Args::parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -33,6 +45,11 @@ bool Args::parse(int argc, char** argv) {
     auto it = flags_.find(name);
     MPQ_CHECK(it != flags_.end(), program_, ": unknown flag --", name, " (see --help)");
     MPQ_CHECK(!it->second.set, program_, ": flag --", name, " given twice");
+    if (it->second.is_switch) {
+      MPQ_CHECK(!has_value, program_, ": --", name, " takes no value");
+      it->second.set = true;
+      continue;
+    }
     if (!has_value) {
       MPQ_CHECK(i + 1 < argc, program_, ": flag --", name, " needs a value");
       value = argv[++i];
@@ -82,10 +99,14 @@ double Args::real(const std::string& name, double min, double max) const {
 std::string Args::help() const {
   std::ostringstream os;
   os << "usage: " << program_ << " [flags]\n\n" << summary_ << "\n\nflags:\n";
+  // (flags without a default are optional unless the summary says otherwise)
   for (const auto& name : order_) {
     const Flag& f = flags_.at(name);
-    os << "  --" << name << " (default: " << (f.default_value.empty() ? "\"\"" : f.default_value)
-       << ")\n      " << f.help << "\n";
+    if (f.is_switch)
+      os << "  --" << name << "\n      " << f.help << "\n";
+    else
+      os << "  --" << name << " (default: " << (f.default_value.empty() ? "none" : f.default_value)
+         << ")\n      " << f.help << "\n";
   }
   return os.str();
 }

@@ -17,11 +17,15 @@ class Args {
 
   // Declares a flag with its default (as text) and help line.
   void add(const std::string& name, const std::string& default_value, const std::string& help);
+  // Declares a switch: a flag without a value, false unless given.
+  void add_switch(const std::string& name, const std::string& help);
   // Parses argv; returns false when --help was given (the help is printed).
   // Throws mpq::Error for an unknown flag, a missing value or a repeated flag.
   bool parse(int argc, char** argv);
 
   std::string str(const std::string& name) const;
+  bool on(const std::string& name) const;     // a switch was given
+  bool given(const std::string& name) const;  // a flag was given on the command line
   std::int64_t integer(const std::string& name, std::int64_t min, std::int64_t max) const;
   double real(const std::string& name, double min, double max) const;
   std::string help() const;
@@ -30,6 +34,7 @@ class Args {
   struct Flag {
     std::string value, default_value, help;
     bool set = false;
+    bool is_switch = false;
   };
   std::string program_, summary_;
   std::map<std::string, Flag> flags_;

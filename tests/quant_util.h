@@ -44,7 +44,8 @@ inline std::pair<double, double> bitwidth_gradient(const quant::Quantizer& qz) {
   return {grad_of(names[0]), grad_of(names[1])};
 }
 
-inline void check_vec(const std::vector<double>& a, const std::vector<double>& b, double tol = 1e-12) {
+inline void check_vec(const std::vector<double>& a, const std::vector<double>& b,
+                      double tol = 1e-12) {
   REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     INFO("element " << i);

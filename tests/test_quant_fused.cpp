@@ -30,21 +30,29 @@ std::vector<Variant> all_variants() {
 // Raw values that give a few bits and some clipping on N(0, 1) inputs.
 std::pair<double, double> raw_values(Parametrization p) {
   switch (p) {
-    case Parametrization::U1: return {4.3, 0.2};
-    case Parametrization::U2: return {3.6, 1.1};
-    case Parametrization::U3: return {0.15, 1.3};
-    case Parametrization::P1: return {4.2, 1.7};
-    case Parametrization::P2: return {3.7, 0.03};
-    case Parametrization::P3: return {0.02, 1.4};
+    case Parametrization::U1:
+      return {4.3, 0.2};
+    case Parametrization::U2:
+      return {3.6, 1.1};
+    case Parametrization::U3:
+      return {0.15, 1.3};
+    case Parametrization::P1:
+      return {4.2, 1.7};
+    case Parametrization::P2:
+      return {3.7, 0.03};
+    case Parametrization::P3:
+      return {0.02, 1.4};
   }
   return {0, 0};
 }
 }  // namespace
 
-TEST_CASE("fused quantizers match the composed oracle (values and all gradients)", "[quant][fused]") {
+TEST_CASE("fused quantizers match the composed oracle (values and all gradients)",
+          "[quant][fused]") {
   for (DType dt : {DType::f64, DType::f32}) {
     for (const Variant& var : all_variants()) {
-      QuantizerSpec s = var.is_signed ? QuantizerSpec::weights(var.p) : QuantizerSpec::activations(var.p);
+      QuantizerSpec s =
+          var.is_signed ? QuantizerSpec::weights(var.p) : QuantizerSpec::activations(var.p);
       s.with_zero = var.with_zero;
       const auto [a, b] = raw_values(var.p);
       Quantizer qz(s, a, b, dt);
@@ -94,7 +102,8 @@ TEST_CASE("fused quantizers: the reduction does not depend on the thread count",
 TEST_CASE("fused quantizers: bad parameters are refused", "[quant][fused]") {
   using Catch::Matchers::Contains;
   const Tensor x = zeros({3});
-  CHECK_THROWS_WITH(quantize_uniform(x, scalar_tensor(-1), scalar_tensor(1), true), Contains("positive"));
+  CHECK_THROWS_WITH(quantize_uniform(x, scalar_tensor(-1), scalar_tensor(1), true),
+                    Contains("positive"));
   CHECK_THROWS_WITH(quantize_uniform(x, ones({2}), scalar_tensor(1), true), Contains("scalar"));
   CHECK_THROWS_WITH(quantize_uniform(x, scalar_tensor(1, DType::f64), scalar_tensor(1), true),
                     Contains("float64"));

@@ -18,7 +18,8 @@ QuantizerSpec spec(Parametrization p, bool is_signed, bool with_zero) {
 }
 }  // namespace
 
-TEST_CASE("P3 signed without zero: levels, input gradient, q_min/q_max gradients, bitwidth", "[quant][P3]") {
+TEST_CASE("P3 signed without zero: levels, input gradient, q_min/q_max gradients, bitwidth",
+          "[quant][P3]") {
   Quantizer qz(spec(Parametrization::P3, true, false), 0.125, 2.0, DType::f64);
   const std::vector<double> x{0.05, -0.3, 0.7, -3.0, 1.5, 0.2}, g{1, 2, 3, 4, 5, 6};
   const auto r = run_quantizer(qz, x, g);
@@ -26,8 +27,8 @@ TEST_CASE("P3 signed without zero: levels, input gradient, q_min/q_max gradients
   check_vec(r.q, {0.125, -0.25, 0.5, -2.0, 2.0, 0.25});
   // dq/dx = 2^round(log2|x|)/|x| in the middle, 0 elsewhere
   check_vec(r.dx, {0, 2 * 0.25 / 0.3, 3 * 0.5 / 0.7, 0, 5 * 2 / 1.5, 6 * 0.25 / 0.2});
-  CHECK(r.g_first == Approx(1.0));   // (s, 0) below q_min
-  CHECK(r.g_second == Approx(-4.0)); // (0, s) above q_max
+  CHECK(r.g_first == Approx(1.0));    // (s, 0) below q_min
+  CHECK(r.g_second == Approx(-4.0));  // (0, s) above q_max
   // b = max(ceil(log2(log2(q_max/q_min) + 1)) + 1, 2) = ceil(log2 5) + 1 = 4
   CHECK(qz.bitwidth().item() == 4);
   const auto [bmin, bmax] = test::bitwidth_gradient(qz);
@@ -45,7 +46,8 @@ TEST_CASE("P3 with zero; the pow2 factor; bounds", "[quant][P3]") {
   CHECK(r.g_second == Approx(8));
   CHECK(qz.bitwidth().item() == 5);  // + the zero level
   // Raw q_min = 0.1 -> pow2 = 0.125: gradient scaled by 0.125/0.1.
-  Quantizer f(spec(Parametrization::P3, true, false), 0.1, 3.0, DType::f64);  // q_max -> pow2(3) = 4
+  Quantizer f(spec(Parametrization::P3, true, false), 0.1, 3.0,
+              DType::f64);  // q_max -> pow2(3) = 4
   const auto rf = run_quantizer(f, {0.01, 9.0}, {1, 1});
   check_vec(rf.q, {0.125, 4.0});
   CHECK(rf.g_first == Approx(0.125 / 0.1));
@@ -105,7 +107,7 @@ TEST_CASE("P2: q_max = q_min 2^(2^n_e - 1); gradients of b and q_min", "[quant][
 TEST_CASE("pow2: initialisation, clipping and baselines", "[quant]") {
   const Tensor w = from_vector<float>({0.3f, -1.3f}, {2});
   const QuantizerValues v = initial_values(spec(Parametrization::P3, true, false), 4, w);
-  CHECK(v.qmax == 1.0);                       // pow2(1.3)
+  CHECK(v.qmax == 1.0);                             // pow2(1.3)
   CHECK(v.qmin == std::exp2(-(std::exp2(3) - 1)));  // n_e = 4 - 1 = 3
   Quantizer p3(spec(Parametrization::P3, true, false), 2.0, 1.0, DType::f64);
   p3.clip_parameters();
@@ -116,7 +118,8 @@ TEST_CASE("pow2: initialisation, clipping and baselines", "[quant]") {
   Quantizer fixed = make_fixed_quantizer(spec(Parametrization::P3, true, false), 4, w, DType::f64);
   CHECK(fixed.spec().param == Parametrization::P1);
   CHECK(fixed.parameters().empty());
-  Quantizer tqt = make_learn_qmax_quantizer(spec(Parametrization::P2, true, false), 4, w, DType::f64);
+  Quantizer tqt =
+      make_learn_qmax_quantizer(spec(Parametrization::P2, true, false), 4, w, DType::f64);
   CHECK(tqt.spec().param == Parametrization::P1);
   CHECK(tqt.parameters().size() == 1);
 }

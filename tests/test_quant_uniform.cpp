@@ -13,7 +13,9 @@ constexpr double ln2 = std::numbers::ln2;
 namespace {
 const std::vector<double> kX{0.3, -0.45, 1.2, -2.0, 0.1};
 const std::vector<double> kG{1, 2, 3, 4, 5};
-QuantizerSpec weights(Parametrization p) { return QuantizerSpec::weights(p); }
+QuantizerSpec weights(Parametrization p) {
+  return QuantizerSpec::weights(p);
+}
 }  // namespace
 
 TEST_CASE("U3 signed: values, input gradient, d and q_max gradients, bitwidth", "[quant][U3]") {
@@ -24,7 +26,8 @@ TEST_CASE("U3 signed: values, input gradient, d and q_max gradients, bitwidth", 
   check_vec(r.dx, {1, 2, 0, 0, 5});  // 1 inside [-q_max, q_max], 0 outside
   // dq/dd: (q - x)/d inside, sign(x)(round(q_max/d) - q_max/d) outside
   const double out = std::round(0.9 / 0.25) - 0.9 / 0.25;  // 0.4
-  const double gd = 1 * (0.25 - 0.3) / 0.25 + 2 * (-0.5 + 0.45) / 0.25 + 3 * out - 4 * out + 5 * (0 - 0.1) / 0.25;
+  const double gd =
+      1 * (0.25 - 0.3) / 0.25 + 2 * (-0.5 + 0.45) / 0.25 + 3 * out - 4 * out + 5 * (0 - 0.1) / 0.25;
   CHECK(gd == Approx(-3.0));
   CHECK(r.g_first == Approx(gd));
   // dq/dq_max: 0 inside, sign(x) outside
@@ -121,9 +124,11 @@ TEST_CASE("uniform: initialisation, clipping rules and the paper's baselines", "
   CHECK(v.d == std::exp2(std::floor(std::log2(1.3 / 7))));
   CHECK(v.qmax == 7 * v.d);
   // Above 4 bits the exponent is rounded up.
-  CHECK(initial_values(weights(Parametrization::U3), 6, w).d == std::exp2(std::ceil(std::log2(1.3 / 31))));
+  CHECK(initial_values(weights(Parametrization::U3), 6, w).d ==
+        std::exp2(std::ceil(std::log2(1.3 / 31))));
   // Activations: d = 2^-3, q_max = d (2^4 - 1).
-  const QuantizerValues a = initial_values(QuantizerSpec::activations(Parametrization::U3), 4, Tensor());
+  const QuantizerValues a =
+      initial_values(QuantizerSpec::activations(Parametrization::U3), 4, Tensor());
   CHECK(a.d == 0.125);
   CHECK(a.qmax == 0.125 * 15);
   Quantizer u1 = Quantizer::for_weights(weights(Parametrization::U1), w);

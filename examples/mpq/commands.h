@@ -1,0 +1,9 @@
+// Subcommands of the `mpq` command-line tool. Each returns the process exit
+// code; errors are thrown as mpq::Error and reported by main with exit code 2.
+#pragma once
+
+namespace mpq::cli {
+
+int quant_command(int argc, char** argv);
+
+}  // namespace mpq::cli

@@ -1,0 +1,35 @@
+// `mpq`: the command-line tool. `mpq <command> --help` explains each command.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "examples/mpq/commands.h"
+
+namespace {
+const char* kUsage =
+    "usage: mpq <command> [flags]\n\n"
+    "commands:\n"
+    "  quant   apply one quantizer (U1-U3, P1-P3) to a .npy tensor and show its value,\n"
+    "          input gradient, raw-parameter gradients and inferred bitwidth\n\n"
+    "Run 'mpq <command> --help' for the flags of a command.\n";
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "quant") return mpq::cli::quant_command(argc - 1, argv + 1);
+    std::fprintf(stderr, "error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+    return 2;
+  } catch (const mpq::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,97 @@
+// The `mpq quant` command end to end: .npy in, .npy/JSON/SVG out, and clear
+// errors (exit code 2) for malformed input.
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/npy.h"
+#include "temp_dir.h"
+#include "test_util.h"
+
+using namespace mpq;
+using Catch::Matchers::Contains;
+
+namespace {
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result run_cli(const test::TempDir& dir, const std::string& args) {
+  const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
+  const std::string cmd = std::string(MPQ_CLI_PATH) + " " + args + " >" + out + " 2>" + err;
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+}
+}  // namespace
+
+TEST_CASE("mpq quant: .npy round trip with JSON, outputs and plot", "[cli][quant]") {
+  test::TempDir dir;
+  save_npy(dir.file("x.npy"), from_vector<double>({0.3, -0.45, 1.2, -2.0, 0.1}, {5}));
+  save_npy(dir.file("u.npy"), from_vector<float>({1, 2, 3, 4, 5}, {5}));
+  const Result r =
+      run_cli(dir, "quant --param U3 --d 0.25 --qmax 0.9 --input " + dir.file("x.npy") +
+                       " --upstream " + dir.file("u.npy") + " --output " + dir.file("q.npy") +
+                       " --grad-input " + dir.file("gx.npy") + " --json " + dir.file("o.json") +
+                       " --plot " + dir.file("p.svg"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Tensor q = load_npy(dir.file("q.npy")), gx = load_npy(dir.file("gx.npy"));
+  CHECK(q.dtype() == DType::f32);
+  CHECK(q.to_vector<float>() == std::vector<float>{0.25f, -0.5f, 1.0f, -1.0f, 0.0f});
+  CHECK(gx.to_vector<float>() == std::vector<float>{1, 2, 0, 0, 5});
+  const std::string json = slurp(dir.file("o.json"));
+  CHECK_THAT(json, Contains("\"param\": \"U3\"") && Contains("\"signed\": true") &&
+                       Contains("\"with_zero\": false") && Contains("\"bitwidth\": 4") &&
+                       Contains("\"effective\": {\"d\": 0.25, \"qmax\": 0.9") &&
+                       Contains("\"grad\": {\"d\": -3") && Contains("\"qmax\": -1}"));
+  const std::string svg = slurp(dir.file("p.svg"));
+  CHECK_THAT(svg, Contains("<svg") && Contains("dQ/dx") && Contains("dQ/dqmax"));
+  // Without output flags: a summary on stdout.
+  const Result s =
+      run_cli(dir, "quant --param P3 --unsigned --with-zero --input " + dir.file("x.npy"));
+  REQUIRE(s.code == 0);
+  CHECK_THAT(s.out,
+             Contains("P3 unsigned with zero") && Contains("bitwidth") && Contains("dL/dqmin"));
+  CHECK(run_cli(dir, "quant --help").code == 0);
+}
+
+TEST_CASE("mpq quant: malformed input exits with code 2 and a clear message", "[cli][quant]") {
+  test::TempDir dir;
+  save_npy(dir.file("x.npy"), from_vector<float>({0.5f, -0.5f}, {2}));
+  save_npy(dir.file("int.npy"), from_vector<std::int32_t>({1, 2}, {2}));
+  save_npy(dir.file("u3.npy"), from_vector<float>({1, 2, 3}, {3}));
+  const std::string good = slurp(dir.file("x.npy"));
+  dir.write("trunc.npy", good.substr(0, good.size() - 3));
+  dir.write("junk.npy", "not a numpy file");
+  const std::string x = " --input " + dir.file("x.npy");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"quant --param U3 --input " + dir.file("trunc.npy"), "truncated data"},
+      {"quant --param U3 --input " + dir.file("junk.npy"), "bad magic"},
+      {"quant --param U3 --input " + dir.file("int.npy"), "int32"},
+      {"quant --param U3 --input " + dir.file("missing.npy"), "cannot open"},
+      {"quant --param U7" + x, "unknown parametrization 'U7'"},
+      {"quant --input " + dir.file("x.npy"), "--param is required"},
+      {"quant --param U3", "--input is required"},
+      {"quant --param U3 --b 3" + x, "--b is not one of its parameters"},
+      {"quant --param U3 --with-zero" + x, "P1, P2 and P3 only"},
+      {"quant --param U3 --d abc" + x, "expects a finite number"},
+      {"quant --param U3 --upstream " + dir.file("u3.npy") + x,
+       "expected a floating tensor of shape [2]"},
+      {"quant --param U3 --bogus 1" + x, "unknown flag --bogus"},
+      {"frobnicate", "unknown command"},
+  };
+  for (const auto& [args, message] : cases) {
+    INFO(args);
+    const Result r = run_cli(dir, args);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Contains(message));
+  }
+}
