@@ -1,6 +1,7 @@
 #include "examples/args.h"
 
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 
@@ -109,6 +110,18 @@ std::string Args::help() const {
          << ")\n      " << f.help << "\n";
   }
   return os.str();
+}
+
+int run_main(int (*body)(int, char**), int argc, char** argv) {
+  try {
+    return body(argc, argv);
+  } catch (const mpq::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
 }
 
 }  // namespace mpq::examples

@@ -29,10 +29,11 @@ struct Trajectory {
 };
 
 int run(int argc, char** argv) {
-  examples::Args args("quant_toy",
-                      "Fits U1, U2, U3, P1, P2, P3 (signed, weight bounds) to N(0,1) samples by gradient\n"
-                      "descent on MSE(x, Q(x)) with one learning rate, and writes <out>/toy.csv and\n"
-                      "<out>/toy.svg.");
+  examples::Args args(
+      "quant_toy",
+      "Fits U1, U2, U3, P1, P2, P3 (signed, weight bounds) to N(0,1) samples by gradient\n"
+      "descent on MSE(x, Q(x)) with one learning rate, and writes <out>/toy.csv and\n"
+      "<out>/toy.svg.");
   args.add("samples", "10000", "number of N(0,1) samples");
   args.add("steps", "1000", "gradient-descent steps");
   args.add("lr", "1", "learning rate (the same for all parametrizations)");
@@ -71,9 +72,9 @@ int run(int argc, char** argv) {
       t.bits.push_back(v.b);
       t.raw0.push_back(qz.raw(names[0]).item());
       t.raw1.push_back(qz.raw(names[1]).item());
-      csv << parametrization_name(p) << ',' << s << ',' << mse.item() << ',' << v.b << ',' << names[0] << ','
-          << t.raw0.back() << ',' << names[1] << ',' << t.raw1.back() << ',' << v.d << ',' << v.qmax << ','
-          << v.qmin << '\n';
+      csv << parametrization_name(p) << ',' << s << ',' << mse.item() << ',' << v.b << ','
+          << names[0] << ',' << t.raw0.back() << ',' << names[1] << ',' << t.raw1.back() << ','
+          << v.d << ',' << v.qmax << ',' << v.qmin << '\n';
       if (s == steps) break;
       mse.backward();
       for (auto nm : names) {
@@ -85,11 +86,13 @@ int run(int argc, char** argv) {
     }
     // Oscillation: how many steps made the error worse (0 for a monotone descent).
     int increases = 0;
-    for (std::size_t i = 1; i < t.mse.size(); ++i) increases += t.mse[i] > t.mse[i - 1] * (1 + 1e-12);
+    for (std::size_t i = 1; i < t.mse.size(); ++i)
+      increases += t.mse[i] > t.mse[i - 1] * (1 + 1e-12);
     double best = t.mse[0];
     for (double m : t.mse) best = std::min(best, m);
-    std::printf("%-4s %12.6g %12.6g %12.6g %6.0f %10d\n", std::string(parametrization_name(p)).c_str(),
-                t.mse.front(), t.mse.back(), best, t.bits.back(), increases);
+    std::printf("%-4s %12.6g %12.6g %12.6g %6.0f %10d\n",
+                std::string(parametrization_name(p)).c_str(), t.mse.front(), t.mse.back(), best,
+                t.bits.back(), increases);
     all.push_back(std::move(t));
   }
   train::write_text_file(out + "/toy.csv", csv.str());
@@ -109,10 +112,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+  return mpq::examples::run_main(run, argc, argv);
 }

@@ -26,6 +26,14 @@ double clip(double v, Range r) {
 }
 }  // namespace
 
+double QuantizerValues::get(std::string_view name) const {
+  if (name == "b") return b;
+  if (name == "d") return d;
+  if (name == "qmax") return qmax;
+  if (name == "qmin") return qmin;
+  MPQ_FAIL("QuantizerValues: unknown quantity '", name, "' (expected b, d, qmax or qmin)");
+}
+
 Quantizer::Quantizer(QuantizerSpec spec, double first, double second, DType dtype) : spec_(spec) {
   MPQ_CHECK(is_floating(dtype), "Quantizer: parameters must be float32 or float64");
   const auto names = raw_parameter_names(spec_.param);
@@ -44,19 +52,13 @@ Quantizer Quantizer::for_weights(const QuantizerSpec& spec, const Tensor& w, dou
             "Quantizer::for_weights: needs a non-empty weight tensor");
   const QuantizerValues v = initial_values(spec, bits, w);
   const auto names = raw_parameter_names(spec.param);
-  auto pick = [&](std::string_view n) {
-    return n == "b" ? v.b : n == "d" ? v.d : n == "qmax" ? v.qmax : v.qmin;
-  };
-  return Quantizer(spec, pick(names[0]), pick(names[1]), dtype);
+  return Quantizer(spec, v.get(names[0]), v.get(names[1]), dtype);
 }
 
 Quantizer Quantizer::for_activations(const QuantizerSpec& spec, double bits, DType dtype) {
   const QuantizerValues v = initial_values(spec, bits, Tensor());
   const auto names = raw_parameter_names(spec.param);
-  auto pick = [&](std::string_view n) {
-    return n == "b" ? v.b : n == "d" ? v.d : n == "qmax" ? v.qmax : v.qmin;
-  };
-  return Quantizer(spec, pick(names[0]), pick(names[1]), dtype);
+  return Quantizer(spec, v.get(names[0]), v.get(names[1]), dtype);
 }
 
 int Quantizer::index(std::string_view name) const {

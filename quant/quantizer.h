@@ -32,6 +32,8 @@ namespace mpq::quant {
 // Plain values of the four quantities (NaN where a parametrization has none).
 struct QuantizerValues {
   double b, d, qmax, qmin;
+  // The value called `name` ("b", "d", "qmax" or "qmin").
+  double get(std::string_view name) const;
 };
 
 class Quantizer {

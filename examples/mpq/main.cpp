@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "core/error.h"
+#include "examples/args.h"
 #include "examples/mpq/commands.h"
 
 namespace {
@@ -21,15 +21,8 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
-  try {
-    if (command == "quant") return mpq::cli::quant_command(argc - 1, argv + 1);
-    std::fprintf(stderr, "error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
-    return 2;
-  } catch (const mpq::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  if (command == "quant")
+    return mpq::examples::run_main(mpq::cli::quant_command, argc - 1, argv + 1);
+  std::fprintf(stderr, "error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return 2;
 }

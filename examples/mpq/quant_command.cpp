@@ -162,7 +162,7 @@ int quant_command(int argc, char** argv) {
   auto raw_value = [&](std::string_view n) {
     const std::string flag(n);
     if (args.given(flag)) return args.real(flag, -1e30, 1e30);
-    return n == "b" ? init.b : n == "d" ? init.d : n == "qmax" ? init.qmax : init.qmin;
+    return init.get(n);
   };
   Quantizer qz(spec, raw_value(names[0]), raw_value(names[1]), DType::f64);
 
