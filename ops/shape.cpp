@@ -64,4 +64,22 @@ Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis) {
   });
 }
 
+Tensor subsample(const Tensor& x, std::int64_t axis, std::int64_t step) {
+  const std::int64_t ax = normalize_axis(axis, x.dim(), "subsample");
+  MPQ_CHECK(step >= 1, "subsample: step ", step, " must be positive");
+  Shape s = x.shape();
+  Strides st = x.strides();
+  s[ax] = (x.shape()[ax] + step - 1) / step;
+  st[ax] *= step;
+  Tensor y = as_strided(x, s, st, x.offset());
+  const Shape xs = x.shape();
+  return record("subsample", y, {&x}, [xs, s, ax, step](const Tensor& g) {
+    Tensor gi = zeros(xs, g.dtype(), g.device());
+    Strides view = contiguous_strides(xs);
+    view[ax] *= step;
+    as_strided(gi, s, view, 0).copy_(g);
+    return std::vector<Tensor>{gi};
+  });
+}
+
 }  // namespace mpq

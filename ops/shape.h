@@ -17,5 +17,8 @@ namespace mpq {
 Tensor pad(const Tensor& x, const std::vector<std::pair<std::int64_t, std::int64_t>>& pads,
            double value = 0.0);
 Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis);
+// Every step-th element along axis, starting at 0 (x[..., ::step, ...]): a
+// view; its backward scatters the gradient into zeros.
+Tensor subsample(const Tensor& x, std::int64_t axis, std::int64_t step);
 
 }  // namespace mpq

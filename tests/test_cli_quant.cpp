@@ -95,3 +95,19 @@ TEST_CASE("mpq quant: malformed input exits with code 2 and a clear message", "[
     CHECK_THAT(r.err, Contains(message));
   }
 }
+
+TEST_CASE("mpq summary: ResNet-20 prints the paper's memory numbers", "[cli][summary]") {
+  test::TempDir dir;
+  const Result q = run_cli(dir, "summary --model resnet20 --wbits 2 --abits 4");
+  INFO(q.err);
+  REQUIRE(q.code == 0);
+  CHECK_THAT(q.out, Contains("layer2.1.conv1.weight") && Contains("268,346 values, 65.5 kB") &&
+                        Contains("16,384 values, 8.0 kB") &&
+                        Contains("sum of 19 activations:     188,416 values, 92.0 kB"));
+  const Result f = run_cli(dir, "summary --model resnet20 --totals");
+  REQUIRE(f.code == 0);
+  CHECK_THAT(f.out, Contains("268,346 values, 1048.2 kB"));
+  const Result bad = run_cli(dir, "summary --model resnet99");
+  CHECK(bad.code == 2);
+  CHECK_THAT(bad.err, Contains("unknown model 'resnet99'"));
+}

@@ -11,7 +11,8 @@ const char* kUsage =
     "usage: mpq <command> [flags]\n\n"
     "commands:\n"
     "  quant   apply one quantizer (U1-U3, P1-P3) to a .npy tensor and show its value,\n"
-    "          input gradient, raw-parameter gradients and inferred bitwidth\n\n"
+    "          input gradient, raw-parameter gradients and inferred bitwidth\n"
+    "  summary per-layer quantizers and memory (weights, activations) of a zoo model\n\n"
     "Run 'mpq <command> --help' for the flags of a command.\n";
 }
 
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "quant")
     return mpq::examples::run_main(mpq::cli::quant_command, argc - 1, argv + 1);
+  if (command == "summary")
+    return mpq::examples::run_main(mpq::cli::summary_command, argc - 1, argv + 1);
   std::fprintf(stderr, "error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }
