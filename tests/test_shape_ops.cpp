@@ -36,3 +36,12 @@ TEST_CASE("pad, concat, flatten: gradients", "[shape][grad]") {
       {rand_f64({2, 1, 2}, 2), rand_f64({2, 3, 2}, 3)});
   check_gradients([](const auto& in) { return in[0].flatten(1); }, {rand_f64({2, 3, 2, 2}, 4)});
 }
+
+TEST_CASE("subsample: values and gradient", "[shape][grad]") {
+  const Tensor x = arange(10, DType::f64).reshape({2, 5});
+  CHECK(subsample(x, 1, 2).to_vector<double>() == std::vector<double>{0, 2, 4, 5, 7, 9});
+  CHECK(subsample(x, 0, 3).shape() == Shape{1, 5});
+  CHECK_THROWS_WITH(subsample(x, 1, 0), Contains("step"));
+  check_gradients([](const auto& in) { return subsample(subsample(in[0], 2, 2), 3, 2); },
+                  {rand_f64({2, 2, 5, 4}, 7)});
+}
