@@ -27,7 +27,7 @@
 #include "ops/matmul.h"
 #include "ops/pool.h"
 #include "ops/reduce.h"
-#include "train/sgd.h"
+#include "train/optimizer.h"
 
 using namespace mpq;
 

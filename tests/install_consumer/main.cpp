@@ -7,7 +7,7 @@
 #include <ops/elementwise.h>
 #include <ops/matmul.h>
 #include <ops/reduce.h>
-#include <train/sgd.h>
+#include <train/optimizer.h>
 
 int main() {
   using namespace mpq;

@@ -1,0 +1,92 @@
+#include "test_util.h"
+
+#include <cmath>
+
+#include "train/optimizer.h"
+
+using namespace mpq;
+using Catch::Matchers::Contains;
+
+TEST_CASE("sgd: updates follow the documented formulas", "[sgd]") {
+  for (bool nesterov : {false, true}) {
+    Tensor p = from_vector<double>({1.0, -2.0}, {2});
+    p.set_requires_grad(true);
+    train::Sgd opt({p}, {0.1, 0.9, 0.01, nesterov});
+    double v[2] = {0, 0}, ref[2] = {1.0, -2.0};
+    const double grads[3][2] = {{0.5, -1.0}, {0.25, 2.0}, {-1.0, 0.0}};
+    for (int s = 0; s < 3; ++s) {
+      opt.zero_grad();
+      sum(mul(p, from_vector<double>({grads[s][0], grads[s][1]}, {2}))).backward();
+      opt.step();
+      for (int i = 0; i < 2; ++i) {
+        const double g = grads[s][i] + 0.01 * ref[i];
+        v[i] = s == 0 ? g : 0.9 * v[i] + g;
+        ref[i] -= 0.1 * (nesterov ? g + 0.9 * v[i] : v[i]);
+      }
+      CHECK(p.to_vector<double>()[0] == Approx(ref[0]).epsilon(1e-14));
+      CHECK(p.to_vector<double>()[1] == Approx(ref[1]).epsilon(1e-14));
+    }
+  }
+}
+
+TEST_CASE("sgd: minimises a quadratic; rejects bad options", "[sgd]") {
+  Tensor w = zeros({3});
+  w.set_requires_grad(true);
+  const Tensor target = from_vector<float>({1, -2, 3}, {3});
+  train::Sgd opt({w}, {0.1, 0.9});
+  for (int i = 0; i < 200; ++i) {
+    opt.zero_grad();
+    sum(pow(sub(w, target), 2.0)).backward();
+    opt.step();
+  }
+  CHECK_CLOSE(w, target, 1e-4, 0);
+  CHECK_THROWS_WITH(train::Sgd({w}, {-1.0}), Contains("negative learning rate"));
+  CHECK_THROWS_WITH(train::Sgd({w}, {0.1, 1.5}), Contains("momentum"));
+  CHECK_THROWS_WITH(train::Sgd({zeros({2})}, {0.1}), Contains("requires_grad"));
+}
+
+TEST_CASE("sgd: decoupled weight decay and parameter groups", "[optimizer]") {
+  Tensor a = from_vector<double>({1.0}, {1}), b = from_vector<double>({2.0}, {1});
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  train::Sgd opt(std::vector<train::ParamGroup>{{{a}, 0.1, 1.0}, {{b}, 0.0, 0.5}},
+                 {0.2, 0.0, 0.0, false, train::WeightDecay::decoupled});
+  a.set_grad(from_vector<double>({0.5}, {1}));
+  b.set_grad(from_vector<double>({0.5}, {1}));
+  opt.step();
+  CHECK(a.item() == Approx((1 - 0.2 * 0.1) * 1.0 - 0.2 * 0.5));  // shrink, then the gradient step
+  CHECK(b.item() == Approx(2.0 - 0.1 * 0.5));                     // half the lr, no decay
+  // State round trip.
+  train::Sgd m({a}, {0.1, 0.9});
+  a.set_grad(from_vector<double>({1.0}, {1}));
+  m.step();
+  const auto st = m.state();
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].first == "p0.momentum");
+  train::Sgd m2({a}, {0.1, 0.9});
+  m2.load_state(st);
+  CHECK(m2.state()[0].second.item() == 1.0);
+}
+
+TEST_CASE("adam: the documented update, L2 and decoupled decay", "[optimizer]") {
+  for (auto decay : {train::WeightDecay::l2, train::WeightDecay::decoupled}) {
+    Tensor p = from_vector<double>({0.5}, {1});
+    p.set_requires_grad(true);
+    train::Adam opt({p}, {0.1, 0.9, 0.999, 1e-8, 0.01, decay});
+    double m = 0, v = 0, ref = 0.5;
+    const double grads[3] = {1.0, -2.0, 0.5};
+    for (int t = 1; t <= 3; ++t) {
+      p.set_grad(from_vector<double>({grads[t - 1]}, {1}));
+      opt.step();
+      const double g = grads[t - 1] + (decay == train::WeightDecay::l2 ? 0.01 * ref : 0.0);
+      m = 0.9 * m + 0.1 * g;
+      v = 0.999 * v + 0.001 * g * g;
+      const double upd = (m / (1 - std::pow(0.9, t))) / (std::sqrt(v / (1 - std::pow(0.999, t))) + 1e-8);
+      ref = (decay == train::WeightDecay::decoupled ? 1 - 0.1 * 0.01 : 1.0) * ref - 0.1 * upd;
+      CHECK(p.item() == Approx(ref).epsilon(1e-12));
+    }
+    train::Adam again({p}, {0.1});
+    again.load_state(opt.state());
+    CHECK(again.state().back().second.item() == 3);  // step count restored
+  }
+}

@@ -1,0 +1,166 @@
+#include "train/optimizer.h"
+
+#include <cmath>
+#include <map>
+
+#include "core/parallel.h"
+
+namespace mpq::train {
+
+Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    MPQ_CHECK(groups_[g].weight_decay >= 0 && groups_[g].lr_scale >= 0, "optimizer: group ", g,
+              " has a negative weight decay or lr scale");
+    for (const Tensor& p : groups_[g].params) {
+      MPQ_CHECK(p.is_leaf() && p.requires_grad() && p.is_contiguous(),
+                "optimizer: parameters must be contiguous leaf tensors with requires_grad");
+      flat_.push_back(&p);
+      group_of_.push_back(g);
+    }
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (const Tensor* p : flat_) p->zero_grad();
+}
+
+namespace {
+std::map<std::string, Tensor> by_name(const std::vector<std::pair<std::string, Tensor>>& state) {
+  return {state.begin(), state.end()};
+}
+
+// "p<k>.<name>", built by appending (GCC 12 warns falsely on "p" + std::string).
+std::string state_key(std::size_t k, const char* name) {
+  std::string key = "p";
+  key += std::to_string(k);
+  key += '.';
+  key += name;
+  return key;
+}
+
+Tensor restore(const std::map<std::string, Tensor>& state, const std::string& key, const Tensor& like) {
+  auto it = state.find(key);
+  if (it == state.end()) return Tensor();
+  MPQ_CHECK(it->second.shape() == like.shape(), "optimizer state '", key, "' has shape ",
+            shape_str(it->second.shape()), ", the parameter ", shape_str(like.shape()));
+  return it->second.to(like.dtype()).contiguous().clone().detach();
+}
+}  // namespace
+
+Sgd::Sgd(std::vector<Tensor> params, SgdOptions o) : Sgd(std::vector<ParamGroup>{{std::move(params), o.weight_decay, 1.0}}, o) {}
+
+Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions o) : Optimizer(std::move(groups)), options_(o), velocity_(flat_.size()) {
+  MPQ_CHECK(o.lr >= 0, "Sgd: negative learning rate ", o.lr);
+  MPQ_CHECK(o.momentum >= 0 && o.momentum < 1, "Sgd: momentum ", o.momentum, " outside [0, 1)");
+  MPQ_CHECK(!o.nesterov || o.momentum > 0, "Sgd: Nesterov needs a positive momentum");
+  lr_ = o.lr;
+}
+
+void Sgd::step() {
+  const double mom = options_.momentum;
+  const bool nesterov = options_.nesterov, decoupled = options_.decay == WeightDecay::decoupled;
+  for (std::size_t k = 0; k < flat_.size(); ++k) {
+    const Tensor& p = *flat_[k];
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const ParamGroup& group = groups_[group_of_[k]];
+    const double lr = lr_ * group.lr_scale, wd = group.weight_decay;
+    const bool first = mom > 0 && !velocity_[k].defined();
+    if (first) velocity_[k] = zeros_like(p);
+    dispatch_floating(p.dtype(), "Sgd::step", [&]<class T>() {
+      T* pp = p.data<T>();
+      const T* pg = g.data<T>();
+      T* pv = mom > 0 ? velocity_[k].data<T>() : nullptr;
+      const T tlr = static_cast<T>(lr), tm = static_cast<T>(mom), l2 = static_cast<T>(decoupled ? 0 : wd),
+              shrink = static_cast<T>(decoupled ? 1 - lr * wd : 1);
+      parallel_for(0, p.numel(), 16384, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t i = b; i < e; ++i) {
+          T d = pg[i] + l2 * pp[i];
+          if (pv) {
+            pv[i] = first ? d : tm * pv[i] + d;
+            d = nesterov ? d + tm * pv[i] : pv[i];
+          }
+          pp[i] = shrink * pp[i] - tlr * d;
+        }
+      });
+    });
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> Sgd::state() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (std::size_t k = 0; k < velocity_.size(); ++k)
+    if (velocity_[k].defined()) out.emplace_back(state_key(k, "momentum"), velocity_[k]);
+  return out;
+}
+
+void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
+  const auto s = by_name(state);
+  for (std::size_t k = 0; k < flat_.size(); ++k) velocity_[k] = restore(s, state_key(k, "momentum"), *flat_[k]);
+}
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions o)
+    : Adam(std::vector<ParamGroup>{{std::move(params), o.weight_decay, 1.0}}, o) {}
+
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o)
+    : Optimizer(std::move(groups)), options_(o), m_(flat_.size()), v_(flat_.size()) {
+  MPQ_CHECK(o.lr >= 0 && o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 && o.eps > 0,
+            "Adam: invalid options (lr ", o.lr, ", betas ", o.beta1, ", ", o.beta2, ", eps ", o.eps, ")");
+  lr_ = o.lr;
+}
+
+void Adam::step() {
+  ++t_;
+  const double b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
+  const double c1 = 1 - std::pow(b1, static_cast<double>(t_)), c2 = 1 - std::pow(b2, static_cast<double>(t_));
+  const bool decoupled = options_.decay == WeightDecay::decoupled;
+  for (std::size_t k = 0; k < flat_.size(); ++k) {
+    const Tensor& p = *flat_[k];
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const ParamGroup& group = groups_[group_of_[k]];
+    const double lr = lr_ * group.lr_scale, wd = group.weight_decay;
+    if (!m_[k].defined()) {
+      m_[k] = zeros_like(p);
+      v_[k] = zeros_like(p);
+    }
+    dispatch_floating(p.dtype(), "Adam::step", [&]<class T>() {
+      T* pp = p.data<T>();
+      const T* pg = g.data<T>();
+      T* pm = m_[k].data<T>();
+      T* pv = v_[k].data<T>();
+      parallel_for(0, p.numel(), 16384, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t i = b; i < e; ++i) {
+          const double gi = pg[i] + (decoupled ? 0.0 : wd * pp[i]);
+          pm[i] = static_cast<T>(b1 * pm[i] + (1 - b1) * gi);
+          pv[i] = static_cast<T>(b2 * pv[i] + (1 - b2) * gi * gi);
+          const double update = (pm[i] / c1) / (std::sqrt(pv[i] / c2) + eps);
+          pp[i] = static_cast<T>((decoupled ? 1 - lr * wd : 1.0) * pp[i] - lr * update);
+        }
+      });
+    });
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> Adam::state() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (std::size_t k = 0; k < m_.size(); ++k)
+    if (m_[k].defined()) {
+      out.emplace_back(state_key(k, "exp_avg"), m_[k]);
+      out.emplace_back(state_key(k, "exp_avg_sq"), v_[k]);
+    }
+  out.emplace_back("step", scalar_tensor(static_cast<double>(t_), DType::f64));
+  return out;
+}
+
+void Adam::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
+  const auto s = by_name(state);
+  for (std::size_t k = 0; k < flat_.size(); ++k) {
+    m_[k] = restore(s, state_key(k, "exp_avg"), *flat_[k]);
+    v_[k] = restore(s, state_key(k, "exp_avg_sq"), *flat_[k]);
+  }
+  auto it = s.find("step");
+  t_ = it == s.end() ? 0 : static_cast<std::int64_t>(it->second.item());
+}
+
+}  // namespace mpq::train
