@@ -55,7 +55,7 @@ TEST_CASE("sgd: decoupled weight decay and parameter groups", "[optimizer]") {
   b.set_grad(from_vector<double>({0.5}, {1}));
   opt.step();
   CHECK(a.item() == Approx((1 - 0.2 * 0.1) * 1.0 - 0.2 * 0.5));  // shrink, then the gradient step
-  CHECK(b.item() == Approx(2.0 - 0.1 * 0.5));                     // half the lr, no decay
+  CHECK(b.item() == Approx(2.0 - 0.1 * 0.5));                    // half the lr, no decay
   // State round trip.
   train::Sgd m({a}, {0.1, 0.9});
   a.set_grad(from_vector<double>({1.0}, {1}));
@@ -81,7 +81,8 @@ TEST_CASE("adam: the documented update, L2 and decoupled decay", "[optimizer]") 
       const double g = grads[t - 1] + (decay == train::WeightDecay::l2 ? 0.01 * ref : 0.0);
       m = 0.9 * m + 0.1 * g;
       v = 0.999 * v + 0.001 * g * g;
-      const double upd = (m / (1 - std::pow(0.9, t))) / (std::sqrt(v / (1 - std::pow(0.999, t))) + 1e-8);
+      const double upd =
+          (m / (1 - std::pow(0.9, t))) / (std::sqrt(v / (1 - std::pow(0.999, t))) + 1e-8);
       ref = (decay == train::WeightDecay::decoupled ? 1 - 0.1 * 0.01 : 1.0) * ref - 0.1 * upd;
       CHECK(p.item() == Approx(ref).epsilon(1e-12));
     }

@@ -24,6 +24,7 @@ TEST_CASE("schedules: hand-computed learning rates", "[schedule]") {
   warm.warmup = 2;
   CHECK(warm.at(0.5) == Approx(0.1));
   CHECK(warm.at(3) == Approx(0.4));
-  CHECK_THROWS_WITH(train::Schedule::parse("linear", 0.1, 10), Contains("unknown schedule 'linear'"));
+  CHECK_THROWS_WITH(train::Schedule::parse("linear", 0.1, 10),
+                    Contains("unknown schedule 'linear'"));
   CHECK_THROWS_WITH(train::Schedule::parse("multistep:80,x", 0.1, 10), Contains("'x'"));
 }

@@ -38,7 +38,8 @@ std::string state_key(std::size_t k, const char* name) {
   return key;
 }
 
-Tensor restore(const std::map<std::string, Tensor>& state, const std::string& key, const Tensor& like) {
+Tensor restore(const std::map<std::string, Tensor>& state, const std::string& key,
+               const Tensor& like) {
   auto it = state.find(key);
   if (it == state.end()) return Tensor();
   MPQ_CHECK(it->second.shape() == like.shape(), "optimizer state '", key, "' has shape ",
@@ -47,9 +48,11 @@ Tensor restore(const std::map<std::string, Tensor>& state, const std::string& ke
 }
 }  // namespace
 
-Sgd::Sgd(std::vector<Tensor> params, SgdOptions o) : Sgd(std::vector<ParamGroup>{{std::move(params), o.weight_decay, 1.0}}, o) {}
+Sgd::Sgd(std::vector<Tensor> params, SgdOptions o)
+    : Sgd(std::vector<ParamGroup>{{std::move(params), o.weight_decay, 1.0}}, o) {}
 
-Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions o) : Optimizer(std::move(groups)), options_(o), velocity_(flat_.size()) {
+Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions o)
+    : Optimizer(std::move(groups)), options_(o), velocity_(flat_.size()) {
   MPQ_CHECK(o.lr >= 0, "Sgd: negative learning rate ", o.lr);
   MPQ_CHECK(o.momentum >= 0 && o.momentum < 1, "Sgd: momentum ", o.momentum, " outside [0, 1)");
   MPQ_CHECK(!o.nesterov || o.momentum > 0, "Sgd: Nesterov needs a positive momentum");
@@ -71,7 +74,8 @@ void Sgd::step() {
       T* pp = p.data<T>();
       const T* pg = g.data<T>();
       T* pv = mom > 0 ? velocity_[k].data<T>() : nullptr;
-      const T tlr = static_cast<T>(lr), tm = static_cast<T>(mom), l2 = static_cast<T>(decoupled ? 0 : wd),
+      const T tlr = static_cast<T>(lr), tm = static_cast<T>(mom),
+              l2 = static_cast<T>(decoupled ? 0 : wd),
               shrink = static_cast<T>(decoupled ? 1 - lr * wd : 1);
       parallel_for(0, p.numel(), 16384, [&](std::int64_t b, std::int64_t e) {
         for (std::int64_t i = b; i < e; ++i) {
@@ -96,7 +100,8 @@ std::vector<std::pair<std::string, Tensor>> Sgd::state() const {
 
 void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
   const auto s = by_name(state);
-  for (std::size_t k = 0; k < flat_.size(); ++k) velocity_[k] = restore(s, state_key(k, "momentum"), *flat_[k]);
+  for (std::size_t k = 0; k < flat_.size(); ++k)
+    velocity_[k] = restore(s, state_key(k, "momentum"), *flat_[k]);
 }
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o)
@@ -105,14 +110,16 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o)
 Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o)
     : Optimizer(std::move(groups)), options_(o), m_(flat_.size()), v_(flat_.size()) {
   MPQ_CHECK(o.lr >= 0 && o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 && o.eps > 0,
-            "Adam: invalid options (lr ", o.lr, ", betas ", o.beta1, ", ", o.beta2, ", eps ", o.eps, ")");
+            "Adam: invalid options (lr ", o.lr, ", betas ", o.beta1, ", ", o.beta2, ", eps ", o.eps,
+            ")");
   lr_ = o.lr;
 }
 
 void Adam::step() {
   ++t_;
   const double b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
-  const double c1 = 1 - std::pow(b1, static_cast<double>(t_)), c2 = 1 - std::pow(b2, static_cast<double>(t_));
+  const double c1 = 1 - std::pow(b1, static_cast<double>(t_)),
+               c2 = 1 - std::pow(b2, static_cast<double>(t_));
   const bool decoupled = options_.decay == WeightDecay::decoupled;
   for (std::size_t k = 0; k < flat_.size(); ++k) {
     const Tensor& p = *flat_[k];

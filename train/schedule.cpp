@@ -12,8 +12,11 @@ double Schedule::at(double e) const {
   MPQ_CHECK(e >= 0, "Schedule: negative epoch ", e);
   double v = lr;
   switch (kind) {
-    case Kind::constant: break;
-    case Kind::step: v = lr * std::pow(gamma, std::floor(e / step_size)); break;
+    case Kind::constant:
+      break;
+    case Kind::step:
+      v = lr * std::pow(gamma, std::floor(e / step_size));
+      break;
     case Kind::multistep: {
       int passed = 0;
       for (double m : milestones) passed += e >= m;
@@ -21,7 +24,8 @@ double Schedule::at(double e) const {
       break;
     }
     case Kind::cosine:
-      v = lr_min + (lr - lr_min) * (1 + std::cos(std::numbers::pi * std::min(e, total) / total)) / 2;
+      v = lr_min +
+          (lr - lr_min) * (1 + std::cos(std::numbers::pi * std::min(e, total) / total)) / 2;
       break;
   }
   if (warmup > 0 && e < warmup) v *= e / warmup;
@@ -31,14 +35,20 @@ double Schedule::at(double e) const {
 std::string Schedule::str() const {
   std::ostringstream os;
   switch (kind) {
-    case Kind::constant: os << "constant " << lr; break;
-    case Kind::step: os << "step " << lr << " x" << gamma << " every " << step_size << " epochs"; break;
+    case Kind::constant:
+      os << "constant " << lr;
+      break;
+    case Kind::step:
+      os << "step " << lr << " x" << gamma << " every " << step_size << " epochs";
+      break;
     case Kind::multistep: {
       os << "multistep " << lr << " x" << gamma << " at";
       for (double m : milestones) os << ' ' << m;
       break;
     }
-    case Kind::cosine: os << "cosine " << lr << " -> " << lr_min << " over " << total << " epochs"; break;
+    case Kind::cosine:
+      os << "cosine " << lr << " -> " << lr_min << " over " << total << " epochs";
+      break;
   }
   if (warmup > 0) os << ", warmup " << warmup;
   return os.str();
@@ -50,7 +60,8 @@ Schedule Schedule::parse(const std::string& spec, double lr, double total_epochs
   s.gamma = gamma;
   s.total = total_epochs;
   const auto colon = spec.find(':');
-  const std::string name = spec.substr(0, colon), arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  const std::string name = spec.substr(0, colon),
+                    arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
   auto number = [&](const std::string& t) {
     std::size_t used = 0;
     double v = 0;
@@ -59,7 +70,8 @@ Schedule Schedule::parse(const std::string& spec, double lr, double total_epochs
     } catch (const std::exception&) {
       used = 0;
     }
-    MPQ_CHECK(used == t.size() && !t.empty() && v > 0, "schedule '", spec, "': '", t, "' is not a positive number");
+    MPQ_CHECK(used == t.size() && !t.empty() && v > 0, "schedule '", spec, "': '", t,
+              "' is not a positive number");
     return v;
   };
   if (name == "constant") {
@@ -75,9 +87,11 @@ Schedule Schedule::parse(const std::string& spec, double lr, double total_epochs
     std::stringstream ss(arg);
     std::string item;
     while (std::getline(ss, item, ',')) s.milestones.push_back(number(item));
-    MPQ_CHECK(!s.milestones.empty(), "schedule '", spec, "': list the milestones, e.g. multistep:80,120");
+    MPQ_CHECK(!s.milestones.empty(), "schedule '", spec,
+              "': list the milestones, e.g. multistep:80,120");
   } else {
-    MPQ_FAIL("unknown schedule '", spec, "' (expected constant, step:N, multistep:A,B,... or cosine)");
+    MPQ_FAIL("unknown schedule '", spec,
+             "' (expected constant, step:N, multistep:A,B,... or cosine)");
   }
   return s;
 }

@@ -27,7 +27,8 @@ struct Schedule {
   double at(double epoch) const;
   std::string str() const;
   // "constant", "step:30", "multistep:80,120", "cosine" (total from the run).
-  static Schedule parse(const std::string& spec, double lr, double total_epochs, double gamma = 0.1);
+  static Schedule parse(const std::string& spec, double lr, double total_epochs,
+                        double gamma = 0.1);
 };
 
 }  // namespace mpq::train

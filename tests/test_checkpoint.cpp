@@ -1,0 +1,109 @@
+// safetensors checkpoints and the JSON helper.
+#include <fstream>
+#include <sstream>
+
+#include "temp_dir.h"
+#include "test_util.h"
+#include "train/checkpoint.h"
+#include "train/json.h"
+
+using namespace mpq;
+using namespace mpq::train;
+using Catch::Matchers::Contains;
+
+namespace {
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+TEST_CASE("json: parse, dump and errors", "[json]") {
+  const Json j =
+      Json::parse(R"({"a": [1, 2.5, -3e2], "b": {"c": "x\"y\n"}, "t": true, "n": null})");
+  CHECK(j.at("a").array()[1].number() == 2.5);
+  CHECK(j.at("a").array()[2].number() == -300);
+  CHECK(j.at("b").at("c").string() == "x\"y\n");
+  CHECK(j.at("t").boolean());
+  CHECK(j.at("n").is_null());
+  CHECK(Json::parse(j.dump()).dump() == j.dump());
+  Json w;
+  w["k"] = 3;
+  w["s"] = "v";
+  CHECK(w.dump() == R"({"k": 3, "s": "v"})");
+  CHECK_THROWS_WITH(Json::parse("{\"a\": }", "test"), Contains("test: malformed JSON at byte"));
+  CHECK_THROWS_WITH(Json::parse("[1, 2"), Contains("malformed"));
+  CHECK_THROWS_WITH(Json::parse("{} x"), Contains("trailing"));
+  CHECK_THROWS_WITH(j.at("zz"), Contains("missing key 'zz'"));
+}
+
+TEST_CASE("checkpoint: bit-exact round trip in the safetensors layout", "[checkpoint]") {
+  test::TempDir dir;
+  Checkpoint c;
+  c.tensors = {{"layer1.weight", test::rand_f32({3, 4}, 1)},
+               {"b64", test::rand_f64({5}, 2)},
+               {"i", from_vector<std::int32_t>({-1, 7}, {2})},
+               {"s8", from_vector<std::int8_t>({-128, 127}, {2})},
+               {"u", from_vector<std::uint8_t>({0, 255, 9}, {3})},
+               {"scalar", scalar_tensor(1.5)},
+               {"t", test::rand_f32({4, 3}, 3).t()}};  // non-contiguous
+  c.metadata = {{"epoch", "7"}, {"config", "lr=0.1"}};
+  const std::string path = dir.file("ck.safetensors");
+  save_checkpoint(path, c);
+  const Checkpoint back = load_checkpoint(path);
+  REQUIRE(back.tensors.size() == c.tensors.size());
+  for (std::size_t i = 0; i < c.tensors.size(); ++i) {
+    INFO(c.tensors[i].first);
+    CHECK(back.tensors[i].first == c.tensors[i].first);
+    CHECK(back.tensors[i].second.dtype() == c.tensors[i].second.dtype());
+    CHECK(back.tensors[i].second.shape() == c.tensors[i].second.shape());
+    CHECK(back.tensors[i].second.to_vector<double>() == c.tensors[i].second.to_vector<double>());
+  }
+  CHECK(back.metadata.at("epoch") == "7");
+  CHECK(back.metadata.count("mpq.crc32") == 1);
+  // The layout: u64 header size, JSON header, data.
+  const std::string bytes = slurp(path);
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n * 256 + static_cast<unsigned char>(bytes[i]);
+  const Json header = Json::parse(bytes.substr(8, n));
+  CHECK(header.at("layer1.weight").at("dtype").string() == "F32");
+  CHECK(header.at("layer1.weight").at("data_offsets").array()[1].number() == 48);
+  CHECK(header.at("__metadata__").at("epoch").string() == "7");
+  CHECK((8 + n) % 8 == 0);
+}
+
+TEST_CASE("checkpoint: corruption and truncation are detected; writes are atomic", "[checkpoint]") {
+  test::TempDir dir;
+  Checkpoint c;
+  c.tensors = {{"w", test::rand_f32({64}, 1)}};
+  const std::string path = dir.file("ck.safetensors");
+  save_checkpoint(path, c);
+  const std::string good = slurp(path);
+  std::string flipped = good;
+  flipped[flipped.size() - 3] ^= 0x40;
+  dir.write("flip.safetensors", flipped);
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("flip.safetensors")),
+                    Contains("checksum") && Contains("corrupted"));
+  dir.write("short.safetensors", good.substr(0, good.size() - 10));
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("short.safetensors")), Contains("outside the data"));
+  dir.write("hdr.safetensors", good.substr(0, 20));
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("hdr.safetensors")), Contains("truncated header"));
+  dir.write("tiny.safetensors", "abc");
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("tiny.safetensors")), Contains("truncated"));
+  std::string bad_json = good;
+  bad_json[9] = '!';
+  dir.write("json.safetensors", bad_json);
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("json.safetensors")), Contains("malformed JSON"));
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("none.safetensors")), Contains("cannot open"));
+  // A crash mid-write leaves only a partial temporary file: the previous checkpoint still loads,
+  // and the next save replaces both cleanly.
+  dir.write("ck.safetensors.tmp", good.substr(0, 30));
+  CHECK(load_checkpoint(path).tensors[0].second.to_vector<float>() ==
+        c.tensors[0].second.to_vector<float>());
+  c.tensors[0].second = zeros({64});
+  save_checkpoint(path, c);
+  CHECK(load_checkpoint(path).tensors[0].second.to_vector<float>() == std::vector<float>(64, 0.0f));
+  CHECK(!std::ifstream(dir.file("ck.safetensors.tmp")).good());
+}

@@ -1,0 +1,173 @@
+#include "train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "train/json.h"
+
+namespace mpq::train {
+
+namespace {
+
+const char* dtype_tag(DType t) {
+  switch (t) {
+    case DType::f32:
+      return "F32";
+    case DType::f64:
+      return "F64";
+    case DType::i32:
+      return "I32";
+    case DType::i8:
+      return "I8";
+    case DType::u8:
+      return "U8";
+  }
+  return "";
+}
+
+DType parse_tag(const std::string& tag, const std::string& path, const std::string& name) {
+  for (DType t : {DType::f32, DType::f64, DType::i32, DType::i8, DType::u8})
+    if (tag == dtype_tag(t)) return t;
+  MPQ_FAIL("load_checkpoint: ", path, ": tensor '", name, "' has unsupported dtype '", tag, "'");
+}
+
+std::uint32_t crc32_of(const std::string& data) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const uInt chunk = static_cast<uInt>(std::min<std::size_t>(data.size() - done, 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data() + done), chunk);
+    done += chunk;
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+void fsync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    MPQ_CHECK(out.good(), "cannot write '", tmp, "'");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    MPQ_CHECK(out.good(), "writing '", tmp, "' failed (disk full?)");
+  }
+  fsync_path(tmp, O_RDONLY);
+  MPQ_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path,
+            "'");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+}
+
+void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
+  std::string data;
+  Json header = Json::Object{};
+  for (const auto& [name, t] : ckpt.tensors) {
+    MPQ_CHECK(name != "__metadata__" && !header.has(name),
+              "save_checkpoint: duplicate or reserved name '", name, "'");
+    const Tensor c = t.detach().contiguous();
+    const std::size_t begin = data.size(), nbytes = c.numel() * dtype_size(c.dtype());
+    data.append(static_cast<const char*>(c.raw_data()), nbytes);
+    Json::Array shape;
+    for (auto d : c.shape()) shape.push_back(Json(d));
+    header[name] = Json::Object{
+        {"dtype", dtype_tag(c.dtype())},
+        {"shape", Json(shape)},
+        {"data_offsets", Json::Array{Json(static_cast<std::int64_t>(begin)),
+                                     Json(static_cast<std::int64_t>(begin + nbytes))}}};
+  }
+  Json meta = Json::Object{};
+  for (const auto& [k, v] : ckpt.metadata) meta[k] = v;
+  meta["mpq.crc32"] = std::to_string(crc32_of(data));
+  header["__metadata__"] = meta;
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');  // keep the data 8-byte aligned
+  std::string bytes(8, '\0');
+  std::uint64_t n = h.size();
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  bytes += h;
+  bytes += data;
+  write_file_atomic(path, bytes);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  MPQ_CHECK(in.good(), "load_checkpoint: cannot open '", path, "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string bytes = ss.str();
+  MPQ_CHECK(bytes.size() >= 8, "load_checkpoint: ", path, ": truncated (", bytes.size(),
+            " bytes, no header size)");
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n * 256 + static_cast<unsigned char>(bytes[i]);
+  MPQ_CHECK(n <= bytes.size() - 8, "load_checkpoint: ", path, ": truncated header (", n,
+            " bytes announced, ", bytes.size() - 8, " present)");
+  const Json header = Json::parse(bytes.substr(8, n), "load_checkpoint: " + path);
+  MPQ_CHECK(header.is_object(), "load_checkpoint: ", path, ": the header is not a JSON object");
+  const std::string data = bytes.substr(8 + n);
+  Checkpoint ckpt;
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  for (const auto& [name, entry] : header.object()) {
+    if (name == "__metadata__") {
+      for (const auto& [k, v] : entry.object()) ckpt.metadata[k] = v.string();
+      continue;
+    }
+    MPQ_CHECK(
+        entry.is_object() && entry.has("dtype") && entry.has("shape") && entry.has("data_offsets"),
+        "load_checkpoint: ", path, ": entry '", name, "' lacks dtype, shape or data_offsets");
+    const DType dt = parse_tag(entry.at("dtype").string(), path, name);
+    Shape shape;
+    for (const Json& d : entry.at("shape").array()) {
+      MPQ_CHECK(d.number() >= 0 && d.number() == std::floor(d.number()), "load_checkpoint: ", path,
+                ": bad shape for '", name, "'");
+      shape.push_back(static_cast<std::int64_t>(d.number()));
+    }
+    const auto& off = entry.at("data_offsets").array();
+    MPQ_CHECK(off.size() == 2, "load_checkpoint: ", path, ": bad data_offsets for '", name, "'");
+    const double b = off[0].number(), e = off[1].number();
+    MPQ_CHECK(b >= 0 && e >= b && e <= static_cast<double>(data.size()), "load_checkpoint: ", path,
+              ": tensor '", name, "' lies outside the data (offsets ", b, "..", e, ", data ",
+              data.size(), " bytes; truncated?)");
+    Tensor t = empty(shape, dt);
+    const auto begin = static_cast<std::size_t>(b), end = static_cast<std::size_t>(e);
+    MPQ_CHECK(end - begin == t.numel() * dtype_size(dt), "load_checkpoint: ", path, ": tensor '",
+              name, "' has ", end - begin, " bytes for shape ", shape_str(shape), " ",
+              dtype_name(dt));
+    if (end > begin) std::memcpy(t.raw_data(), data.data() + begin, end - begin);
+    ranges.emplace_back(begin, end);
+    ckpt.tensors.emplace_back(name, t);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (std::size_t i = 1; i < ranges.size(); ++i)
+    MPQ_CHECK(ranges[i].first >= ranges[i - 1].second, "load_checkpoint: ", path,
+              ": overlapping tensor data");
+  auto it = ckpt.metadata.find("mpq.crc32");
+  if (it != ckpt.metadata.end())
+    MPQ_CHECK(it->second == std::to_string(crc32_of(data)), "load_checkpoint: ", path,
+              ": data checksum mismatch (the file is corrupted)");
+  // Keep the order in which the tensors were stored (the header map sorts by name).
+  std::sort(ckpt.tensors.begin(), ckpt.tensors.end(), [&](const auto& a, const auto& b2) {
+    return header.at(a.first).at("data_offsets").array()[0].number() <
+           header.at(b2.first).at("data_offsets").array()[0].number();
+  });
+  return ckpt;
+}
+
+}  // namespace mpq::train

@@ -1,0 +1,37 @@
+// Checkpoints in the safetensors format, readable by Python's `safetensors`
+// package and PyTorch users:
+//
+//   8 bytes   little-endian u64 N, the header size
+//   N bytes   JSON: {"__metadata__": {str: str}, "<name>": {"dtype": "F32",
+//             "shape": [...], "data_offsets": [begin, end]}, ...}
+//   data      the tensors' raw little-endian bytes, offsets relative to here
+//
+// mpq adds "mpq.crc32" (CRC-32 of the data section) to the metadata so that a
+// corrupted file is detected on load, and writes atomically: a temporary file
+// in the same folder, fsync, rename, fsync of the folder. A crash mid-write
+// leaves the previous checkpoint intact.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace mpq::train {
+
+struct Checkpoint {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
+// Errors name the file and the problem: missing, truncated, malformed header,
+// offsets out of range or overlapping, unsupported dtype, CRC mismatch.
+Checkpoint load_checkpoint(const std::string& path);
+
+// Writes `bytes` to path atomically (temporary file, fsync, rename, fsync dir).
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+}  // namespace mpq::train
