@@ -1,0 +1,65 @@
+#include "train/mixed_precision.h"
+
+#include "core/autograd.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/shape.h"
+#include "quant/memory.h"
+
+namespace mpq::train {
+
+namespace {
+// kB of one site: bits * count / 8192, bits from the quantizer or 32.
+Tensor site_kb(const models::QuantSite& s) {
+  const double scale = static_cast<double>(s.count) / 8.0 / 1024.0;
+  if (s.quantizer) return mul(s.quantizer->bitwidth().to(DType::f32), scale).reshape({1});
+  return full({1}, 32.0 * scale);
+}
+}  // namespace
+
+MemoryTerms memory_terms(const models::Module& net, const MemoryTargets& t) {
+  std::vector<Tensor> weights, acts;
+  for (const auto& s : net.quant_sites()) {
+    if (s.kind == models::QuantSite::Kind::activation) {
+      MPQ_CHECK(s.count > 0, "memory_terms: activation '", s.name,
+                "' has no size yet (run a forward pass before computing memory)");
+      acts.push_back(site_kb(s));
+    } else {
+      weights.push_back(site_kb(s));
+    }
+  }
+  MemoryTerms m;
+  m.weight_kb = weights.empty() ? zeros({}) : sum(concat(weights, 0));
+  const Tensor a = acts.empty() ? zeros({1}) : concat(acts, 0);
+  m.act_max_kb = max(a);
+  m.act_sum_kb = sum(a);
+  m.penalty = zeros({});
+  if (t.weight_kb)
+    m.penalty = add(m.penalty, quant::memory_penalty(m.weight_kb, *t.weight_kb, t.lambda));
+  if (t.act_max_kb)
+    m.penalty = add(m.penalty, quant::memory_penalty(m.act_max_kb, *t.act_max_kb, t.lambda));
+  if (t.act_sum_kb)
+    m.penalty = add(m.penalty, quant::memory_penalty(m.act_sum_kb, *t.act_sum_kb, t.lambda));
+  return m;
+}
+
+bool constraints_met(const models::Module& net, const MemoryTargets& t) {
+  NoGradGuard ng;
+  const MemoryTerms m = memory_terms(net, t);
+  // A small tolerance for float32 rounding of the kB sums.
+  auto ok = [](const Tensor& v, const std::optional<double>& target) {
+    return !target || v.item() <= *target + 1e-6;
+  };
+  return ok(m.weight_kb, t.weight_kb) && ok(m.act_max_kb, t.act_max_kb) &&
+         ok(m.act_sum_kb, t.act_sum_kb);
+}
+
+void clip_quantizer_gradients(const models::Module& net) {
+  for (const auto& q : net.quantizers()) q->clip_gradients();
+}
+
+void clip_quantizer_parameters(const models::Module& net) {
+  for (const auto& q : net.quantizers()) q->clip_parameters();
+}
+
+}  // namespace mpq::train

@@ -1,0 +1,40 @@
+// The paper's memory-constrained objective on a network (PAPER.md, "Memory
+// and the constrained objective"):
+//
+//   loss = CE + lambda sum_k relu(kB_k - target_k)^2
+//   k in {weights, largest activation, sum of activations} (the targets set)
+//
+// kB_k come from the network's quantization sites (models::QuantSite):
+// quantized tensors through their differentiable bitwidths, float tensors at
+// a constant 32 bits. Activation sizes are those of the last forward pass.
+// Also the two clipping rules: quantizer gradients to [-d, d] (U3) or
+// [-q_min, q_min] (P3) before the update when a target is set, and raw
+// parameters into their bounds after it.
+#pragma once
+
+#include <optional>
+
+#include "models/module.h"
+
+namespace mpq::train {
+
+struct MemoryTargets {
+  std::optional<double> weight_kb, act_max_kb, act_sum_kb;
+  double lambda = 0.1;
+  bool any() const { return weight_kb || act_max_kb || act_sum_kb; }
+};
+
+struct MemoryTerms {
+  Tensor weight_kb, act_max_kb, act_sum_kb;  // differentiable scalars
+  Tensor penalty;                            // sum of the active penalty terms (0 without targets)
+};
+
+MemoryTerms memory_terms(const models::Module& net, const MemoryTargets& targets);
+
+// True when every set target is met by the current bitwidths.
+bool constraints_met(const models::Module& net, const MemoryTargets& targets);
+
+void clip_quantizer_gradients(const models::Module& net);
+void clip_quantizer_parameters(const models::Module& net);
+
+}  // namespace mpq::train
