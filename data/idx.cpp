@@ -102,6 +102,10 @@ MnistSplit load_mnist(const std::string& dir, bool train) {
   Tensor labels8 = read_idx(lbl_path);
   MPQ_CHECK(images.dim() == 3, "load_mnist: ", img_path, ": expected images [N, H, W], got ",
             shape_str(images.shape()));
+  MPQ_CHECK(images.shape()[1] == 28 && images.shape()[2] == 28, "load_mnist: ", img_path,
+            ": expected 28x28 images [N, 28, 28], got ", shape_str(images.shape()));
+  MPQ_CHECK(images.shape()[0] > 0, "load_mnist: ", img_path, ": no images (shape ",
+            shape_str(images.shape()), ")");
   MPQ_CHECK(labels8.dim() == 1, "load_mnist: ", lbl_path, ": expected labels [N], got ",
             shape_str(labels8.shape()));
   MPQ_CHECK(images.shape()[0] == labels8.shape()[0], "load_mnist: ", images.shape()[0],

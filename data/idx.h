@@ -21,8 +21,9 @@ struct MnistSplit {
   Tensor labels;  // int32 [N], in [0, 10)
 };
 
-// Loads "<dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]" and checks
-// that images and labels agree in count and that every label is in [0, 10).
+// Loads "<dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]" (each file
+// gzipped or plain) and checks the dimensions: images [N, 28, 28] with N > 0,
+// labels [N] (same N), every label in [0, 10). Errors name the file.
 MnistSplit load_mnist(const std::string& dir, bool train);
 
 }  // namespace mpq::data

@@ -1,0 +1,22 @@
+#include "data/dataset.h"
+
+namespace mpq::data {
+
+TensorDataset::TensorDataset(Tensor images, Tensor labels) : images_(std::move(images)) {
+  MPQ_CHECK(images_.dim() >= 1, "TensorDataset: images must be [N, ...], got a 0-d tensor");
+  MPQ_CHECK(labels.dim() == 1 && labels.dtype() == DType::i32,
+            "TensorDataset: labels must be int32 [N], got ", dtype_name(labels.dtype()), " ",
+            shape_str(labels.shape()));
+  MPQ_CHECK(labels.shape()[0] == images_.shape()[0], "TensorDataset: ", images_.shape()[0],
+            " images but ", labels.shape()[0], " labels");
+  // Contiguous once here, so that every get() is a cheap view.
+  images_ = images_.detach().contiguous();
+  labels_ = labels.to_vector<std::int32_t>();
+}
+
+std::optional<Sample> TensorDataset::get(std::int64_t i) const {
+  MPQ_CHECK(i >= 0 && i < size(), "TensorDataset::get: index ", i, " outside [0, ", size(), ")");
+  return Sample{images_.narrow(0, i, 1).squeeze(0), labels_[static_cast<std::size_t>(i)]};
+}
+
+}  // namespace mpq::data

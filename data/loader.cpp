@@ -1,0 +1,196 @@
+#include "data/loader.h"
+
+#include <cstring>
+#include <utility>
+
+#include "core/autograd.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+
+namespace mpq::data {
+
+namespace {
+
+// splitmix64's finaliser: a bijection on 64 bits that spreads every input bit
+// over the output, so nearby seeds and epochs give unrelated streams.
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// mix(a, b): a seed for stream b under key a.
+std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
+  return splitmix64(a ^ splitmix64(b));
+}
+
+}  // namespace
+
+Loader::Loader(const Dataset& dataset, Transform transform, LoaderOptions options)
+    : dataset_(dataset), transform_(std::move(transform)), options_(options) {
+  MPQ_CHECK(options_.batch_size >= 1, "Loader: batch_size ", options_.batch_size,
+            " must be at least 1");
+  MPQ_CHECK(options_.prefetch >= 1, "Loader: prefetch ", options_.prefetch, " must be at least 1");
+}
+
+Loader::~Loader() {
+  stop();
+}
+
+std::int64_t Loader::num_batches() const {
+  const std::int64_t n = dataset_.size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+std::vector<std::int64_t> Loader::epoch_order(std::int64_t n, std::uint64_t seed,
+                                              std::int64_t epoch, bool shuffle) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  if (!shuffle) {
+    for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+    return order;
+  }
+  if (n == 0) return order;
+  Generator gen(mix(seed, static_cast<std::uint64_t>(epoch)));
+  const std::vector<std::int32_t> perm = randperm(n, gen).to_vector<std::int32_t>();
+  for (std::size_t i = 0; i < perm.size(); ++i) order[i] = perm[i];
+  return order;
+}
+
+void Loader::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  can_push_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  std::lock_guard<std::mutex> lock(mutex_);
+  queue_.clear();
+  error_ = nullptr;
+  finished_ = true;
+  stop_ = false;
+}
+
+void Loader::start_epoch(std::int64_t epoch) {
+  stop();
+  const std::int64_t n = dataset_.size();
+  MPQ_CHECK(n <= (std::int64_t(1) << 31) - 1, "Loader: ", n,
+            " samples exceed the int32 range of randperm");
+  std::vector<std::int64_t> order = epoch_order(n, options_.seed, epoch, options_.shuffle);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = false;
+  }
+  started_ = true;
+  try {
+    worker_ = std::thread(&Loader::run, this, std::move(order),
+                          mix(options_.seed, static_cast<std::uint64_t>(epoch)));
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = true;  // no worker: next() must not wait for one
+    throw;
+  }
+}
+
+bool Loader::next(Batch& out) {
+  MPQ_CHECK(started_, "Loader::next: no epoch started (call start_epoch(epoch) first)");
+  std::exception_ptr error;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    can_pop_.wait(lock, [&] { return !queue_.empty() || finished_; });
+    if (!queue_.empty()) {
+      out = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      can_push_.notify_one();
+      return true;
+    }
+    error = std::exchange(error_, nullptr);
+  }
+  // The worker has finished: join it now rather than at the next epoch.
+  if (worker_.joinable()) worker_.join();
+  if (error) std::rethrow_exception(error);
+  return false;
+}
+
+void Loader::run(std::vector<std::int64_t> order, std::uint64_t epoch_key) {
+  // Per-thread settings: no autograd recording, and one OpenMP thread for the
+  // tensor ops of transforms so that they leave the cores to training.
+  NoGradGuard no_grad;
+  set_num_threads(1);
+  std::int64_t current = -1;  // dataset index being prepared, for error messages
+  std::exception_ptr error;
+  try {
+    produce(order, epoch_key, current);
+  } catch (const Error& e) {
+    error = current >= 0 ? std::make_exception_ptr(
+                               Error(detail::concat("Loader: sample ", current, ": ", e.what())))
+                         : std::current_exception();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = error;
+    finished_ = true;
+  }
+  can_pop_.notify_one();
+}
+
+void Loader::produce(const std::vector<std::int64_t>& order, std::uint64_t epoch_key,
+                     std::int64_t& current) {
+  const auto batch = static_cast<std::size_t>(options_.batch_size);
+  std::size_t pos = 0;
+  while (pos < order.size()) {
+    std::vector<Tensor> images;
+    std::vector<std::int32_t> labels;
+    std::vector<std::int64_t> indices;
+    while (images.size() < batch && pos < order.size()) {
+      if (stop_) return;
+      current = order[pos++];
+      std::optional<Sample> s = dataset_.get(current);
+      if (!s) continue;  // reported by the dataset
+      Generator gen(mix(epoch_key, static_cast<std::uint64_t>(current)));
+      Tensor x = transform_ ? transform_(s->image, gen) : s->image;
+      MPQ_CHECK(x.defined(), "the transform returned an undefined tensor");
+      if (x.dim() == 2) x = x.unsqueeze(0);
+      MPQ_CHECK(x.dim() == 3, "expected an image [C, H, W] after the transform, got ",
+                shape_str(x.shape()));
+      MPQ_CHECK(images.empty() || x.shape() == images.front().shape(), "image shape ",
+                shape_str(x.shape()), " differs from the batch's ",
+                shape_str(images.front().shape()),
+                " (use a transform that crops or resizes to one size)");
+      images.push_back(to_float32(x));
+      labels.push_back(s->label);
+      indices.push_back(current);
+    }
+    current = -1;
+    if (images.empty() || (options_.drop_last && images.size() < batch)) return;
+    Batch b = collate(images, labels, indices);
+    std::unique_lock<std::mutex> lock(mutex_);
+    can_push_.wait(
+        lock, [&] { return stop_ || queue_.size() < static_cast<std::size_t>(options_.prefetch); });
+    if (stop_) return;
+    queue_.push_back(std::move(b));
+    lock.unlock();
+    can_pop_.notify_one();
+  }
+}
+
+Batch Loader::collate(std::vector<Tensor>& images, std::vector<std::int32_t>& labels,
+                      std::vector<std::int64_t>& indices) const {
+  const Shape& s = images.front().shape();
+  const auto n = static_cast<std::int64_t>(images.size());
+  Batch b;
+  b.images = empty({n, s[0], s[1], s[2]}, DType::f32);
+  const std::int64_t per = numel_of(s);
+  float* dst = b.images.data<float>();
+  for (std::int64_t k = 0; k < n; ++k)
+    std::memcpy(dst + k * per, images[static_cast<std::size_t>(k)].data<float>(),
+                static_cast<std::size_t>(per) * sizeof(float));
+  b.labels = from_vector<std::int32_t>(labels, {n});
+  b.indices = std::move(indices);
+  return b;
+}
+
+}  // namespace mpq::data

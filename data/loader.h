@@ -1,0 +1,117 @@
+// Loader: batches of a Dataset, shuffled with a seed, prepared ahead on a
+// background thread.
+//
+//   data::Loader loader(dataset, data::cifar_train_transform(), {.batch_size = 128, .seed = 1});
+//   for (int epoch = 0; epoch < epochs; ++epoch) {
+//     loader.start_epoch(epoch);
+//     data::Batch b;
+//     while (loader.next(b)) train_step(b.images, b.labels);  // [B, C, H, W] f32, [B] i32
+//   }
+//
+// Order and randomness. With shuffle, the epoch's order is
+// randperm(N, Generator(mix(seed, epoch))); without, 0..N-1. Sample i of an
+// epoch is transformed with its own Generator(mix(mix(seed, epoch), i)), so
+// the batches depend only on (seed, epoch, options), never on timing, and
+// every sample is seen exactly once per epoch. The last batch is partial
+// unless drop_last. A sample the dataset skips (get() returns nullopt) is
+// left out; the batch is filled from the next samples of the order.
+//
+// Threading contract.
+// - start_epoch() starts one worker thread. It calls dataset.get() and the
+//   transform for one sample at a time, in epoch order, and puts finished
+//   batches in a queue of at most `prefetch` batches; it waits while the queue
+//   is full. get() and the transform therefore run concurrently with the
+//   consumer's own code: they must not touch state the consumer uses without
+//   synchronisation. The worker sets its own OpenMP thread count to 1, so
+//   tensor ops inside a transform do not compete with training for the cores.
+// - next(), start_epoch(), stop() and the destructor are called from one
+//   consumer thread; the Loader is not safe to use from two threads at once.
+// - stop(), start_epoch() and the destructor end a running epoch: the worker
+//   finishes the sample in progress (one get() + transform at most), drops
+//   the queued batches and is joined. No thread outlives the Loader; the
+//   dataset and transform must outlive it.
+// - An exception from get(), the transform or batching ends the epoch. The
+//   batches finished before it are still delivered, then next() rethrows it
+//   (an mpq::Error gains the dataset index of the sample); later calls of
+//   next() return false.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/tensor.h"
+#include "data/dataset.h"
+#include "data/transforms.h"
+
+namespace mpq::data {
+
+struct Batch {
+  Tensor images;                      // float32 [B, C, H, W]
+  Tensor labels;                      // int32 [B]
+  std::vector<std::int64_t> indices;  // dataset index of each row
+};
+
+struct LoaderOptions {
+  std::int64_t batch_size = 128;
+  bool shuffle = true;
+  bool drop_last = false;  // drop a final batch smaller than batch_size
+  std::uint64_t seed = 0;
+  int prefetch = 2;  // batches prepared ahead of the consumer, >= 1
+};
+
+class Loader {
+ public:
+  // transform: image as the dataset returns it -> [C, H, W] (a 2-D [H, W]
+  // result gets a channel axis; the result is converted to float32). Without
+  // one, images are only converted to float32. All images of a batch must end
+  // up with one shape.
+  Loader(const Dataset& dataset, Transform transform, LoaderOptions options = {});
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // Starts preparing the batches of `epoch` (stopping a running epoch first).
+  void start_epoch(std::int64_t epoch);
+  // Moves the next batch of the current epoch into `out`; false when the epoch
+  // has no more. Rethrows the worker's exception (see the contract above).
+  bool next(Batch& out);
+  // Ends the current epoch now (a no-op when none runs).
+  void stop();
+
+  // Batches per epoch when no sample is skipped.
+  std::int64_t num_batches() const;
+  const LoaderOptions& options() const { return options_; }
+
+  // The dataset indices of an epoch, in the order the loader visits them.
+  static std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed,
+                                               std::int64_t epoch, bool shuffle);
+
+ private:
+  void run(std::vector<std::int64_t> order, std::uint64_t epoch_key);
+  void produce(const std::vector<std::int64_t>& order, std::uint64_t epoch_key,
+               std::int64_t& current);
+  Batch collate(std::vector<Tensor>& images, std::vector<std::int32_t>& labels,
+                std::vector<std::int64_t>& indices) const;
+
+  const Dataset& dataset_;
+  Transform transform_;
+  LoaderOptions options_;
+  bool started_ = false;
+
+  std::thread worker_;
+  std::mutex mutex_;                  // guards queue_, finished_, error_
+  std::condition_variable can_pop_;   // a batch is queued or the worker finished
+  std::condition_variable can_push_;  // the queue has room or stop_ is set
+  std::deque<Batch> queue_;
+  bool finished_ = true;
+  std::exception_ptr error_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace mpq::data

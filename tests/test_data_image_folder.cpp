@@ -1,0 +1,195 @@
+#include "test_util.h"
+
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "data/image_folder.h"
+#include "data/loader.h"
+#include "temp_dir.h"
+
+// The test writes its images with stb_image_write (static: no symbol clash).
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb/stb_image_write.h>
+
+using namespace mpq;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Interleaved pixels (H, W, comp) with distinct values.
+std::vector<std::uint8_t> pixels(int h, int w, int comp, int seed) {
+  std::vector<std::uint8_t> p(static_cast<std::size_t>(h * w * comp));
+  for (std::size_t k = 0; k < p.size(); ++k)
+    p[k] = static_cast<std::uint8_t>((k * 11 + seed) % 256);
+  return p;
+}
+
+void write_png(const std::string& path, int h, int w, int comp, int seed) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  const auto p = pixels(h, w, comp, seed);
+  REQUIRE(stbi_write_png(path.c_str(), w, h, comp, p.data(), w * comp) != 0);
+}
+
+// The uint8 [3, H, W] tensor stb_image should give for pixels(h, w, comp, seed).
+std::vector<std::uint8_t> expected_rgb(int h, int w, int comp, int seed) {
+  const auto p = pixels(h, w, comp, seed);
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(3 * h * w));
+  for (int c = 0; c < 3; ++c)
+    for (int k = 0; k < h * w; ++k)
+      // grey (comp 1, 2) is replicated; alpha (comp 2, 4) is dropped
+      out[static_cast<std::size_t>(c * h * w + k)] =
+          p[static_cast<std::size_t>(k * comp + (comp >= 3 ? c : 0))];
+  return out;
+}
+
+// Redirects std::cerr into a string for the lifetime of the object.
+class CaptureStderr {
+ public:
+  CaptureStderr() : old_(std::cerr.rdbuf(buf_.rdbuf())) {}
+  ~CaptureStderr() { std::cerr.rdbuf(old_); }
+  std::string text() const { return buf_.str(); }
+
+ private:
+  std::ostringstream buf_;
+  std::streambuf* old_;
+};
+
+// root/train: ant (2 images), cat (RGB, grey, RGBA), dog (one .JPEG); notes ignored.
+void write_tree(const test::TempDir& dir) {
+  const std::string t = dir.file("train");
+  write_png(t + "/cat/b_rgb.png", 3, 4, 3, 1);
+  write_png(t + "/cat/a_grey.PNG", 2, 5, 1, 2);
+  write_png(t + "/cat/c_rgba.Png", 4, 2, 4, 3);
+  write_png(t + "/ant/x.png", 1, 1, 3, 4);
+  write_png(t + "/ant/y.png", 2, 2, 2, 5);  // grey + alpha
+  std::filesystem::create_directories(t + "/dog");
+  const auto p = pixels(8, 6, 3, 6);
+  REQUIRE(stbi_write_jpg((t + "/dog/z.JPEG").c_str(), 6, 8, 3, p.data(), 90) != 0);
+  dir.write("train/cat/notes.txt", "not an image");
+  dir.write("train/README", "ignored");
+}
+
+}  // namespace
+
+TEST_CASE("data: image folder lists classes in sorted order and decodes exactly",
+          "[data][image_folder]") {
+  test::TempDir dir;
+  write_tree(dir);
+  const data::ImageFolder ds(dir.file(""), "train");
+  CHECK(ds.classes() == std::vector<std::string>{"ant", "cat", "dog"});
+  REQUIRE(ds.size() == 6);
+  // Sorted by class, then by file name within a class.
+  const std::vector<std::string> names = {"x.png",     "y.png",      "a_grey.PNG",
+                                          "b_rgb.png", "c_rgba.Png", "z.JPEG"};
+  const std::vector<std::int32_t> labels = {0, 0, 1, 1, 1, 2};
+  for (std::int64_t i = 0; i < 6; ++i) {
+    CHECK(std::filesystem::path(ds.path(i)).filename() == names[static_cast<std::size_t>(i)]);
+    CHECK(ds.label(i) == labels[static_cast<std::size_t>(i)]);
+  }
+  struct Case {
+    std::int64_t index;
+    int h, w, comp, seed;
+  };
+  for (const Case& c : {Case{0, 1, 1, 3, 4}, Case{1, 2, 2, 2, 5}, Case{2, 2, 5, 1, 2},
+                        Case{3, 3, 4, 3, 1}, Case{4, 4, 2, 4, 3}}) {
+    INFO("sample " << c.index);
+    const auto s = ds.get(c.index);
+    REQUIRE(s.has_value());
+    CHECK(s->label == labels[static_cast<std::size_t>(c.index)]);
+    CHECK(s->image.dtype() == DType::u8);
+    CHECK(s->image.shape() == Shape{3, c.h, c.w});
+    CHECK(s->image.to_vector<std::uint8_t>() == expected_rgb(c.h, c.w, c.comp, c.seed));
+  }
+  const auto jpg = ds.get(5);  // lossy: only the geometry is exact
+  REQUIRE(jpg.has_value());
+  CHECK(jpg->image.shape() == Shape{3, 8, 6});
+  CHECK(jpg->label == 2);
+  CHECK(ds.num_skipped() == 0);
+  CHECK_THAT(ds.summary(), Contains("6 images in 3 classes") && Contains("0 skipped"));
+}
+
+TEST_CASE("data: an undecodable image is skipped with a warning and counted",
+          "[data][image_folder]") {
+  test::TempDir dir;
+  write_tree(dir);
+  dir.write("train/cat/broken.png", "\x89PNG this is not really a png");
+  const data::ImageFolder ds(dir.file(""), "train");
+  REQUIRE(ds.size() == 7);
+  std::int64_t bad = -1;
+  for (std::int64_t i = 0; i < ds.size(); ++i)
+    if (ds.path(i).ends_with("broken.png")) bad = i;
+  REQUIRE(bad == 4);  // sorted: a_grey, b_rgb, broken, c_rgba
+  {
+    CaptureStderr err;
+    CHECK_FALSE(ds.get(bad).has_value());
+    CHECK_THAT(err.text(), Contains("warning") && Contains("broken.png"));
+  }
+  CHECK(ds.num_skipped() == 1);
+  CHECK(ds.skipped_files().size() == 1);
+  {
+    CaptureStderr err;  // a second visit neither warns nor counts again
+    CHECK_FALSE(ds.get(bad).has_value());
+    CHECK(err.text().empty());
+  }
+  CHECK(ds.num_skipped() == 1);
+  CHECK_THAT(ds.summary(), Contains("1 skipped"));
+  // The neighbours keep their own labels.
+  CHECK(ds.get(bad + 1)->label == 1);
+  CHECK(ds.get(bad + 1)->image.to_vector<std::uint8_t>() == expected_rgb(4, 2, 4, 3));
+  CHECK(ds.get(6)->label == 2);
+
+  // Through the loader: every other image arrives once, with its own label.
+  auto resize = [](const Tensor& x, Generator&) {
+    return data::resize_bilinear(data::to_float32(x), 4, 4);
+  };
+  data::Loader loader(ds, resize, {.batch_size = 4, .shuffle = true, .seed = 3});
+  loader.start_epoch(0);
+  data::Batch b;
+  std::vector<std::int64_t> seen;
+  while (loader.next(b)) {
+    CHECK(b.images.shape()[1] == 3);
+    const auto l = b.labels.to_vector<std::int32_t>();
+    for (std::size_t k = 0; k < b.indices.size(); ++k) {
+      CHECK(l[k] == ds.label(b.indices[k]));
+      seen.push_back(b.indices[k]);
+    }
+  }
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == std::vector<std::int64_t>{0, 1, 2, 3, 5, 6});
+  CHECK(ds.num_skipped() == 1);
+}
+
+TEST_CASE("data: unusable image folders give clear errors", "[data][image_folder]") {
+  test::TempDir dir;
+  CHECK_THROWS_WITH(data::ImageFolder(dir.file("nowhere"), "train"),
+                    Contains("folder not found") && Contains("nowhere"));
+  CHECK_THROWS_WITH(data::ImageFolder(dir.file(""), "val"),
+                    Contains("no 'val' folder") && Contains("<class>"));
+  std::filesystem::create_directories(dir.file("val"));
+  dir.write("val/stray.png", "x");
+  CHECK_THROWS_WITH(data::ImageFolder(dir.file(""), "val"), Contains("has no class folders"));
+  write_tree(dir);
+  std::filesystem::create_directories(dir.file("train/eel"));
+  dir.write("train/eel/readme.txt", "no images here");
+  CHECK_THROWS_WITH(data::ImageFolder(dir.file(""), "train"),
+                    Contains("class folder") && Contains("eel") && Contains("no .jpg"));
+  std::filesystem::remove_all(dir.file("train/eel"));
+  // A validation split must have the training classes, or the labels would shift.
+  write_png(dir.file("val/ant/1.png"), 2, 2, 3, 0);
+  write_png(dir.file("val/dog/1.png"), 2, 2, 3, 0);
+  write_png(dir.file("val/emu/1.png"), 2, 2, 3, 0);
+  const data::ImageFolder train(dir.file(""), "train");
+  CHECK_THROWS_WITH(data::ImageFolder(dir.file(""), "val", train.classes()),
+                    Contains("missing 'cat'") && Contains("unexpected 'emu'"));
+  std::filesystem::remove_all(dir.file("val/emu"));
+  write_png(dir.file("val/cat/1.png"), 2, 2, 3, 0);
+  const data::ImageFolder val(dir.file(""), "val", train.classes());
+  CHECK(val.classes() == train.classes());
+  // decode_image names the file and stb's reason.
+  dir.write("bad.jpg", "garbage");
+  CHECK_THROWS_WITH(data::decode_image(dir.file("bad.jpg")),
+                    Contains("cannot decode") && Contains("bad.jpg"));
+  CHECK_THROWS_WITH(data::decode_image(dir.file("absent.png")), Contains("absent.png"));
+}
