@@ -1,5 +1,6 @@
 #include "models/quantized.h"
 
+#include "core/autograd.h"
 #include "ops/conv2d.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
@@ -54,6 +55,20 @@ std::shared_ptr<Quantizer> make_quantizer(const QuantChoice& c, bool activation,
 }
 
 namespace {
+// Moves a fresh quantizer's raw values into the existing one, so that
+// optimizers holding its parameters keep updating the live quantizer.
+void reinitialize(std::shared_ptr<Quantizer>& current, const std::shared_ptr<Quantizer>& fresh) {
+  if (!current || !fresh) {
+    current = fresh;
+    return;
+  }
+  NoGradGuard ng;
+  for (auto n : quant::raw_parameter_names(current->spec().param)) {
+    Tensor raw = current->raw(n);
+    raw.copy_(fresh->raw(n).detach());
+  }
+}
+
 // Weight and bias sites of a conv or linear layer.
 std::vector<QuantSite> weight_sites(const std::string& prefix, const Tensor& w, const Quantizer* wq,
                                     const Tensor& b, const Quantizer* bq) {
@@ -69,8 +84,8 @@ QConv2d::QConv2d(const Conv2dOptions& o, const QuantChoice& q, Generator& gen)
 }
 
 void QConv2d::init_quantizers_from_weights() {
-  weight_q = make_quantizer(choice, false, weight.detach());
-  bias_q = bias.defined() ? make_quantizer(choice, false, bias.detach()) : nullptr;
+  reinitialize(weight_q, make_quantizer(choice, false, weight.detach()));
+  if (bias.defined()) reinitialize(bias_q, make_quantizer(choice, false, bias.detach()));
   set_quantizer("weight_q", weight_q);
   set_quantizer("bias_q", bias_q);
 }
@@ -92,8 +107,8 @@ QLinear::QLinear(std::int64_t in, std::int64_t out, bool with_bias, const QuantC
 }
 
 void QLinear::init_quantizers_from_weights() {
-  weight_q = make_quantizer(choice, false, weight.detach());
-  bias_q = bias.defined() ? make_quantizer(choice, false, bias.detach()) : nullptr;
+  reinitialize(weight_q, make_quantizer(choice, false, weight.detach()));
+  if (bias.defined()) reinitialize(bias_q, make_quantizer(choice, false, bias.detach()));
   set_quantizer("weight_q", weight_q);
   set_quantizer("bias_q", bias_q);
 }

@@ -183,3 +183,14 @@ TEST_CASE("quantizers per layer, and re-initialisation from trained weights", "[
   init_quantizers_from_weights(*net);
   CHECK(conv->weight_q->values().d == d0 * 4);
 }
+
+TEST_CASE("re-initialising quantizers keeps the optimizer's parameters live", "[models]") {
+  ModelOptions o;
+  o.quant = QuantConfig::learned(quant::Parametrization::U3);
+  auto net = make_model("lenet5", o);
+  const auto before = net->quantizer_parameters();
+  init_quantizers_from_weights(*net);
+  const auto after = net->quantizer_parameters();
+  REQUIRE(before.size() == after.size());
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(before[i].impl_ptr() == after[i].impl_ptr());
+}
