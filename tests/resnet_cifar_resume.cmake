@@ -1,0 +1,28 @@
+# Resume equivalence: an uninterrupted 2-epoch quantized run and a run killed
+# after epoch 1 then resumed must end with bit-identical checkpoints.
+# Inputs: PROGRAM, WORK_DIR.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(common --train-limit 256 --test-limit 200 --batch-size 64 --float-epochs 1 --seed 5)
+execute_process(COMMAND ${PROGRAM} ${common} --epochs 2 --run-dir ${WORK_DIR}/a RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "uninterrupted run failed (${rc})")
+endif()
+execute_process(COMMAND ${PROGRAM} ${common} --epochs 2 --run-dir ${WORK_DIR}/b --stop-after 2
+  RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "first half failed (${rc})")
+endif()
+execute_process(COMMAND ${PROGRAM} ${common} --epochs 2 --run-dir ${WORK_DIR}/b --resume
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "resumed run failed (${rc})")
+endif()
+if(NOT out MATCHES "resuming quant phase after epoch 1")
+  message(FATAL_ERROR "the resumed run did not resume from epoch 1:\n${out}")
+endif()
+file(SHA256 ${WORK_DIR}/a/last.safetensors ha)
+file(SHA256 ${WORK_DIR}/b/last.safetensors hb)
+if(NOT ha STREQUAL hb)
+  message(FATAL_ERROR "resumed and uninterrupted runs differ (${ha} vs ${hb})")
+endif()
+message(STATUS "resume equivalence: identical checkpoints ${ha}")
