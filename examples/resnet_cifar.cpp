@@ -39,6 +39,7 @@
 #include "train/json.h"
 #include "train/mixed_precision.h"
 #include "train/optimizer.h"
+#include "train/report.h"
 #include "train/schedule.h"
 
 using namespace mpq;
@@ -556,8 +557,22 @@ int run(int argc, char** argv) {
   summary["run_dir"] = run_dir;
   summary["wall_time_s"] = seconds_since(start);
   train::write_file_atomic(run_dir + "/summary.json", summary.dump() + "\n");
-  std::printf("run dir: %s (summary.json, log.jsonl, last.safetensors%s)\n", run_dir.c_str(),
-              best_acc >= 0 ? ", best.safetensors" : "");
+  Json::Array rows;
+  for (const auto& r : qs.rows)
+    rows.push_back(Json::Object{{"name", r.name},
+                                {"kind", r.kind},
+                                {"param", r.param},
+                                {"d", r.d},
+                                {"qmax", r.qmax},
+                                {"qmin", r.qmin},
+                                {"bits", r.bits},
+                                {"count", r.count},
+                                {"kb", r.kb}});
+  train::write_file_atomic(run_dir + "/quantizers.json", Json(rows).dump() + "\n");
+  const std::string report = train::write_report(run_dir);
+  std::printf("report: %s\n", report.c_str());
+  std::printf("run dir: %s (summary.json, log.jsonl, report.html, last.safetensors%s)\n",
+              run_dir.c_str(), best_acc >= 0 ? ", best.safetensors" : "");
   return 0;
 }
 

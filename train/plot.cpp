@@ -144,6 +144,42 @@ std::string svg_plot(const std::vector<Panel>& panels, int width, int panel_heig
   return os.str();
 }
 
+std::string svg_bars(const Bars& b, int width, int height) {
+  const int left = 60, right = 20, top = 30, bottom = 120;
+  const double pw = width - left - right, ph = height - top - bottom;
+  double vmax = 0;
+  for (double v : b.values)
+    if (std::isfinite(v)) vmax = std::max(vmax, v);
+  if (vmax <= 0) vmax = 1;
+  std::ostringstream os;
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+     << "\" font-family=\"sans-serif\" font-size=\"10\">\n<rect width=\"100%\" height=\"100%\" "
+        "fill=\"white\"/>\n"
+     << "<text x=\"" << left << "\" y=\"18\" font-size=\"13\" font-weight=\"bold\">"
+     << escape(b.title) << "</text>\n";
+  for (double t : ticks(0, vmax)) {
+    const double y = top + ph - t / vmax * ph;
+    os << "<line x1=\"" << left << "\" x2=\"" << left + pw << "\" y1=\"" << y << "\" y2=\"" << y
+       << "\" stroke=\"#eee\"/><text x=\"" << left - 6 << "\" y=\"" << y + 4
+       << "\" text-anchor=\"end\">" << num(t) << "</text>\n";
+  }
+  const double slot = pw / std::max<std::size_t>(1, b.values.size());
+  for (std::size_t i = 0; i < b.values.size(); ++i) {
+    const double v = std::isfinite(b.values[i]) ? b.values[i] : 0;
+    const double h = v / vmax * ph, x = left + slot * static_cast<double>(i);
+    os << "<rect x=\"" << x + slot * 0.15 << "\" y=\"" << top + ph - h << "\" width=\""
+       << slot * 0.7 << "\" height=\"" << h << "\" fill=\"" << b.color << "\"><title>"
+       << escape(b.labels[i]) << ": " << num(v) << "</title></rect>\n";
+    const double lx = x + slot / 2, ly = top + ph + 6;
+    os << "<text transform=\"translate(" << lx << "," << ly << ") rotate(60)\" font-size=\"9\">"
+       << escape(b.labels[i]) << "</text>\n";
+  }
+  os << "<line x1=\"" << left << "\" x2=\"" << left + pw << "\" y1=\"" << top + ph << "\" y2=\""
+     << top + ph << "\" stroke=\"#444\"/>\n<text transform=\"translate(16," << top + ph / 2
+     << ") rotate(-90)\" text-anchor=\"middle\">" << escape(b.ylabel) << "</text>\n</svg>\n";
+  return os.str();
+}
+
 void write_text_file(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {

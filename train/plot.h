@@ -23,6 +23,16 @@ struct Panel {
 };
 
 std::string svg_plot(const std::vector<Panel>& panels, int width = 760, int panel_height = 280);
+
+// A bar chart: one bar per category (labels rotated under the axis), with an
+// optional horizontal reference line (e.g. a target).
+struct Bars {
+  std::string title, ylabel;
+  std::vector<std::string> labels;
+  std::vector<double> values;
+  std::string color = "#1f77b4";
+};
+std::string svg_bars(const Bars& bars, int width = 760, int height = 300);
 // Writes text to path atomically (temporary file + rename); errors name the path.
 void write_text_file(const std::string& path, const std::string& text);
 

@@ -1,0 +1,25 @@
+// mpq report RUN_DIR: (re)builds RUN_DIR/report.html from a run's logs.
+#include <cstdio>
+
+#include "core/error.h"
+#include "examples/args.h"
+#include "examples/mpq/commands.h"
+#include "train/report.h"
+
+namespace mpq::cli {
+
+int report_command(int argc, char** argv) {
+  examples::Args args(
+      "mpq report",
+      "Writes RUN_DIR/report.html, a self-contained HTML report (inline SVG, no network)\n"
+      "of a resnet_cifar run: loss and accuracy curves, memory against targets,\n"
+      "per-layer learned bitwidths and the final quantizer parameters.\n\n"
+      "Example:\n  mpq report --run runs/20261125-190000");
+  args.add("run", "", "the run folder (with log.jsonl and summary.json); required");
+  if (!args.parse(argc, argv)) return 0;
+  MPQ_CHECK(args.given("run"), "mpq report: --run is required");
+  std::printf("%s\n", train::write_report(args.str("run")).c_str());
+  return 0;
+}
+
+}  // namespace mpq::cli
