@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -17,6 +18,48 @@ void Args::add(const std::string& name, const std::string& default_value, const 
 void Args::add_switch(const std::string& name, const std::string& help) {
   flags_[name] = {"", "", help, false, true};
   order_.push_back(name);
+}
+
+void Args::load_ini(const std::string& path, const std::string& section) {
+  std::ifstream in(path);
+  MPQ_CHECK(in.good(), program_, ": cannot open the experiment file '", path, "'");
+  auto trim = [](std::string t) {
+    const auto b = t.find_first_not_of(" \t\r"), e = t.find_last_not_of(" \t\r");
+    return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
+  };
+  std::string line, current;
+  std::vector<std::string> sections;
+  bool found = false;
+  for (int n = 1; std::getline(in, line); ++n) {
+    line = trim(line.substr(0, line.find_first_of("#;")));
+    if (line.empty()) continue;
+    if (line.front() == '[') {
+      MPQ_CHECK(line.back() == ']', path, ":", n, ": malformed section header '", line, "'");
+      current = trim(line.substr(1, line.size() - 2));
+      sections.push_back(current);
+      found = found || current == section;
+      continue;
+    }
+    const auto eq = line.find('=');
+    MPQ_CHECK(eq != std::string::npos, path, ":", n, ": expected 'key = value', got '", line, "'");
+    if (current != section) continue;
+    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    auto it = flags_.find(key);
+    MPQ_CHECK(it != flags_.end() && key != "config" && key != "experiment", path, ":", n,
+              ": unknown setting '", key, "' (settings are the flags of ", program_,
+              " without the dashes)");
+    if (it->second.set) continue;  // the command line wins
+    if (it->second.is_switch) {
+      MPQ_CHECK(value == "true" || value == "false", path, ":", n, ": '", key,
+                "' takes true or false");
+      it->second.set = value == "true";
+    } else {
+      it->second.value = value;
+    }
+  }
+  std::string known;
+  for (const auto& sct : sections) known += (known.empty() ? "" : ", ") + sct;
+  MPQ_CHECK(found, path, ": no experiment [", section, "] (it has: ", known, ")");
 }
 
 bool Args::on(const std::string& name) const {

@@ -23,6 +23,12 @@ class Args {
   // Throws mpq::Error for an unknown flag, a missing value or a repeated flag.
   bool parse(int argc, char** argv);
 
+  // Reads section [section] of an INI file (key = value lines, # or ; comments)
+  // and uses its values for the flags not given on the command line. Keys are
+  // flag names without the dashes; an unknown key or a missing section is an
+  // error naming the file and line.
+  void load_ini(const std::string& path, const std::string& section);
+
   std::string str(const std::string& name) const;
   bool on(const std::string& name) const;     // a switch was given
   bool given(const std::string& name) const;  // a flag was given on the command line

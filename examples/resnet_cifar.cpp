@@ -207,6 +207,16 @@ int run(int argc, char** argv) {
       "The paper's full CIFAR-10 protocol (160 + 160 epochs):\n"
       "  resnet_cifar --data DIR --float-epochs 160 --float-schedule multistep:80,120 \\\n"
       "               --epochs 160 --schedule multistep:80,120 --lr 0.01");
+  args.add("config", "",
+           "INI experiment file (e.g. examples/presets/paper.ini); flags given here win");
+  args.add("experiment", "", "the section of --config to run (e.g. learned-w70-amax8)");
+  args.add(
+      "mode", "learned",
+      "learned (trained quantizers), fixed (fixed bitwidths), learn-qmax (the paper's baseline:\n"
+      "      bitwidth fixed, q_max learned) or float (no quantized phase)");
+  args.add("quantize", "all", "all (weights and activations) or weights");
+  args.add("wbits", "2", "weight bitwidth of the fixed and learn-qmax modes");
+  args.add("abits", "4", "activation bitwidth of the fixed and learn-qmax modes");
   args.add("data", "", "CIFAR-10 binary folder; empty: Fashion-MNIST");
   args.add("fashion-dir", "/usr/share/datasets/fashion-mnist", "Fashion-MNIST IDX folder");
   args.add("model", "resnet20", "resnet20, resnet32 or resnet56");
@@ -241,6 +251,17 @@ int run(int argc, char** argv) {
   args.add("stop-after", "0",
            "stop after this many epochs (float + quantized) as if killed; for testing --resume");
   if (!args.parse(argc, argv)) return 0;
+  if (!args.str("config").empty()) {
+    MPQ_CHECK(!args.str("experiment").empty(), "resnet_cifar: --config needs --experiment NAME");
+    args.load_ini(args.str("config"), args.str("experiment"));
+  } else {
+    MPQ_CHECK(args.str("experiment").empty(), "resnet_cifar: --experiment needs --config FILE");
+  }
+  const std::string mode = args.str("mode"), quantize = args.str("quantize");
+  MPQ_CHECK(mode == "learned" || mode == "fixed" || mode == "learn-qmax" || mode == "float",
+            "resnet_cifar: --mode must be learned, fixed, learn-qmax or float, got '", mode, "'");
+  MPQ_CHECK(quantize == "all" || quantize == "weights",
+            "resnet_cifar: --quantize must be all or weights, got '", quantize, "'");
 
   const auto start = std::chrono::steady_clock::now();
   const std::string model_name = args.str("model");
@@ -295,7 +316,17 @@ int run(int argc, char** argv) {
   mo.in_channels = data.channels;
   mo.seed = seed;
   auto float_net = models::make_model(model_name, mo);
-  mo.quant = models::QuantConfig::learned(param, args.real("bits", 2, 8), args.real("bits", 1, 8));
+  {
+    // Weights and activations get the same kind of quantizer; fixed and learn-qmax
+    // use the uniform or power-of-two baseline that matches --param.
+    const double wbits = mode == "learned" ? args.real("bits", 2, 8) : args.real("wbits", 2, 8);
+    const double abits = mode == "learned" ? args.real("bits", 1, 8) : args.real("abits", 1, 8);
+    const models::QuantMode qm = mode == "fixed"        ? models::QuantMode::fixed
+                                 : mode == "learn-qmax" ? models::QuantMode::learn_qmax
+                                                        : models::QuantMode::learned;
+    mo.quant.weights = {qm, param, wbits};
+    if (quantize == "all") mo.quant.activations = {qm, param, abits};
+  }
   std::shared_ptr<models::Module> qnet;
 
   // Targets scaled to this network (needs the activation sizes of one forward).
@@ -502,7 +533,8 @@ int run(int argc, char** argv) {
           {"phase", "float"}, {"epoch", std::to_string(float_epochs)}, {"model", model_name}};
       train::save_checkpoint(run_dir + "/float.safetensors", fck);
     }
-    // ---- phase 2: quantized, from the float weights ----
+    // ---- phase 2: quantized, from the float weights (none in float mode) ----
+    if (mode == "float") mo.quant = models::QuantConfig::float_network();
     qnet = models::make_model(model_name, mo);
     auto qopt = make_opt(*qnet, args.real("lr", 0, 1e30));
     if (resume_phase == "quant") {
@@ -511,7 +543,7 @@ int run(int argc, char** argv) {
       load_matching(*qnet, float_net->state_dict());
       models::init_quantizers_from_weights(*qnet);
     }
-    if (epochs > 0)
+    if (mode != "float" && epochs > 0)
       run_phase("quant", *qnet, true, epochs, args.real("lr", 0, 1e30), args.str("schedule"),
                 resume_phase == "quant" ? resume_epoch : 0, *qopt);
   } catch (const StopRequested&) {
@@ -537,7 +569,11 @@ int run(int argc, char** argv) {
   Json summary = Json::Object{};
   summary["dataset"] = data.name;
   summary["model"] = model_name;
-  summary["param"] = std::string(quant::parametrization_name(param));
+  summary["param"] =
+      mode == "float" ? std::string("float") : std::string(quant::parametrization_name(param));
+  summary["mode"] = mode;
+  summary["quantize"] = quantize;
+  summary["experiment"] = args.str("experiment").empty() ? Json() : Json(args.str("experiment"));
   summary["float_epochs"] = float_epochs;
   summary["epochs"] = epochs;
   summary["test_accuracy"] = final_eval.accuracy;
