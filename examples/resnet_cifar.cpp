@@ -235,6 +235,9 @@ int run(int argc, char** argv) {
            "float phase schedule: constant, step:N, multistep:A,B, cosine");
   args.add("schedule", "cosine", "quantized phase schedule");
   args.add("momentum", "0.9", "SGD momentum");
+  args.add("optimizer", "sgd",
+           "sgd (the paper's, with --momentum) or adam (decoupled weight decay)");
+  args.add("warmup", "0", "epochs of linear learning-rate warmup at the start of each phase");
   args.add("weight-decay", "0.0002",
            "L2 weight decay on every parameter, quantizers and BN included");
   args.add("weight-target", "auto", "weight memory target in kB, 'auto' or 'none'");
@@ -378,7 +381,8 @@ int run(int argc, char** argv) {
   auto run_phase = [&](const std::string& phase, models::Module& net, bool quantized,
                        int phase_epochs, double lr, const std::string& schedule_spec,
                        int first_epoch, train::Optimizer& opt) {
-    const train::Schedule sched = train::Schedule::parse(schedule_spec, lr, phase_epochs);
+    train::Schedule sched = train::Schedule::parse(schedule_spec, lr, phase_epochs);
+    sched.warmup = args.real("warmup", 0, 1e6);
     const std::int64_t n = data.train_x.shape()[0];
     const std::int64_t steps_per_epoch = (n + batch - 1) / batch;
     Tensor xb = empty({batch, data.channels, 32, 32}), yb = empty({batch}, DType::i32);
@@ -387,6 +391,7 @@ int run(int argc, char** argv) {
       Generator gen(mix(mix(seed, quantized ? 2 : 1), static_cast<std::uint64_t>(epoch)));
       const Tensor perm = randperm(n, gen);
       double ce_sum = 0, pw_sum = 0;
+      double pen_sum[3] = {0, 0, 0};  // weights, largest activation, sum of activations
       std::int64_t correct = 0, seen = 0;
       net.train();
       for (std::int64_t s = 0; s < steps_per_epoch; ++s) {
@@ -404,6 +409,15 @@ int run(int argc, char** argv) {
           const train::MemoryTerms mt = train::memory_terms(net, targets);
           loss = add(ce, mt.penalty.to(ce.dtype()));
           penalty = mt.penalty.item();
+          // Each term on its own, for the log: lambda relu(kB - target)^2.
+          const Tensor* kb[3] = {&mt.weight_kb, &mt.act_max_kb, &mt.act_sum_kb};
+          const std::optional<double>* tg[3] = {&targets.weight_kb, &targets.act_max_kb,
+                                                &targets.act_sum_kb};
+          for (int k = 0; k < 3; ++k)
+            if (*tg[k]) {
+              const double over = std::max(0.0, kb[k]->item() - **tg[k]);
+              pen_sum[k] += targets.lambda * over * over * static_cast<double>(m);
+            }
         }
         const double l = loss.item();
         const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * steps_per_epoch + s;
@@ -461,6 +475,9 @@ int run(int argc, char** argv) {
       line["epoch"] = epoch;
       line["train_ce"] = ce_sum / static_cast<double>(seen);
       line["train_penalty"] = pw_sum / static_cast<double>(seen);
+      line["train_penalty_weights"] = pen_sum[0] / static_cast<double>(seen);
+      line["train_penalty_act_max"] = pen_sum[1] / static_cast<double>(seen);
+      line["train_penalty_act_sum"] = pen_sum[2] / static_cast<double>(seen);
       line["train_accuracy"] = static_cast<double>(correct) / static_cast<double>(seen);
       line["test_loss"] = last_eval.loss;
       line["test_accuracy"] = last_eval.accuracy;
@@ -495,12 +512,19 @@ int run(int argc, char** argv) {
     }
   };
 
-  auto make_opt = [&](models::Module& net, double lr) {
+  const std::string optimizer = args.str("optimizer");
+  MPQ_CHECK(optimizer == "sgd" || optimizer == "adam",
+            "resnet_cifar: --optimizer must be sgd or adam, got '", optimizer, "'");
+  auto make_opt = [&](models::Module& net, double lr) -> std::unique_ptr<train::Optimizer> {
     // The paper's preset: the same L2 decay on every parameter, quantizers and BN included.
-    return std::make_unique<train::Sgd>(
-        std::vector<train::ParamGroup>{{net.model_parameters(), wd, 1.0},
-                                       {net.quantizer_parameters(), wd, 1.0}},
-        train::SgdOptions{lr, momentum, wd, false});
+    std::vector<train::ParamGroup> groups{{net.model_parameters(), wd, 1.0},
+                                          {net.quantizer_parameters(), wd, 1.0}};
+    if (optimizer == "adam")
+      return std::make_unique<train::Adam>(
+          std::move(groups),
+          train::AdamOptions{lr, 0.9, 0.999, 1e-8, wd, train::WeightDecay::decoupled});
+    return std::make_unique<train::Sgd>(std::move(groups),
+                                        train::SgdOptions{lr, momentum, wd, false});
   };
   auto restore = [&](models::Module& net, train::Optimizer& opt) {
     models::NamedTensors model_state, opt_state;
