@@ -31,8 +31,10 @@ void Args::load_ini(const std::string& path, const std::string& section) {
   std::vector<std::string> sections;
   bool found = false;
   for (int n = 1; std::getline(in, line); ++n) {
-    line = trim(line.substr(0, line.find_first_of("#;")));
-    if (line.empty()) continue;
+    line = trim(line);
+    if (n == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line = trim(line.substr(3));  // UTF-8 BOM
+    if (line.empty() || line.front() == '#' || line.front() == ';')
+      continue;  // whole-line comments only
     if (line.front() == '[') {
       MPQ_CHECK(line.back() == ']', path, ":", n, ": malformed section header '", line, "'");
       current = trim(line.substr(1, line.size() - 2));
@@ -60,6 +62,24 @@ void Args::load_ini(const std::string& path, const std::string& section) {
   std::string known;
   for (const auto& sct : sections) known += (known.empty() ? "" : ", ") + sct;
   MPQ_CHECK(found, path, ": no experiment [", section, "] (it has: ", known, ")");
+}
+
+std::map<std::string, std::string> Args::values() const {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, f] : flags_)
+    out[name] = f.is_switch ? (f.set ? "true" : "false") : f.value;
+  return out;
+}
+
+void Args::apply_saved(const std::map<std::string, std::string>& saved) {
+  for (const auto& [name, value] : saved) {
+    auto it = flags_.find(name);
+    if (it == flags_.end() || it->second.set) continue;
+    if (it->second.is_switch)
+      it->second.set = value == "true";
+    else
+      it->second.value = value;
+  }
 }
 
 bool Args::on(const std::string& name) const {

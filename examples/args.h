@@ -23,11 +23,17 @@ class Args {
   // Throws mpq::Error for an unknown flag, a missing value or a repeated flag.
   bool parse(int argc, char** argv);
 
-  // Reads section [section] of an INI file (key = value lines, # or ; comments)
+  // Reads section [section] of an INI file (key = value lines; lines starting
+  // with # or ; are comments)
   // and uses its values for the flags not given on the command line. Keys are
   // flag names without the dashes; an unknown key or a missing section is an
   // error naming the file and line.
   void load_ini(const std::string& path, const std::string& section);
+
+  // Every flag's current value (switches as "true"/"false"), for saving a run's configuration.
+  std::map<std::string, std::string> values() const;
+  // Uses `saved` values for the flags not given on the command line (like load_ini).
+  void apply_saved(const std::map<std::string, std::string>& saved);
 
   std::string str(const std::string& name) const;
   bool on(const std::string& name) const;     // a switch was given

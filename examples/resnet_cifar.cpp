@@ -23,6 +23,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
 
 #include "core/autograd.h"
 #include "core/parallel.h"
@@ -136,6 +138,13 @@ std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
   return a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL);
 }
 
+// A double as text that reads back to the same value.
+std::string full_precision(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -239,7 +248,8 @@ int run(int argc, char** argv) {
            "sgd (the paper's, with --momentum) or adam (decoupled weight decay)");
   args.add("warmup", "0", "epochs of linear learning-rate warmup at the start of each phase");
   args.add("weight-decay", "0.0002",
-           "L2 weight decay on every parameter, quantizers and BN included");
+           "weight decay on every parameter, quantizers and BN included (L2 with SGD, decoupled "
+           "with Adam)");
   args.add("weight-target", "auto", "weight memory target in kB, 'auto' or 'none'");
   args.add("act-max-target", "auto", "largest-activation memory target in kB, 'auto' or 'none'");
   args.add("act-sum-target", "none", "sum-of-activations memory target in kB, 'auto' or 'none'");
@@ -254,6 +264,41 @@ int run(int argc, char** argv) {
   args.add("stop-after", "0",
            "stop after this many epochs (float + quantized) as if killed; for testing --resume");
   if (!args.parse(argc, argv)) return 0;
+  // The run folder and its configuration come first: a resumed run takes every
+  // setting from RUN_DIR/config.json (given flags must agree with it).
+  std::string run_dir = args.str("run-dir");
+  if (run_dir.empty()) {
+    MPQ_CHECK(!args.on("resume"), "resnet_cifar: --resume needs --run-dir");
+    char buf[64];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&now));
+    run_dir = buf;
+  }
+  const std::string config_path = run_dir + "/config.json";
+  const std::set<std::string> per_process{"resume", "run-dir", "threads", "stop-after"};
+  if (args.on("resume")) {
+    std::ifstream in(config_path);
+    MPQ_CHECK(in.good(), "resnet_cifar: cannot resume: ", config_path,
+              " is missing (not a resnet_cifar run folder?)");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::map<std::string, std::string> saved;
+    const Json saved_json = Json::parse(text.str(), config_path);  // named: the loop must not outlive it
+    for (const auto& [k, v] : saved_json.object())
+      if (!per_process.count(k)) saved[k] = v.string();
+    const auto now = args.values();
+    std::string conflicts;
+    for (const auto& [k, v] : saved)
+      if (args.given(k) && now.count(k) && now.at(k) != v)
+        conflicts += "\n  --" + k + " " + now.at(k) + " (the run used " + v + ")";
+    MPQ_CHECK(conflicts.empty(),
+              "resnet_cifar: --resume with settings that differ from the run's:", conflicts);
+    args.apply_saved(saved);
+  } else {
+    MPQ_CHECK(!std::filesystem::exists(run_dir + "/last.safetensors"), "resnet_cifar: ", run_dir,
+              " already holds a run (last.safetensors); continue it with --resume or choose "
+              "another --run-dir");
+  }
   if (!args.str("config").empty()) {
     MPQ_CHECK(!args.str("experiment").empty(), "resnet_cifar: --config needs --experiment NAME");
     args.load_ini(args.str("config"), args.str("experiment"));
@@ -266,6 +311,9 @@ int run(int argc, char** argv) {
   MPQ_CHECK(quantize == "all" || quantize == "weights",
             "resnet_cifar: --quantize must be all or weights, got '", quantize, "'");
 
+  const std::string optimizer = args.str("optimizer");
+  MPQ_CHECK(optimizer == "sgd" || optimizer == "adam",
+            "resnet_cifar: --optimizer must be sgd or adam, got '", optimizer, "'");
   const auto start = std::chrono::steady_clock::now();
   const std::string model_name = args.str("model");
   MPQ_CHECK(model_name == "resnet20" || model_name == "resnet32" || model_name == "resnet56",
@@ -277,15 +325,13 @@ int run(int argc, char** argv) {
   const double wd = args.real("weight-decay", 0, 1), momentum = args.real("momentum", 0, 0.999);
   const std::uint64_t seed = static_cast<std::uint64_t>(args.integer("seed", 0, INT64_MAX));
   if (const auto t = args.integer("threads", 0, 1024); t > 0) set_num_threads(static_cast<int>(t));
-  std::string run_dir = args.str("run-dir");
-  if (run_dir.empty()) {
-    MPQ_CHECK(!args.on("resume"), "resnet_cifar: --resume needs --run-dir");
-    char buf[64];
-    const std::time_t now = std::time(nullptr);
-    std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&now));
-    run_dir = buf;
-  }
   std::filesystem::create_directories(run_dir);
+  if (!args.on("resume")) {
+    Json cfg = Json::Object{};
+    for (const auto& [k, v] : args.values())
+      if (!per_process.count(k)) cfg[k] = v;
+    train::write_file_atomic(config_path, cfg.dump() + "\n");
+  }
   const std::string last_path = run_dir + "/last.safetensors",
                     best_path = run_dir + "/best.safetensors";
 
@@ -308,6 +354,9 @@ int run(int argc, char** argv) {
   train::Checkpoint resume;
   if (args.on("resume")) {
     resume = train::load_checkpoint(last_path);
+    for (const char* key : {"phase", "epoch", "best_test_accuracy"})
+      MPQ_CHECK(resume.metadata.count(key), "resnet_cifar: ", last_path, " has no '", key,
+                "' in its metadata (not a last.safetensors of resnet_cifar?)");
     resume_phase = resume.metadata.at("phase");
     resume_epoch = std::stoi(resume.metadata.at("epoch"));
     best_acc_so_far = std::stod(resume.metadata.at("best_test_accuracy"));
@@ -356,9 +405,21 @@ int run(int argc, char** argv) {
       if (v == "auto") return autov;
       return args.real(flag, 0, 1e12);
     };
-    targets.weight_kb = target("weight-target", w2 * 70.1 / 65.5);
-    targets.act_max_kb = target("act-max-target", a4max * 8.1 / 8.0);
-    targets.act_sum_kb = target("act-sum-target", a4sum * 92.1 / 92.0);
+    // 'auto' targets apply only to what is quantized: float tensors (weights in
+    // float mode, activations with --quantize weights) could never meet them.
+    const bool qweights = mode != "float", qacts = mode != "float" && quantize == "all";
+    auto applies = [&](const char* flag, bool quantized) {
+      MPQ_CHECK(quantized || args.str(flag) == "auto" || args.str(flag) == "none",
+                "resnet_cifar: --", flag, " targets tensors that stay float with --mode ", mode,
+                " --quantize ", quantize);
+      return quantized;
+    };
+    if (applies("weight-target", qweights))
+      targets.weight_kb = target("weight-target", w2 * 70.1 / 65.5);
+    if (applies("act-max-target", qacts))
+      targets.act_max_kb = target("act-max-target", a4max * 8.1 / 8.0);
+    if (applies("act-sum-target", qacts))
+      targets.act_sum_kb = target("act-sum-target", a4sum * 92.1 / 92.0);
   }
   auto fmt_target = [](const std::optional<double>& t) {
     return t ? std::to_string(*t).substr(0, 6) + " kB" : std::string("none");
@@ -430,6 +491,8 @@ int run(int argc, char** argv) {
         for (const auto& [name, p] : net.named_parameters())
           if (p.grad().defined())
             check_finite(p.grad(), "the gradient of " + name, epoch, global_step);
+        if (quantized && optimizer == "sgd")
+          train::add_l2_to_gradients(net.quantizer_parameters(), wd);
         if (quantized && targets.any()) train::clip_quantizer_gradients(net);
         opt.step();
         if (quantized) train::clip_quantizer_parameters(net);
@@ -488,8 +551,6 @@ int run(int argc, char** argv) {
       line["constraints_met"] = met;
       line["images_per_s"] = images_per_s;
       line["lr"] = opt.lr();
-      log << line.dump() << "\n";
-      log.flush();
       // Checkpoints: best (quantized phase, targets met), then last.
       train::Checkpoint ck;
       for (const auto& [k, v] : net.state_dict()) ck.tensors.emplace_back("model." + k, v);
@@ -503,22 +564,26 @@ int run(int argc, char** argv) {
       }
       ck.metadata = {{"phase", phase},
                      {"epoch", std::to_string(epoch)},
-                     {"best_test_accuracy", std::to_string(best_acc)},
+                     {"best_test_accuracy", full_precision(best_acc)},
                      {"model", model_name},
                      {"param", std::string(quant::parametrization_name(param))},
                      {"seed", std::to_string(seed)}};
       train::save_checkpoint(last_path, ck);
+      // Logged once the epoch is safely checkpointed, so a resumed run never
+      // repeats a line.
+      log << line.dump() << "\n";
+      log.flush();
       if (stop_after > 0 && ++epochs_done == stop_after) throw StopRequested{};
     }
   };
 
-  const std::string optimizer = args.str("optimizer");
-  MPQ_CHECK(optimizer == "sgd" || optimizer == "adam",
-            "resnet_cifar: --optimizer must be sgd or adam, got '", optimizer, "'");
   auto make_opt = [&](models::Module& net, double lr) -> std::unique_ptr<train::Optimizer> {
     // The paper's preset: the same L2 decay on every parameter, quantizers and BN included.
-    std::vector<train::ParamGroup> groups{{net.model_parameters(), wd, 1.0},
-                                          {net.quantizer_parameters(), wd, 1.0}};
+    // With SGD the quantizers' decay is added to their gradients before the clipping
+    // (see the training step), so their group has none of its own.
+    std::vector<train::ParamGroup> groups{
+        {net.model_parameters(), wd, 1.0},
+        {net.quantizer_parameters(), optimizer == "sgd" ? 0.0 : wd, 1.0}};
     if (optimizer == "adam")
       return std::make_unique<train::Adam>(
           std::move(groups),
@@ -564,7 +629,10 @@ int run(int argc, char** argv) {
     if (resume_phase == "quant") {
       restore(*qnet, *qopt);
     } else {
-      load_matching(*qnet, float_net->state_dict());
+      const int copied = load_matching(*qnet, float_net->state_dict());
+      MPQ_CHECK(copied == static_cast<int>(float_net->state_dict().size()), "resnet_cifar: only ",
+                copied, " of ", float_net->state_dict().size(),
+                " float tensors found a place in the quantized network");
       models::init_quantizers_from_weights(*qnet);
     }
     if (mode != "float" && epochs > 0)

@@ -12,13 +12,23 @@ execute_process(COMMAND ${PROGRAM} ${common} --epochs 2 --run-dir ${WORK_DIR}/b 
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "first half failed (${rc})")
 endif()
-execute_process(COMMAND ${PROGRAM} ${common} --epochs 2 --run-dir ${WORK_DIR}/b --resume
+# Only --resume and --run-dir: every other setting comes from the run's config.json.
+execute_process(COMMAND ${PROGRAM} --run-dir ${WORK_DIR}/b --resume
   RESULT_VARIABLE rc OUTPUT_VARIABLE out)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "resumed run failed (${rc})")
 endif()
 if(NOT out MATCHES "resuming quant phase after epoch 1")
   message(FATAL_ERROR "the resumed run did not resume from epoch 1:\n${out}")
+endif()
+# Settings that disagree with the run's, and reusing a run folder, are refused.
+execute_process(COMMAND ${PROGRAM} --resume --run-dir ${WORK_DIR}/b --seed 9 RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "differ from the run's")
+  message(FATAL_ERROR "a resume with another seed was not refused (${rc}): ${err}")
+endif()
+execute_process(COMMAND ${PROGRAM} ${common} --run-dir ${WORK_DIR}/a RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "already holds a run")
+  message(FATAL_ERROR "reusing a run folder was not refused (${rc}): ${err}")
 endif()
 file(SHA256 ${WORK_DIR}/a/last.safetensors ha)
 file(SHA256 ${WORK_DIR}/b/last.safetensors hb)

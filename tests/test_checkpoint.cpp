@@ -62,7 +62,7 @@ TEST_CASE("checkpoint: bit-exact round trip in the safetensors layout", "[checkp
     CHECK(back.tensors[i].second.to_vector<double>() == c.tensors[i].second.to_vector<double>());
   }
   CHECK(back.metadata.at("epoch") == "7");
-  CHECK(back.metadata.count("mpq.crc32") == 1);
+  CHECK(back.metadata.count("mpq.crc32") == 0);  // checked on load, not handed out
   // The layout: u64 header size, JSON header, data.
   const std::string bytes = slurp(path);
   std::uint64_t n = 0;
@@ -86,6 +86,15 @@ TEST_CASE("checkpoint: corruption and truncation are detected; writes are atomic
   dir.write("flip.safetensors", flipped);
   CHECK_THROWS_WITH(load_checkpoint(dir.file("flip.safetensors")),
                     Contains("checksum") && Contains("corrupted"));
+  // A change in the header (here the metadata) is caught as well.
+  train::Checkpoint meta;
+  meta.tensors = c.tensors;
+  meta.metadata = {{"epoch", "12"}};
+  save_checkpoint(dir.file("meta.safetensors"), meta);
+  std::string edited = slurp(dir.file("meta.safetensors"));
+  edited[edited.find("\"12\"") + 2] = '3';
+  dir.write("edited.safetensors", edited);
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("edited.safetensors")), Contains("checksum"));
   dir.write("short.safetensors", good.substr(0, good.size() - 10));
   CHECK_THROWS_WITH(load_checkpoint(dir.file("short.safetensors")), Contains("outside the data"));
   dir.write("hdr.safetensors", good.substr(0, 20));

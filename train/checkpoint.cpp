@@ -51,6 +51,26 @@ std::uint32_t crc32_of(const std::string& data) {
   return static_cast<std::uint32_t>(crc);
 }
 
+constexpr const char* kCrcKey = "mpq.crc32";
+constexpr const char* kCrcPlaceholder = "00000000";
+
+std::string crc_hex(std::uint32_t crc) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", crc);
+  return buf;
+}
+
+// Offset of the 8 hex digits of "mpq.crc32" in a header's text (npos: none).
+std::size_t crc_slot(const std::string& header, const std::string& path, bool required = true) {
+  const std::string key = std::string("\"") + kCrcKey + "\": \"";
+  const std::size_t at = header.find(key);
+  if (at == std::string::npos) {
+    MPQ_CHECK(!required, "checkpoint ", path, ": no CRC slot in the header");
+    return std::string::npos;
+  }
+  return at + key.size();
+}
+
 void fsync_path(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags);
   if (fd < 0) return;
@@ -95,10 +115,14 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   }
   Json meta = Json::Object{};
   for (const auto& [k, v] : ckpt.metadata) meta[k] = v;
-  meta["mpq.crc32"] = std::to_string(crc32_of(data));
+  meta[kCrcKey] = kCrcPlaceholder;
   header["__metadata__"] = meta;
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');  // keep the data 8-byte aligned
+  // The CRC covers the header (with the placeholder in its own slot) and the data.
+  const std::size_t slot = crc_slot(h, path);
+  const std::string crc = crc_hex(crc32_of(h + data));
+  h.replace(slot, crc.size(), crc);
   std::string bytes(8, '\0');
   std::uint64_t n = h.size();
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((n >> (8 * i)) & 0xff);
@@ -119,7 +143,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   for (int i = 7; i >= 0; --i) n = n * 256 + static_cast<unsigned char>(bytes[i]);
   MPQ_CHECK(n <= bytes.size() - 8, "load_checkpoint: ", path, ": truncated header (", n,
             " bytes announced, ", bytes.size() - 8, " present)");
-  const Json header = Json::parse(bytes.substr(8, n), "load_checkpoint: " + path);
+  const std::string header_text = bytes.substr(8, n);
+  const Json header = Json::parse(header_text, "load_checkpoint: " + path);
   MPQ_CHECK(header.is_object(), "load_checkpoint: ", path, ": the header is not a JSON object");
   const std::string data = bytes.substr(8 + n);
   Checkpoint ckpt;
@@ -145,11 +170,15 @@ Checkpoint load_checkpoint(const std::string& path) {
     MPQ_CHECK(b >= 0 && e >= b && e <= static_cast<double>(data.size()), "load_checkpoint: ", path,
               ": tensor '", name, "' lies outside the data (offsets ", b, "..", e, ", data ",
               data.size(), " bytes; truncated?)");
-    Tensor t = empty(shape, dt);
     const auto begin = static_cast<std::size_t>(b), end = static_cast<std::size_t>(e);
-    MPQ_CHECK(end - begin == t.numel() * dtype_size(dt), "load_checkpoint: ", path, ": tensor '",
+    // Check the size against the shape before allocating (a corrupted shape must
+    // not turn into a huge allocation).
+    double expected = static_cast<double>(dtype_size(dt));
+    for (auto d : shape) expected *= static_cast<double>(d);
+    MPQ_CHECK(static_cast<double>(end - begin) == expected, "load_checkpoint: ", path, ": tensor '",
               name, "' has ", end - begin, " bytes for shape ", shape_str(shape), " ",
               dtype_name(dt));
+    Tensor t = empty(shape, dt);
     if (end > begin) std::memcpy(t.raw_data(), data.data() + begin, end - begin);
     ranges.emplace_back(begin, end);
     ckpt.tensors.emplace_back(name, t);
@@ -158,10 +187,16 @@ Checkpoint load_checkpoint(const std::string& path) {
   for (std::size_t i = 1; i < ranges.size(); ++i)
     MPQ_CHECK(ranges[i].first >= ranges[i - 1].second, "load_checkpoint: ", path,
               ": overlapping tensor data");
-  auto it = ckpt.metadata.find("mpq.crc32");
-  if (it != ckpt.metadata.end())
-    MPQ_CHECK(it->second == std::to_string(crc32_of(data)), "load_checkpoint: ", path,
-              ": data checksum mismatch (the file is corrupted)");
+  // Files from other writers carry no mpq CRC; mpq's own are always checked.
+  auto it = ckpt.metadata.find(kCrcKey);
+  if (it != ckpt.metadata.end()) {
+    const std::size_t slot = crc_slot(header_text, path);
+    std::string zeroed = header_text;
+    zeroed.replace(slot, 8, kCrcPlaceholder);
+    MPQ_CHECK(it->second == crc_hex(crc32_of(zeroed + data)), "load_checkpoint: ", path,
+              ": checksum mismatch (the file is corrupted)");
+    ckpt.metadata.erase(it);
+  }
   // Keep the order in which the tensors were stored (the header map sorts by name).
   std::sort(ckpt.tensors.begin(), ckpt.tensors.end(), [&](const auto& a, const auto& b2) {
     return header.at(a.first).at("data_offsets").array()[0].number() <

@@ -54,6 +54,15 @@ bool constraints_met(const models::Module& net, const MemoryTargets& t) {
          ok(m.act_sum_kb, t.act_sum_kb);
 }
 
+void add_l2_to_gradients(const std::vector<Tensor>& params, double wd) {
+  if (wd == 0) return;
+  NoGradGuard ng;
+  for (const Tensor& p : params) {
+    const Tensor g = p.grad();
+    if (g.defined()) add_(g, mul(p.detach(), wd));
+  }
+}
+
 void clip_quantizer_gradients(const models::Module& net) {
   for (const auto& q : net.quantizers()) q->clip_gradients();
 }

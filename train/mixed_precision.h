@@ -34,6 +34,11 @@ MemoryTerms memory_terms(const models::Module& net, const MemoryTargets& targets
 // True when every set target is met by the current bitwidths.
 bool constraints_met(const models::Module& net, const MemoryTargets& targets);
 
+// g <- g + wd p for each parameter with a gradient: L2 weight decay applied
+// before the quantizer gradients are clipped, the order PAPER.md gives
+// ("after weight decay and before the update"); the optimizer then runs
+// these parameters with no decay of its own.
+void add_l2_to_gradients(const std::vector<Tensor>& params, double weight_decay);
 void clip_quantizer_gradients(const models::Module& net);
 void clip_quantizer_parameters(const models::Module& net);
 

@@ -33,7 +33,7 @@ int summary_command(int argc, char** argv) {
   if (!args.parse(argc, argv)) return 0;
   MPQ_CHECK(args.given("model"), "mpq summary: --model is required");
   const std::string name = args.str("model");
-  const double wbits = args.real("wbits", 1, 32), abits = args.real("abits", 1, 32);
+  const double wbits = args.real("wbits", 2, 32), abits = args.real("abits", 1, 32);
   const bool pow2 = !quant::is_uniform(quant::parse_parametrization(args.str("param")));
   const std::string shortcut = args.str("shortcut");
   MPQ_CHECK(shortcut == "A" || shortcut == "B", "mpq summary: --shortcut must be A or B, got '",
