@@ -277,13 +277,11 @@ int run(int argc, char** argv) {
   const std::string config_path = run_dir + "/config.json";
   const std::set<std::string> per_process{"resume", "run-dir", "threads", "stop-after"};
   if (args.on("resume")) {
-    std::ifstream in(config_path);
-    MPQ_CHECK(in.good(), "resnet_cifar: cannot resume: ", config_path,
+    MPQ_CHECK(std::filesystem::exists(config_path), "resnet_cifar: cannot resume: ", config_path,
               " is missing (not a resnet_cifar run folder?)");
-    std::stringstream text;
-    text << in.rdbuf();
     std::map<std::string, std::string> saved;
-    const Json saved_json = Json::parse(text.str(), config_path);  // named: the loop must not outlive it
+    const Json saved_json = Json::parse(train::read_file(config_path, "resnet_cifar"),
+                                        config_path);  // named: the loop must not outlive it
     for (const auto& [k, v] : saved_json.object())
       if (!per_process.count(k)) saved[k] = v.string();
     const auto now = args.values();

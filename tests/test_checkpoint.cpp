@@ -5,20 +5,12 @@
 #include "temp_dir.h"
 #include "test_util.h"
 #include "train/checkpoint.h"
+#include "train/file_io.h"
 #include "train/json.h"
 
 using namespace mpq;
 using namespace mpq::train;
 using Catch::Matchers::Contains;
-
-namespace {
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-}  // namespace
 
 TEST_CASE("json: parse, dump and errors", "[json]") {
   const Json j =
@@ -64,7 +56,7 @@ TEST_CASE("checkpoint: bit-exact round trip in the safetensors layout", "[checkp
   CHECK(back.metadata.at("epoch") == "7");
   CHECK(back.metadata.count("mpq.crc32") == 0);  // checked on load, not handed out
   // The layout: u64 header size, JSON header, data.
-  const std::string bytes = slurp(path);
+  const std::string bytes = train::read_file(path, "test");
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = n * 256 + static_cast<unsigned char>(bytes[i]);
   const Json header = Json::parse(bytes.substr(8, n));
@@ -80,7 +72,7 @@ TEST_CASE("checkpoint: corruption and truncation are detected; writes are atomic
   c.tensors = {{"w", test::rand_f32({64}, 1)}};
   const std::string path = dir.file("ck.safetensors");
   save_checkpoint(path, c);
-  const std::string good = slurp(path);
+  const std::string good = train::read_file(path, "test");
   std::string flipped = good;
   flipped[flipped.size() - 3] ^= 0x40;
   dir.write("flip.safetensors", flipped);
@@ -91,7 +83,7 @@ TEST_CASE("checkpoint: corruption and truncation are detected; writes are atomic
   meta.tensors = c.tensors;
   meta.metadata = {{"epoch", "12"}};
   save_checkpoint(dir.file("meta.safetensors"), meta);
-  std::string edited = slurp(dir.file("meta.safetensors"));
+  std::string edited = train::read_file(dir.file("meta.safetensors"), "test");
   edited[edited.find("\"12\"") + 2] = '3';
   dir.write("edited.safetensors", edited);
   CHECK_THROWS_WITH(load_checkpoint(dir.file("edited.safetensors")), Contains("checksum"));

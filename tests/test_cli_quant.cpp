@@ -7,6 +7,7 @@
 #include "core/npy.h"
 #include "temp_dir.h"
 #include "test_util.h"
+#include "train/file_io.h"
 
 using namespace mpq;
 using Catch::Matchers::Contains;
@@ -17,18 +18,12 @@ struct Result {
   std::string out, err;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Result run_cli(const test::TempDir& dir, const std::string& args) {
   const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
   const std::string cmd = std::string(MPQ_CLI_PATH) + " " + args + " >" + out + " 2>" + err;
   const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, train::read_file(out, "test"),
+          train::read_file(err, "test")};
 }
 }  // namespace
 
@@ -47,12 +42,12 @@ TEST_CASE("mpq quant: .npy round trip with JSON, outputs and plot", "[cli][quant
   CHECK(q.dtype() == DType::f32);
   CHECK(q.to_vector<float>() == std::vector<float>{0.25f, -0.5f, 1.0f, -1.0f, 0.0f});
   CHECK(gx.to_vector<float>() == std::vector<float>{1, 2, 0, 0, 5});
-  const std::string json = slurp(dir.file("o.json"));
+  const std::string json = train::read_file(dir.file("o.json"), "test");
   CHECK_THAT(json, Contains("\"param\": \"U3\"") && Contains("\"signed\": true") &&
                        Contains("\"with_zero\": false") && Contains("\"bitwidth\": 4") &&
                        Contains("\"effective\": {\"d\": 0.25, \"qmax\": 0.9") &&
                        Contains("\"grad\": {\"d\": -3") && Contains("\"qmax\": -1}"));
-  const std::string svg = slurp(dir.file("p.svg"));
+  const std::string svg = train::read_file(dir.file("p.svg"), "test");
   CHECK_THAT(svg, Contains("<svg") && Contains("dQ/dx") && Contains("dQ/dqmax"));
   // Without output flags: a summary on stdout.
   const Result s =
@@ -68,7 +63,7 @@ TEST_CASE("mpq quant: malformed input exits with code 2 and a clear message", "[
   save_npy(dir.file("x.npy"), from_vector<float>({0.5f, -0.5f}, {2}));
   save_npy(dir.file("int.npy"), from_vector<std::int32_t>({1, 2}, {2}));
   save_npy(dir.file("u3.npy"), from_vector<float>({1, 2, 3}, {3}));
-  const std::string good = slurp(dir.file("x.npy"));
+  const std::string good = train::read_file(dir.file("x.npy"), "test");
   dir.write("trunc.npy", good.substr(0, good.size() - 3));
   dir.write("junk.npy", "not a numpy file");
   const std::string x = " --input " + dir.file("x.npy");

@@ -1,4 +1,5 @@
 #include "test_util.h"
+#include "train/file_io.h"
 
 #include <fstream>
 #include <sstream>
@@ -8,15 +9,6 @@
 
 using namespace mpq;
 using Catch::Matchers::Contains;
-
-namespace {
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-}  // namespace
 
 TEST_CASE("npy: round trip of every dtype and rank", "[npy]") {
   test::TempDir dir;
@@ -35,7 +27,8 @@ TEST_CASE("npy: round trip of every dtype and rank", "[npy]") {
     CHECK(back.dtype() == tensors[i].dtype());
     CHECK(back.to_vector<double>() == tensors[i].to_vector<double>());
     // The data starts on a 64-byte boundary, as NumPy writes it.
-    CHECK((read_all(path).size() - back.numel() * dtype_size(back.dtype())) % 64 == 0);
+    CHECK((train::read_file(path, "test").size() - back.numel() * dtype_size(back.dtype())) % 64 ==
+          0);
   }
   // Non-contiguous input is written in logical order.
   save_npy(dir.file("t.npy"), from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}).t());
@@ -45,7 +38,7 @@ TEST_CASE("npy: round trip of every dtype and rank", "[npy]") {
 TEST_CASE("npy: malformed files give clear errors", "[npy]") {
   test::TempDir dir;
   save_npy(dir.file("ok.npy"), test::rand_f32({4, 4}, 1));
-  const std::string good = read_all(dir.file("ok.npy"));
+  const std::string good = train::read_file(dir.file("ok.npy"), "test");
   CHECK_THROWS_WITH(load_npy(dir.file("missing.npy")),
                     Contains("cannot open") && Contains("missing.npy"));
   dir.write("magic.npy", "PK\x03\x04 not numpy at all");

@@ -1,15 +1,11 @@
 #include "train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "train/json.h"
@@ -71,30 +67,7 @@ std::size_t crc_slot(const std::string& header, const std::string& path, bool re
   return at + key.size();
 }
 
-void fsync_path(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
-
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    MPQ_CHECK(out.good(), "cannot write '", tmp, "'");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    MPQ_CHECK(out.good(), "writing '", tmp, "' failed (disk full?)");
-  }
-  fsync_path(tmp, O_RDONLY);
-  MPQ_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path,
-            "'");
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
-}
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   std::string data;
@@ -132,11 +105,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  MPQ_CHECK(in.good(), "load_checkpoint: cannot open '", path, "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
+  const std::string bytes = read_file(path, "load_checkpoint");
   MPQ_CHECK(bytes.size() >= 8, "load_checkpoint: ", path, ": truncated (", bytes.size(),
             " bytes, no header size)");
   std::uint64_t n = 0;

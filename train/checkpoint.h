@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "train/file_io.h"
 
 namespace mpq::train {
 
@@ -30,8 +31,5 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Errors name the file and the problem: missing, truncated, malformed header,
 // offsets out of range or overlapping, unsupported dtype, CRC mismatch.
 Checkpoint load_checkpoint(const std::string& path);
-
-// Writes `bytes` to path atomically (temporary file, fsync, rename, fsync dir).
-void write_file_atomic(const std::string& path, const std::string& bytes);
 
 }  // namespace mpq::train

@@ -180,17 +180,4 @@ std::string svg_bars(const Bars& b, int width, int height) {
   return os.str();
 }
 
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    MPQ_CHECK(out.good(), "cannot write '", tmp, "'");
-    out << text;
-    out.flush();
-    MPQ_CHECK(out.good(), "writing '", tmp, "' failed");
-  }
-  MPQ_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path,
-            "'");
-}
-
 }  // namespace mpq::train

@@ -33,8 +33,6 @@ struct Bars {
   std::string color = "#1f77b4";
 };
 std::string svg_bars(const Bars& bars, int width = 760, int height = 300);
-// Writes text to path atomically (temporary file + rename); errors name the path.
-void write_text_file(const std::string& path, const std::string& text);
 
 // A palette of distinguishable colours, indexed modulo its size.
 const std::string& color(std::size_t i);

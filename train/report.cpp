@@ -2,24 +2,17 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <filesystem>
 #include <sstream>
 
 #include "core/error.h"
+#include "train/file_io.h"
 #include "train/json.h"
 #include "train/plot.h"
 
 namespace mpq::train {
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  MPQ_CHECK(in.good(), "report: cannot open '", path, "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string html_escape(const std::string& s) {
   std::string out;
@@ -41,7 +34,7 @@ std::string write_report(const std::string& run_dir) {
   // Per-epoch records.
   std::vector<Json> epochs;
   {
-    std::istringstream lines(read_file(run_dir + "/log.jsonl"));
+    std::istringstream lines(read_file(run_dir + "/log.jsonl", "report"));
     std::string line;
     int n = 0;
     while (std::getline(lines, line)) {
@@ -51,7 +44,8 @@ std::string write_report(const std::string& run_dir) {
     }
   }
   MPQ_CHECK(!epochs.empty(), "report: ", run_dir, "/log.jsonl has no epochs");
-  const Json summary = Json::parse(read_file(run_dir + "/summary.json"), run_dir + "/summary.json");
+  const Json summary =
+      Json::parse(read_file(run_dir + "/summary.json", "report"), run_dir + "/summary.json");
 
   // x axis: epochs counted over both phases.
   std::vector<double> x, ce, pen, tr, te, wkb, amax, asum;
@@ -123,11 +117,9 @@ std::string write_report(const std::string& run_dir) {
     << svg_plot({loss, acc}) << "<h2>Memory</h2>\n"
     << svg_plot({mem_w, mem_a}) << "<h2>Learned bitwidths</h2>\n"
     << svg_bars(wbits) << svg_bars(abits);
-  std::ifstream qf(run_dir + "/quantizers.json");
-  if (qf.good()) {
-    std::stringstream ss;
-    ss << qf.rdbuf();
-    const Json q = Json::parse(ss.str(), run_dir + "/quantizers.json");
+  if (std::filesystem::exists(run_dir + "/quantizers.json")) {
+    const Json q = Json::parse(read_file(run_dir + "/quantizers.json", "report"),
+                               run_dir + "/quantizers.json");
     h << "<h2>Final quantizer "
          "parameters</h2>\n<table><tr><th>tensor</th><th>kind</th><th>param</th><th>d</th>"
          "<th>q_max</th><th>q_min</th><th>bits</th><th>count</th><th>kB</th></tr>\n";
@@ -141,7 +133,7 @@ std::string write_report(const std::string& run_dir) {
   }
   h << "</body></html>\n";
   const std::string path = run_dir + "/report.html";
-  write_text_file(path, h.str());
+  write_file_atomic(path, h.str());
   return path;
 }
 

@@ -15,6 +15,7 @@
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "quant/quantizer.h"
+#include "train/file_io.h"
 #include "train/plot.h"
 
 namespace mpq::cli {
@@ -193,10 +194,10 @@ int quant_command(int argc, char** argv) {
       js << "\"qmin\": " << json_number(v.qmin) << ", \"qmax\": " << json_number(v.qmax);
     js << "}, \"grad\": {\"" << names[0] << "\": " << json_number(g[0]) << ", \"" << names[1]
        << "\": " << json_number(g[1]) << "}}\n";
-    train::write_text_file(args.str("json"), js.str());
+    train::write_file_atomic(args.str("json"), js.str());
   }
   if (args.given("plot"))
-    train::write_text_file(args.str("plot"), plot(qz, x.detach(), q.detach()));
+    train::write_file_atomic(args.str("plot"), plot(qz, x.detach(), q.detach()));
 
   if (!args.given("output") && !args.given("grad-input") && !args.given("json") &&
       !args.given("plot")) {
