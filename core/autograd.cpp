@@ -1,5 +1,7 @@
 #include "core/autograd.h"
 
+#include "core/layout.h"
+
 #include <unordered_map>
 #include <unordered_set>
 
@@ -51,7 +53,9 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& g) {
             " for a leaf of shape ", shape_str(leaf.shape));
   Tensor gc = g.dtype() == leaf.dtype ? g : g.to(leaf.dtype);
   if (!leaf.grad) {
-    Tensor copy = empty(leaf.shape, leaf.dtype, leaf.storage->device());
+    // The gradient takes the leaf's layout when the leaf is dense (a
+    // channels-last leaf gets a channels-last gradient), row-major otherwise.
+    Tensor copy = empty_dense_like(Tensor(leaf_));
     copy_elements(copy, gc);
     leaf.grad = copy.impl_ptr();
   } else {

@@ -1,13 +1,19 @@
 // Row-wise iteration over N strided operands of one shape.
 //
-// Adjacent dimensions that are contiguous in every operand are merged first,
-// so a contiguous tensor of any rank becomes one row. The rows are split
+// The dimensions are visited in the memory order of operand 0 (the output:
+// largest stride outermost), so that writes are sequential whatever its
+// layout; adjacent dimensions that are contiguous in every operand are then
+// merged, so dense operands of one layout (row-major, channels-last, ...)
+// become one row. The rows are split
 // across threads; row_fn(offsets, n, inner_strides) then walks n elements
 // starting at offsets[k] (elements) in operand k with step inner_strides[k].
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <numeric>
+#include <vector>
 
 #include "core/parallel.h"
 #include "core/shape.h"
@@ -19,9 +25,13 @@ void strided_loop(const Shape& shape, const std::array<Strides, N>& strides, Row
                   std::int64_t grain = 32768) {
   // Collapse: drop size-1 dims, merge dim i into i+1 when every operand is
   // contiguous across the pair.
+  std::vector<std::size_t> order(shape.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return strides[0][a] > strides[0][b]; });
   Shape dims;
   std::array<Strides, N> st;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
+  for (std::size_t i : order) {
     if (shape[i] == 1) continue;
     if (shape[i] == 0) return;
     bool merge = !dims.empty();

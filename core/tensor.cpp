@@ -5,6 +5,7 @@
 
 #include "core/autograd.h"
 #include "core/copy.h"
+#include "core/layout.h"
 #include "core/strided_loop.h"
 
 namespace mpq {
@@ -230,7 +231,8 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
     copy_elements(dst, tmp);
     return;
   }
-  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
+  if (dst.dtype() == src.dtype() && same_layout(dst, src) && is_dense(dst)) {
+    // One dense block in the same layout (row-major, channels-last, ...).
     if (dst.raw_data() != src.raw_data())
       std::memcpy(dst.raw_data(), src.raw_data(), dst.numel() * dtype_size(dst.dtype()));
     return;
@@ -244,8 +246,13 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
                           const std::array<std::int64_t, 2>& st) {
                         D* dp = d + off[0];
                         const S* sp = s + off[1];
-                        for (std::int64_t i = 0; i < n; ++i)
-                          dp[i * st[0]] = static_cast<D>(sp[i * st[1]]);
+                        if (st[0] == 1 && st[1] == 1) {
+#pragma omp simd
+                          for (std::int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
+                        } else {
+                          for (std::int64_t i = 0; i < n; ++i)
+                            dp[i * st[0]] = static_cast<D>(sp[i * st[1]]);
+                        }
                       });
     });
   });

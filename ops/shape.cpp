@@ -1,6 +1,7 @@
 #include "ops/shape.h"
 
 #include "core/autograd.h"
+#include "core/layout.h"
 
 namespace mpq {
 
@@ -15,7 +16,10 @@ Tensor pad(const Tensor& x, const std::vector<std::pair<std::int64_t, std::int64
               ", ", pads[i].second, ") on axis ", first + i);
     s[first + i] += pads[i].first + pads[i].second;
   }
-  Tensor y = full(s, value, x.dtype(), x.device());
+  // The result keeps x's memory order (a channels-last input gives a
+  // channels-last result), so that what follows runs on one dense layout.
+  Tensor y = empty_strided(s, dense_strides(s, layout_order(x)), x.dtype(), x.device());
+  y.fill_(value);
   Tensor inner = y;
   for (std::size_t i = 0; i < pads.size(); ++i)
     inner = inner.narrow(static_cast<std::int64_t>(first + i), pads[i].first, x.shape()[first + i]);
@@ -73,9 +77,13 @@ Tensor subsample(const Tensor& x, std::int64_t axis, std::int64_t step) {
   st[ax] *= step;
   Tensor y = as_strided(x, s, st, x.offset());
   const Shape xs = x.shape();
-  return record("subsample", y, {&x}, [xs, s, ax, step](const Tensor& g) {
-    Tensor gi = zeros(xs, g.dtype(), g.device());
-    Strides view = contiguous_strides(xs);
+  const auto order = layout_order(x);
+  return record("subsample", y, {&x}, [xs, s, ax, step, order](const Tensor& g) {
+    // The gradient is laid out like x (channels-last stays channels-last).
+    const Strides dense = dense_strides(xs, order);
+    Tensor gi = empty_strided(xs, dense, g.dtype(), g.device());
+    gi.fill_(0.0);
+    Strides view = dense;
     view[ax] *= step;
     as_strided(gi, s, view, 0).copy_(g);
     return std::vector<Tensor>{gi};

@@ -55,6 +55,7 @@ Tensor Tensor::reshape(const Shape& requested) const {
   MPQ_CHECK(numel_of(target) == numel(), "reshape: cannot reshape ", shape_str(shape()), " (",
             numel(), " elements) into ", shape_str(requested), " (", numel_of(target),
             " elements)");
+  if (target == shape()) return *this;  // keeps the layout of a channels-last tensor
   const Tensor src = contiguous();
   Tensor out = as_strided(src, target, contiguous_strides(target), src.offset());
   const Shape in_shape = shape();

@@ -21,10 +21,14 @@ void run_binary(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
                     O* o = po + off[0];
                     const A* x = pa + off[1];
                     const B* y = pb + off[2];
+                    // `omp simd`: the output may be an input (in-place ops) but
+                    // never at another index, so the loops vectorise safely.
                     if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+#pragma omp simd
                       for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
                     } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
                       const B yv = *y;
+#pragma omp simd
                       for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
                     } else {
                       for (std::int64_t i = 0; i < n; ++i)
@@ -43,6 +47,7 @@ void run_unary(const Tensor& x, const Tensor& out, F f) {
                     T* o = po + off[0];
                     const T* v = px + off[1];
                     if (st[0] == 1 && st[1] == 1) {
+#pragma omp simd
                       for (std::int64_t i = 0; i < n; ++i) o[i] = f(v[i]);
                     } else {
                       for (std::int64_t i = 0; i < n; ++i) o[i * st[0]] = f(v[i * st[1]]);

@@ -1,0 +1,102 @@
+#include "core/layout.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/autograd.h"
+
+namespace mpq {
+
+std::vector<std::int64_t> layout_order(const Tensor& t) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(t.dim()));
+  std::iota(order.begin(), order.end(), 0);
+  const Shape& s = t.shape();
+  const Strides& st = t.strides();
+  // Size-1 dims carry no layout information: they sort as if they were the
+  // stride their row-major position would give, keeping their axis order.
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    if (s[a] == 1 || s[b] == 1) return false;
+    return st[a] > st[b];
+  });
+  return order;
+}
+
+Strides dense_strides(const Shape& shape, const std::vector<std::int64_t>& order) {
+  Strides st(shape.size(), 1);
+  std::int64_t step = 1;
+  for (std::size_t i = order.size(); i-- > 0;) {
+    st[order[i]] = step;
+    step *= std::max<std::int64_t>(shape[order[i]], 1);
+  }
+  return st;
+}
+
+bool is_dense(const Tensor& t) {
+  if (t.is_contiguous()) return true;
+  const auto order = layout_order(t);
+  const Strides want = dense_strides(t.shape(), order);
+  for (std::int64_t i = 0; i < t.dim(); ++i)
+    if (t.shape()[i] > 1 && t.strides()[i] != want[i]) return false;
+  return true;
+}
+
+bool same_layout(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return false;
+  for (std::int64_t i = 0; i < a.dim(); ++i)
+    if (a.shape()[i] > 1 && a.strides()[i] != b.strides()[i]) return false;
+  return true;
+}
+
+Strides channels_last_strides(const Shape& shape) {
+  MPQ_CHECK(shape.size() == 4, "channels-last layout needs a 4-D shape, got ", shape_str(shape));
+  return dense_strides(shape, {0, 2, 3, 1});
+}
+
+bool is_channels_last(const Tensor& t) {
+  if (t.dim() != 4) return false;
+  const Strides want = channels_last_strides(t.shape());
+  for (std::int64_t i = 0; i < 4; ++i)
+    if (t.shape()[i] > 1 && t.strides()[i] != want[i]) return false;
+  return true;
+}
+
+Tensor empty_strided(const Shape& shape, const Strides& strides, DType dtype, Device device) {
+  Tensor flat = empty({numel_of(shape)}, dtype, device);
+  return as_strided(flat, shape, strides, 0);
+}
+
+Tensor empty_dense_like(const Tensor& t, DType dtype) {
+  if (t.is_contiguous() || !is_dense(t)) return empty(t.shape(), dtype, t.device());
+  return empty_strided(t.shape(), dense_strides(t.shape(), layout_order(t)), dtype, t.device());
+}
+
+Tensor empty_dense_like(const Tensor& t) {
+  return empty_dense_like(t, t.dtype());
+}
+
+Tensor dense(const Tensor& t) {
+  if (is_dense(t)) return t;
+  Tensor out = empty(t.shape(), t.dtype(), t.device());
+  out.copy_(t);
+  return out;
+}
+
+Tensor in_layout_of(const Tensor& t, const Tensor& like) {
+  MPQ_CHECK(t.shape() == like.shape(), "in_layout_of: shapes ", shape_str(t.shape()), " and ",
+            shape_str(like.shape()), " differ");
+  if (same_layout(t, like)) return t;
+  Tensor out = empty_dense_like(like, t.dtype());
+  out.copy_(t);
+  return out;
+}
+
+Tensor to_channels_last(const Tensor& t) {
+  MPQ_CHECK(t.dim() == 4, "to_channels_last: expected a 4-D tensor, got ", shape_str(t.shape()));
+  if (is_channels_last(t)) return t;
+  Tensor out = empty_strided(t.shape(), channels_last_strides(t.shape()), t.dtype(), t.device());
+  out.copy_(t.detach());
+  return record("to_channels_last", out, {&t},
+                [](const Tensor& g) { return std::vector<Tensor>{g}; });
+}
+
+}  // namespace mpq
