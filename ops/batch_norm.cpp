@@ -1,6 +1,7 @@
 #include "ops/batch_norm.h"
 
 #include "core/autograd.h"
+#include "core/layout.h"
 #include "ops/cpu/batch_norm.h"
 
 namespace mpq {
@@ -28,8 +29,9 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   MPQ_CHECK(!training || x_in.numel() / C > 1,
             "batch_norm2d: training needs more than one value per channel, got input ",
             shape_str(x_in.shape()));
-  const Tensor x = x_in.detach().contiguous();
-  Tensor y = empty_like(x);
+  // Channels-last activations (from conv2d) are normalised in place of layout.
+  const Tensor x = is_channels_last(x_in) ? x_in.detach() : x_in.detach().contiguous();
+  Tensor y = empty_dense_like(x);
   Tensor mean = empty({C}, x.dtype()), rstd = empty({C}, x.dtype());
   {
     NoGradGuard ng;
@@ -43,8 +45,8 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   const Tensor gd = gamma.defined() ? gamma.detach() : Tensor();
   const bool has_gamma = gamma.defined(), has_beta = beta.defined();
   return record("batch_norm2d", y, {&x_in, &gamma, &beta}, [=](const Tensor& gy) {
-    const Tensor g = gy.contiguous();
-    Tensor dx = need_x ? empty_like(x) : Tensor();
+    const Tensor g = in_layout_of(gy, x);
+    Tensor dx = need_x ? empty_dense_like(x) : Tensor();
     Tensor dgamma = need_gb && has_gamma ? empty({C}, x.dtype()) : Tensor();
     Tensor dbeta = need_gb && has_beta ? empty({C}, x.dtype()) : Tensor();
     cpu::batch_norm_backward(g, x, gd, mean, rstd, training, dx, dgamma, dbeta);

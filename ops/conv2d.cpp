@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/layout.h"
 #include "ops/cpu/conv2d.h"
 #include "ops/reference/conv2d.h"
 
@@ -62,11 +63,18 @@ void check_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dP
 
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& p) {
   check_conv(x_in, w_in, b_in, p);
-  const Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
+  // float32 runs on oneDNN in channels-last (nhwc): activations arrive and
+  // leave in that layout, so a network pays no reorder between layers; other
+  // inputs are converted once. float64 (the reference) works on row-major.
+  const bool f32 = x_in.dtype() == DType::f32;
+  const Tensor x = f32 ? to_channels_last(x_in.detach()) : x_in.detach().contiguous();
+  const Tensor w = w_in.detach().contiguous();
   const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
   const auto d = dims_of(x.shape(), w.shape(), p);
-  Tensor y = empty({d.N, d.O, d.P, d.Q}, x.dtype(), x.device());
-  if (x.dtype() == DType::f32) {
+  const Shape y_shape{d.N, d.O, d.P, d.Q};
+  Tensor y = f32 ? empty_strided(y_shape, channels_last_strides(y_shape), x.dtype(), x.device())
+                 : empty(y_shape, x.dtype(), x.device());
+  if (f32) {
     cpu::conv2d_forward(x, w, b, p, y);
   } else {
     reference::conv2d_forward(d, p, x.data<double>(), w.data<double>(),
@@ -80,10 +88,11 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   const Tensor xs = need_w ? x : Tensor(), ws = need_x ? w : Tensor();
   const Shape x_shape = x.shape(), w_shape = w.shape();
   return record("conv2d", y, {&x_in, &w_in, &b_in}, [=](const Tensor& gy) {
-    const Tensor g = gy.contiguous();
+    const Tensor g = f32 ? to_channels_last(gy) : gy.contiguous();
     Tensor dx, dw, db;
     if (need_x) {
-      dx = empty(x_shape, g.dtype(), g.device());
+      dx = f32 ? empty_strided(x_shape, channels_last_strides(x_shape), g.dtype(), g.device())
+               : empty(x_shape, g.dtype(), g.device());
       if (g.dtype() == DType::f32)
         cpu::conv2d_backward_data(g, ws, p, dx);
       else

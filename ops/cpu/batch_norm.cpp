@@ -1,10 +1,157 @@
 #include "ops/cpu/batch_norm.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "core/layout.h"
 #include "core/parallel.h"
 
 namespace mpq::cpu {
+
+namespace {
+
+// ---- channels-last (NHWC) kernels -----------------------------------------
+// x is M = N H W rows of C contiguous channel values. Per-channel sums are
+// taken over fixed blocks of kRows rows, each block's partial in double, and
+// the partials are added in block order: the result does not depend on the
+// thread count. The loops over c are unit-stride and vectorise.
+constexpr std::int64_t kRows = 128;
+
+// partial[b] = sum over block b's rows of (f1(row), f2(row)) per channel.
+template <class RowFn>
+std::vector<double>& channel_block_sums(std::int64_t M, std::int64_t C, RowFn&& row_fn) {
+  // Reused between calls (no allocation per step). The workers must use the
+  // calling thread's buffer, not their own thread_local: hence the pointer.
+  thread_local std::vector<double> buffer;
+  std::vector<double>& partial = buffer;
+  const std::int64_t blocks = (M + kRows - 1) / kRows;
+  partial.assign(static_cast<std::size_t>(blocks * 2 * C), 0.0);
+  double* base = partial.data();
+  parallel_for(0, blocks, 1, [&](std::int64_t bb, std::int64_t be) {
+    for (std::int64_t blk = bb; blk < be; ++blk) {
+      double* s1 = base + blk * 2 * C;
+      double* s2 = s1 + C;
+      const std::int64_t r1 = std::min(M, (blk + 1) * kRows);
+      for (std::int64_t r = blk * kRows; r < r1; ++r) row_fn(r, s1, s2);
+    }
+  });
+  return partial;
+}
+
+// Totals over blocks, in block order, into t1[c], t2[c].
+void add_blocks(const std::vector<double>& partial, std::int64_t C, std::vector<double>& t1,
+                std::vector<double>& t2) {
+  t1.assign(static_cast<std::size_t>(C), 0.0);
+  t2.assign(static_cast<std::size_t>(C), 0.0);
+  const std::size_t blocks = partial.size() / static_cast<std::size_t>(2 * C);
+  for (std::size_t b = 0; b < blocks; ++b)
+    for (std::int64_t c = 0; c < C; ++c) {
+      t1[c] += partial[b * 2 * C + c];
+      t2[c] += partial[b * 2 * C + C + c];
+    }
+}
+
+template <class T>
+void forward_nhwc(const Tensor& x, const T* pg, const T* pb, T* rm, T* rv, bool training,
+                  double momentum, double eps, const Tensor& y, T* pmean, T* prstd) {
+  const std::int64_t C = x.shape()[1], M = x.numel() / C;
+  const T* px = x.data<T>();
+  T* py = y.data<T>();
+  std::vector<double> mu(C), var(C);
+  if (training) {
+    // One pass, shifted by the first row K: var = E[(x-K)^2] - (E[x-K])^2 has
+    // no cancellation problem when |mean| >> std as long as K is a sample.
+    std::vector<T> K(px, px + C);
+    const T* pk = K.data();
+    auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
+      const T* row = px + r * C;
+      for (std::int64_t c = 0; c < C; ++c) {
+        const double d = static_cast<double>(row[c] - pk[c]);
+        s1[c] += d;
+        s2[c] += d * d;
+      }
+    });
+    std::vector<double> t1, t2;
+    add_blocks(partial, C, t1, t2);
+    for (std::int64_t c = 0; c < C; ++c) {
+      const double m1 = t1[c] / static_cast<double>(M);
+      mu[c] = static_cast<double>(pk[c]) + m1;
+      var[c] = std::max(0.0, t2[c] / static_cast<double>(M) - m1 * m1);
+      if (rm) rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mu[c]);
+      if (rv && M > 1)
+        rv[c] = static_cast<T>((1 - momentum) * rv[c] +
+                               momentum * var[c] * static_cast<double>(M) / (M - 1));
+    }
+  } else {
+    for (std::int64_t c = 0; c < C; ++c) {
+      mu[c] = rm[c];
+      var[c] = rv[c];
+    }
+  }
+  std::vector<T> scale(C), shift(C);
+  for (std::int64_t c = 0; c < C; ++c) {
+    const double r = 1.0 / std::sqrt(var[c] + eps);
+    pmean[c] = static_cast<T>(mu[c]);
+    prstd[c] = static_cast<T>(r);
+    scale[c] = static_cast<T>((pg ? pg[c] : 1.0) * r);
+    shift[c] = static_cast<T>((pb ? pb[c] : 0.0) - mu[c] * (pg ? pg[c] : 1.0) * r);
+  }
+  const T* ps = scale.data();
+  const T* pt = shift.data();
+  parallel_for(0, M, std::max<std::int64_t>(1, 16384 / C), [&](std::int64_t rb, std::int64_t re) {
+    for (std::int64_t r = rb; r < re; ++r) {
+      const T* row = px + r * C;
+      T* out = py + r * C;
+      for (std::int64_t c = 0; c < C; ++c) out[c] = ps[c] * row[c] + pt[c];
+    }
+  });
+}
+
+template <class T>
+void backward_nhwc(const Tensor& dy, const Tensor& x, const T* gam, const T* pmean, const T* prstd,
+                   bool training, const Tensor& dx, T* pdg, T* pdb) {
+  const std::int64_t C = x.shape()[1], M = x.numel() / C;
+  const T* px = x.data<T>();
+  const T* pg = dy.data<T>();
+  auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
+    const T* xr = px + r * C;
+    const T* gr = pg + r * C;
+    for (std::int64_t c = 0; c < C; ++c) {
+      s1[c] += static_cast<double>(gr[c]);
+      s2[c] += static_cast<double>(gr[c]) * static_cast<double>(xr[c] - pmean[c]);
+    }
+  });
+  std::vector<double> sum_g, sum_gx;
+  add_blocks(partial, C, sum_g, sum_gx);
+  const double Md = static_cast<double>(M);
+  std::vector<T> a(C), b(C), k(C);
+  for (std::int64_t c = 0; c < C; ++c) {
+    const double r = prstd[c];
+    sum_gx[c] *= r;
+    if (pdg) pdg[c] = static_cast<T>(sum_gx[c]);
+    if (pdb) pdb[c] = static_cast<T>(sum_g[c]);
+    // dx = gamma r (g - sum_g/M - xhat sum_gx/M), xhat = (x - mu) r.
+    const double gs = (gam ? gam[c] : 1.0) * r;
+    a[c] = static_cast<T>(gs);
+    b[c] = training ? static_cast<T>(-gs * sum_g[c] / Md) : T(0);
+    k[c] = training ? static_cast<T>(-gs * r * sum_gx[c] / Md) : T(0);
+  }
+  if (!dx.defined()) return;
+  T* pdx = dx.data<T>();
+  const T *pa = a.data(), *pbb = b.data(), *pk = k.data();
+  parallel_for(0, M, std::max<std::int64_t>(1, 16384 / C), [&](std::int64_t rb, std::int64_t re) {
+    for (std::int64_t r = rb; r < re; ++r) {
+      const T* xr = px + r * C;
+      const T* gr = pg + r * C;
+      T* out = pdx + r * C;
+      for (std::int64_t c = 0; c < C; ++c)
+        out[c] = pa[c] * gr[c] + pk[c] * (xr[c] - pmean[c]) + pbb[c];
+    }
+  });
+}
+
+}  // namespace
 
 void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                         const Tensor& running_mean, const Tensor& running_var, bool training,
@@ -21,6 +168,10 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
     T* rv = running_var.defined() ? running_var.data<T>() : nullptr;
     T* pmean = mean.data<T>();
     T* prstd = rstd.data<T>();
+    if (is_channels_last(x)) {
+      forward_nhwc<T>(x, pg, pb, rm, rv, training, momentum, eps, y, pmean, prstd);
+      return;
+    }
     parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
       for (std::int64_t c = cb; c < ce; ++c) {
         double mu, var;
@@ -77,6 +228,10 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
     T* pdx = dx.defined() ? dx.data<T>() : nullptr;
     T* pdg = dgamma.defined() ? dgamma.data<T>() : nullptr;
     T* pdb = dbeta.defined() ? dbeta.data<T>() : nullptr;
+    if (is_channels_last(x)) {
+      backward_nhwc<T>(dy, x, gam, pmean, prstd, training, dx, pdg, pdb);
+      return;
+    }
     parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
       for (std::int64_t c = cb; c < ce; ++c) {
         const double mu = pmean[c], r = prstd[c];

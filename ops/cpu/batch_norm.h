@@ -1,4 +1,6 @@
-// CPU kernels of batch_norm2d (contiguous NCHW), threaded over channels.
+// CPU kernels of batch_norm2d: contiguous NCHW (threaded over channels) or
+// channels-last NHWC (threaded over rows, deterministic block sums); y, dy and
+// dx share x's layout.
 // One template serves float32 and float64; sums accumulate in double.
 #pragma once
 

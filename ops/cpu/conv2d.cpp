@@ -1,5 +1,6 @@
 #include "ops/cpu/conv2d.h"
 
+#include "core/layout.h"
 #include "ops/cpu/onednn.h"
 
 namespace mpq::cpu {
@@ -43,29 +44,30 @@ ConvPrimitives make_primitives(const Shape& xs, const Shape& ws, bool with_bias,
       (Q - 1) * prm.stride[1] + (KW - 1) * prm.dilation[1] + 1 - W - prm.padding[1]};
 
   ConvPrimitives c;
-  c.user_src = memory::desc(src_dims, f32, tag::nchw);
-  c.user_dst = memory::desc(dst_dims, f32, tag::nchw);
+  // Activations are channels-last tensors (see core/layout.h) and the
+  // primitives use that layout directly, so only the weights are reordered.
+  c.user_src = memory::desc(src_dims, f32, tag::nhwc);
+  c.user_dst = memory::desc(dst_dims, f32, tag::nhwc);
   c.user_wei = memory::desc(wei_dims, f32, G == 1 ? tag::oihw : tag::goihw);
   c.user_bias = memory::desc(bias_dims, f32, tag::x);
-  const memory::desc any_src(src_dims, f32, tag::any), any_dst(dst_dims, f32, tag::any),
-      any_wei(wei_dims, f32, tag::any);
+  const memory::desc any_wei(wei_dims, f32, tag::any);
   const memory::desc no_bias;
   const auto algo = dnnl::algorithm::convolution_direct;
 
-  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, any_src, any_wei,
-                                     with_bias ? c.user_bias : no_bias, any_dst, strides, dilates,
-                                     pad_l, pad_r);
+  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, c.user_src, any_wei,
+                                     with_bias ? c.user_bias : no_bias, c.user_dst, strides,
+                                     dilates, pad_l, pad_r);
   c.fwd_pd = dnnl::convolution_forward::primitive_desc(fd, engine());
   c.fwd = dnnl::convolution_forward(c.fwd_pd);
 
-  dnnl::convolution_backward_data::desc bd(algo, any_src, any_wei, any_dst, strides, dilates, pad_l,
-                                           pad_r);
+  dnnl::convolution_backward_data::desc bd(algo, c.user_src, any_wei, c.user_dst, strides, dilates,
+                                           pad_l, pad_r);
   c.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(bd, engine(), c.fwd_pd);
   c.bwd_data = dnnl::convolution_backward_data(c.bwd_data_pd);
 
-  dnnl::convolution_backward_weights::desc wd(algo, any_src, any_wei,
-                                              with_bias ? c.user_bias : no_bias, any_dst, strides,
-                                              dilates, pad_l, pad_r);
+  dnnl::convolution_backward_weights::desc wd(algo, c.user_src, any_wei,
+                                              with_bias ? c.user_bias : no_bias, c.user_dst,
+                                              strides, dilates, pad_l, pad_r);
   c.bwd_wei_pd = dnnl::convolution_backward_weights::primitive_desc(wd, engine(), c.fwd_pd);
   c.bwd_wei = dnnl::convolution_backward_weights(c.bwd_wei_pd);
   return c;
@@ -73,6 +75,9 @@ ConvPrimitives make_primitives(const Shape& xs, const Shape& ws, bool with_bias,
 
 ConvPrimitives& primitives(const Tensor& x, const Tensor& w, bool with_bias,
                            const Conv2dParams& prm) {
+  MPQ_CHECK(is_channels_last(x) && w.is_contiguous(),
+            "cpu::conv2d: activations must be channels-last (core/layout.h) and weights "
+            "contiguous OIHW");
   static onednn::Cache<ConvPrimitives> cache;
   const std::string key =
       shape_str(x.shape()) + shape_str(w.shape()) + (with_bias ? "b" : "-") + prm.str();

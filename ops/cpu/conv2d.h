@@ -1,6 +1,8 @@
 // oneDNN float32 convolution: forward, backward-data, backward-weights.
-// Tensors are contiguous NCHW / OIHW; the primitives pick their own (blocked)
-// layouts and the kernel reorders at its edges, reusing cached buffers.
+// Activations (x, y, dy, dx) are channels-last tensors (core/layout.h: NHWC
+// strides), which the primitives read and write in place; weights are
+// contiguous OIHW and reordered into the primitive's blocked layout through a
+// cached buffer. Primitives are cached per shape.
 #pragma once
 
 #include "core/tensor.h"
