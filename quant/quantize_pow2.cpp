@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/layout.h"
 #include "quant/cpu/quantize.h"
 
 namespace mpq::quant {
@@ -19,16 +20,18 @@ Tensor quantize_pow2(const Tensor& x_in, const Tensor& qmin_t, const Tensor& qma
   const double qmin = qmin_t.item(), qmax = qmax_t.item();
   MPQ_CHECK(qmin > 0 && std::isfinite(qmax) && qmin <= qmax,
             "quantize_pow2: need 0 < q_min <= q_max, got q_min = ", qmin, ", q_max = ", qmax);
-  const Tensor x = x_in.detach().contiguous();
-  Tensor q = empty_like(x);
+  // Elementwise over a dense tensor of any layout (channels-last activations
+  // included): q, dL/dq and dL/dx share x's layout.
+  const Tensor x = dense(x_in.detach());
+  Tensor q = empty_dense_like(x);
   cpu::quantize_pow2_forward(x, qmin, qmax, is_signed, with_zero, q);
   if (!any_requires_grad({&x_in, &qmin_t, &qmax_t})) return q;
   const bool need_x = x_in.requires_grad();
   const Shape s0 = qmin_t.shape(), s1 = qmax_t.shape();
   return record("quantize_pow2", q, {&x_in, &qmin_t, &qmax_t}, [=](const Tensor& g) {
-    Tensor dx = need_x ? empty_like(x) : Tensor();
+    Tensor dx = need_x ? empty_dense_like(x) : Tensor();
     const auto [gmin, gmax] =
-        cpu::quantize_pow2_backward(g.contiguous(), x, qmin, qmax, is_signed, with_zero, dx);
+        cpu::quantize_pow2_backward(in_layout_of(g, x), x, qmin, qmax, is_signed, with_zero, dx);
     return std::vector<Tensor>{dx, full(s0, gmin, x.dtype()), full(s1, gmax, x.dtype())};
   });
 }

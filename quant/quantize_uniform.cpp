@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/layout.h"
 #include "quant/cpu/quantize.h"
 
 namespace mpq::quant {
@@ -27,15 +28,18 @@ Tensor quantize_uniform(const Tensor& x_in, const Tensor& d_t, const Tensor& qma
   MPQ_CHECK(d > 0 && std::isfinite(d) && qmax > 0 && std::isfinite(qmax),
             "quantize_uniform: step size d = ", d, " and range q_max = ", qmax,
             " must be positive and finite");
-  const Tensor x = x_in.detach().contiguous();
-  Tensor q = empty_like(x);
+  // Elementwise over a dense tensor of any layout (channels-last activations
+  // included): q, dL/dq and dL/dx share x's layout.
+  const Tensor x = dense(x_in.detach());
+  Tensor q = empty_dense_like(x);
   cpu::quantize_uniform_forward(x, d, qmax, is_signed, q);
   if (!any_requires_grad({&x_in, &d_t, &qmax_t})) return q;
   const bool need_x = x_in.requires_grad();
   const Shape ds = d_t.shape(), qs = qmax_t.shape();
   return record("quantize_uniform", q, {&x_in, &d_t, &qmax_t}, [=](const Tensor& g) {
-    Tensor dx = need_x ? empty_like(x) : Tensor();
-    const auto [gd, gq] = cpu::quantize_uniform_backward(g.contiguous(), x, d, qmax, is_signed, dx);
+    Tensor dx = need_x ? empty_dense_like(x) : Tensor();
+    const auto [gd, gq] =
+        cpu::quantize_uniform_backward(in_layout_of(g, x), x, d, qmax, is_signed, dx);
     return std::vector<Tensor>{dx, full(ds, gd, x.dtype()), full(qs, gq, x.dtype())};
   });
 }

@@ -1,7 +1,10 @@
 // Power-of-two quantizer: P1, P2, P3, signed/unsigned, with/without zero,
 // against hand-derived values and gradients of PAPER.md.
+#include <bit>
+#include <cstdint>
 #include <numbers>
 
+#include "quant/quantize_pow2.h"
 #include "quant_util.h"
 
 using namespace mpq;
@@ -122,4 +125,34 @@ TEST_CASE("pow2: initialisation, clipping and baselines", "[quant]") {
       make_learn_qmax_quantizer(spec(Parametrization::P2, true, false), 4, w, DType::f64);
   CHECK(tqt.spec().param == Parametrization::P1);
   CHECK(tqt.parameters().size() == 1);
+}
+
+TEST_CASE("quantize_pow2: the float32 bit-level rounding equals the float64 frexp rule",
+          "[quant][pow2]") {
+  // Mantissas straddling sqrt(2) (0x3504F3 rounds down, 0x3504F4 up), exact
+  // powers of two, their neighbours, and signs, over several exponents.
+  std::vector<float> xs;
+  for (int e : {-10, -3, 0, 1, 5}) {
+    for (std::uint32_t mant :
+         {0x000000u, 0x000001u, 0x3504F2u, 0x3504F3u, 0x3504F4u, 0x3504F5u, 0x400000u, 0x7FFFFFu}) {
+      const std::uint32_t bits = (static_cast<std::uint32_t>(127 + e) << 23) | mant;
+      const float v = std::bit_cast<float>(bits);
+      xs.push_back(v);
+      xs.push_back(-v);
+    }
+  }
+  const std::int64_t n = static_cast<std::int64_t>(xs.size());
+  for (bool with_zero : {false, true}) {
+    const Tensor x32 = from_vector(xs, {n});
+    const Tensor q32 = quantize_pow2(x32, scalar_tensor(std::ldexp(1.0, -12)),
+                                     scalar_tensor(std::ldexp(1.0, 8)), true, with_zero);
+    const Tensor q64 =
+        quantize_pow2(x32.to(DType::f64), scalar_tensor(std::ldexp(1.0, -12), DType::f64),
+                      scalar_tensor(std::ldexp(1.0, 8), DType::f64), true, with_zero);
+    const auto a = q32.to_vector<double>(), b = q64.to_vector<double>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      INFO("x = " << xs[i] << " with_zero " << with_zero);
+      CHECK(a[i] == b[i]);
+    }
+  }
 }

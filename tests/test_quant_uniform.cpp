@@ -2,6 +2,7 @@
 // PAPER.md. Inputs stay away from rounding boundaries.
 #include <numbers>
 
+#include "quant/quantize_uniform.h"
 #include "quant_util.h"
 
 using namespace mpq;
@@ -164,4 +165,31 @@ TEST_CASE("uniform: initialisation, clipping rules and the paper's baselines", "
   const auto r = run_quantizer(tqt, {0.05, 3.0}, {1, 1});
   CHECK(r.g_first == 0.0);  // b is frozen
   CHECK(r.g_second != 0.0);
+}
+
+TEST_CASE("quantize_uniform: exact ties round away from zero, NaN propagates, huge ranges",
+          "[quant][uniform]") {
+  // x / d = k + 1/2 exactly: std::round semantics (away from zero), in both
+  // dtypes, through the vectorised kernel and its std::round fallback.
+  const std::vector<double> xs{0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.4999999, -0.4999999, 0.0};
+  for (DType dt : {DType::f32, DType::f64}) {
+    for (double qmax_scale : {10.0, 1e12}) {  // 1e12 / d >= 2^30: std::round fallback
+      const double d = 0.25, qmax = qmax_scale;
+      Tensor x = from_vector(xs, {static_cast<std::int64_t>(xs.size())}).to(dt);
+      x = mul(x, d);  // exact: d is a power of two
+      const Tensor q =
+          quantize_uniform(x, scalar_tensor(d, dt), scalar_tensor(qmax, dt), true).to(DType::f64);
+      const auto v = q.to_vector<double>();
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        INFO("x/d = " << xs[i] << " dtype " << dtype_name(dt) << " q_max " << qmax);
+        CHECK(v[i] == std::round(static_cast<double>(static_cast<float>(xs[i]))) * d);
+      }
+    }
+  }
+  const Tensor xn = from_vector(std::vector<float>{1.0f, NAN, -1.0f}, {3});
+  const auto qn =
+      quantize_uniform(xn, scalar_tensor(0.5), scalar_tensor(4.0), true).to_vector<float>();
+  CHECK(qn[0] == 1.0f);
+  CHECK(std::isnan(qn[1]));
+  CHECK(qn[2] == -1.0f);
 }
