@@ -7,5 +7,6 @@ namespace mpq::cli {
 int quant_command(int argc, char** argv);
 int summary_command(int argc, char** argv);
 int report_command(int argc, char** argv);
+int bench_step_command(int argc, char** argv);
 
 }  // namespace mpq::cli

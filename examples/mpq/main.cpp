@@ -13,7 +13,8 @@ const char* kUsage =
     "  quant   apply one quantizer (U1-U3, P1-P3) to a .npy tensor and show its value,\n"
     "          input gradient, raw-parameter gradients and inferred bitwidth\n"
     "  summary per-layer quantizers and memory (weights, activations) of a zoo model\n"
-    "  report  write the HTML report of a training run\n\n"
+    "  report  write the HTML report of a training run\n"
+    "  bench-step  time the steady-state training or inference step of a zoo model\n\n"
     "Run 'mpq <command> --help' for the flags of a command.\n";
 }
 
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
     return mpq::examples::run_main(mpq::cli::quant_command, argc - 1, argv + 1);
   if (command == "report")
     return mpq::examples::run_main(mpq::cli::report_command, argc - 1, argv + 1);
+  if (command == "bench-step")
+    return mpq::examples::run_main(mpq::cli::bench_step_command, argc - 1, argv + 1);
   if (command == "summary")
     return mpq::examples::run_main(mpq::cli::summary_command, argc - 1, argv + 1);
   std::fprintf(stderr, "error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
