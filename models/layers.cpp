@@ -40,7 +40,7 @@ Conv2d::Conv2d(const Conv2dOptions& o, Generator& gen) {
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
-  return conv2d(x, weight, bias, params);
+  return conv2d(x, effective_weight(), effective_bias(), params);
 }
 
 Linear::Linear(std::int64_t in, std::int64_t out, bool with_bias, Generator& gen) {
@@ -61,6 +61,12 @@ BatchNorm2d::BatchNorm2d(std::int64_t c, double m, double e) : momentum(m), eps(
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+std::pair<Tensor, Tensor> BatchNorm2d::inference_affine() const {
+  Tensor scale = div(weight.detach(), sqrt(add(running_var, eps)));
+  Tensor shift = sub(bias.detach(), mul(running_mean, scale));
+  return {scale, shift};
 }
 
 Tensor ReLU::forward(const Tensor& x) {

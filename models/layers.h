@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/rng.h"
@@ -23,6 +24,9 @@ class Conv2d : public Module {
  public:
   Conv2d(const Conv2dOptions& o, Generator& gen);
   Tensor forward(const Tensor& x) override;
+  // The weight and bias the convolution uses (QConv2d: their quantized values).
+  virtual Tensor effective_weight() const { return weight; }
+  virtual Tensor effective_bias() const { return bias; }
   Tensor weight, bias;  // bias undefined without one
   Conv2dParams params;
 };
@@ -38,6 +42,9 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(std::int64_t channels, double momentum = 0.1, double eps = 1e-5);
   Tensor forward(const Tensor& x) override;
+  // Inference form y = scale x + shift from the running statistics:
+  // scale = gamma / sqrt(var + eps), shift = beta - mean scale.
+  std::pair<Tensor, Tensor> inference_affine() const;
   Tensor weight, bias, running_mean, running_var;
   double momentum, eps;
 };

@@ -90,10 +90,12 @@ void QConv2d::init_quantizers_from_weights() {
   set_quantizer("bias_q", bias_q);
 }
 
-Tensor QConv2d::forward(const Tensor& x) {
-  const Tensor w = weight_q && enabled ? weight_q->forward(weight) : weight;
-  const Tensor b = bias_q && enabled ? bias_q->forward(bias) : bias;
-  return conv2d(x, w, b, params);
+Tensor QConv2d::effective_weight() const {
+  return weight_q && enabled ? weight_q->forward(weight) : weight;
+}
+
+Tensor QConv2d::effective_bias() const {
+  return bias_q && enabled ? bias_q->forward(bias) : bias;
 }
 
 std::vector<QuantSite> QConv2d::own_quant_sites(const std::string& prefix) const {

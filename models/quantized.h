@@ -48,7 +48,8 @@ std::shared_ptr<quant::Quantizer> make_quantizer(const QuantChoice& c, bool acti
 class QConv2d : public Conv2d {
  public:
   QConv2d(const Conv2dOptions& o, const QuantChoice& q, Generator& gen);
-  Tensor forward(const Tensor& x) override;
+  Tensor effective_weight() const override;
+  Tensor effective_bias() const override;
   // Re-initialises the weight and bias quantizers from the current weights
   // (the paper's start from a trained float network).
   void init_quantizers_from_weights();
@@ -78,6 +79,8 @@ class ActQuant : public Module {
   // relu6: the float fallback is ReLU6 instead of ReLU.
   ActQuant(const QuantChoice& q, bool relu6 = false);
   Tensor forward(const Tensor& x) override;
+  // True when forward is a plain ReLU (no quantizer active, not ReLU6).
+  bool is_relu() const { return !(q && enabled) && !relu6; }
   std::shared_ptr<quant::Quantizer> q;
   bool relu6;
   bool enabled = true;

@@ -1,4 +1,5 @@
 #include "models/resnet18.h"
+#include "models/fused.h"
 
 #include <cmath>
 
@@ -29,8 +30,8 @@ class BasicBlock : public Module {
         "act2", std::make_shared<ActQuant>(q.activation_choice(join_name(name, "act2"))));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor h = act1_->forward(bn1_->forward(conv1_->forward(x)));
-    h = bn2_->forward(conv2_->forward(h));
+    Tensor h = conv_bn_act(*conv1_, *bn1_, act1_.get(), x);
+    h = conv_bn_act(*conv2_, *bn2_, nullptr, h);
     return act2_->forward(add(h, downsample_ ? downsample_->forward(x) : x));
   }
   static std::shared_ptr<QConv2d> conv(const std::string& block, const std::string& n,

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "models/fused.h"
 #include "ops/elementwise.h"
 #include "ops/pool.h"
 #include "ops/shape.h"
@@ -44,8 +45,8 @@ BasicBlockCifar::BasicBlockCifar(const std::string& name, std::int64_t in, std::
 }
 
 Tensor BasicBlockCifar::forward(const Tensor& x) {
-  Tensor h = act1_->forward(bn1_->forward(conv1_->forward(x)));
-  h = bn2_->forward(conv2_->forward(h));
+  Tensor h = conv_bn_act(*conv1_, *bn1_, act1_.get(), x);
+  h = conv_bn_act(*conv2_, *bn2_, nullptr, h);
   Tensor s = x;
   if (projection_) {
     s = projection_->forward(x);
@@ -92,7 +93,7 @@ Tensor ResNetCifar::forward(const Tensor& x) {
   MPQ_CHECK(x.dim() == 4 && x.shape()[2] >= 8 && x.shape()[3] >= 8,
             "ResNetCifar: expected input [N, C, H, W] ", "with H, W >= 8, got ",
             shape_str(x.shape()));
-  Tensor h = act1_->forward(bn1_->forward(conv1_->forward(x)));
+  Tensor h = conv_bn_act(*conv1_, *bn1_, act1_.get(), x);
   for (auto& l : layers_) h = l->forward(h);
   return fc_->forward(global_avg_pool2d(h).flatten(1));
 }

@@ -192,5 +192,40 @@ TEST_CASE("re-initialising quantizers keeps the optimizer's parameters live", "[
   init_quantizers_from_weights(*net);
   const auto after = net->quantizer_parameters();
   REQUIRE(before.size() == after.size());
-  for (std::size_t i = 0; i < before.size(); ++i) CHECK(before[i].impl_ptr() == after[i].impl_ptr());
+  for (std::size_t i = 0; i < before.size(); ++i)
+    CHECK(before[i].impl_ptr() == after[i].impl_ptr());
+}
+
+TEST_CASE("zoo: the folded inference path equals the module-by-module one", "[models][zoo]") {
+  // With gradients on, eval mode runs conv, batch norm and activation one by
+  // one; under NoGradGuard the batch norm is folded into the convolution.
+  for (const char* name : {"resnet20", "resnet18"}) {
+    for (bool quantized : {false, true}) {
+      INFO(name << " quantized " << quantized);
+      ModelOptions o;
+      o.seed = 5;
+      if (quantized) o.quant = QuantConfig::learned(quant::Parametrization::U3, 4, 4);
+      auto model = make_model(name, o);
+      // Non-trivial running statistics and affine parameters.
+      Generator gen(6);
+      model->train();
+      Shape s = model_input_shape(name);
+      s[0] = 2;
+      if (std::string(name) == "resnet18") s[2] = s[3] = 64;  // keep the test fast
+      model->forward(randn(s, 0.0, 1.0, gen));
+      model->eval();
+      const Tensor x = randn(s, 0.0, 1.0, gen);
+      const Tensor plain = model->forward(x);
+      Tensor fused;
+      {
+        NoGradGuard ng;
+        fused = model->forward(x);
+      }
+      // Quantized: a float-rounding difference may move an activation across a
+      // rounding boundary (one step, 1/8 here), which moves the logits by a
+      // little; a wrong fold would move them by O(1).
+      const double tol = quantized ? 2e-2 : 1e-4;
+      CHECK(test::closeness(fused, plain.detach(), tol, tol) <= 1.0);
+    }
+  }
 }

@@ -1,5 +1,7 @@
 #include "ops/cpu/conv2d.h"
 
+#include <tuple>
+
 #include "core/layout.h"
 #include "ops/cpu/onednn.h"
 
@@ -24,33 +26,48 @@ struct ConvPrimitives {
   std::shared_ptr<Tensor> buf_src, buf_wei, buf_dst, buf_ddst, buf_dsrc, buf_dwei;
 };
 
-ConvPrimitives make_primitives(const Shape& xs, const Shape& ws, bool with_bias,
-                               const Conv2dParams& prm) {
-  using namespace onednn;
+// oneDNN's description of one convolution's geometry.
+struct Geometry {
+  memory::desc src, dst, wei, bias, any_wei;  // activations channels-last (core/layout.h)
+  memory::dims strides, dilates, pad_l, pad_r;
+};
+
+Geometry geometry(const Shape& xs, const Shape& ws, const Conv2dParams& prm) {
   const memory::dim N = xs[0], C = xs[1], H = xs[2], W = xs[3];
   const memory::dim O = ws[0], KH = ws[2], KW = ws[3], G = prm.groups;
   const memory::dim P = prm.out_size(H, KH, 0), Q = prm.out_size(W, KW, 1);
-  const memory::dims src_dims{N, C, H, W}, dst_dims{N, O, P, Q}, bias_dims{O};
   const memory::dims wei_dims =
       G == 1 ? memory::dims{O, C, KH, KW} : memory::dims{G, O / G, C / G, KH, KW};
-  const memory::dims strides{prm.stride[0], prm.stride[1]};
+  Geometry g;
+  // Activations are channels-last tensors and the primitives use that layout
+  // directly, so only the weights are reordered.
+  g.src = memory::desc({N, C, H, W}, f32, tag::nhwc);
+  g.dst = memory::desc({N, O, P, Q}, f32, tag::nhwc);
+  g.wei = memory::desc(wei_dims, f32, G == 1 ? tag::oihw : tag::goihw);
+  g.bias = memory::desc({O}, f32, tag::x);
+  g.any_wei = memory::desc(wei_dims, f32, tag::any);
+  g.strides = {prm.stride[0], prm.stride[1]};
   // oneDNN counts dilation from 0 (no dilation), PyTorch from 1.
-  const memory::dims dilates{prm.dilation[0] - 1, prm.dilation[1] - 1};
-  const memory::dims pad_l{prm.padding[0], prm.padding[1]};
+  g.dilates = {prm.dilation[0] - 1, prm.dilation[1] - 1};
+  g.pad_l = {prm.padding[0], prm.padding[1]};
   // Right padding that makes oneDNN's output size equal PyTorch's floor rule;
   // negative when the last input rows are never reached.
-  const memory::dims pad_r{
-      (P - 1) * prm.stride[0] + (KH - 1) * prm.dilation[0] + 1 - H - prm.padding[0],
-      (Q - 1) * prm.stride[1] + (KW - 1) * prm.dilation[1] + 1 - W - prm.padding[1]};
+  g.pad_r = {(P - 1) * prm.stride[0] + (KH - 1) * prm.dilation[0] + 1 - H - prm.padding[0],
+             (Q - 1) * prm.stride[1] + (KW - 1) * prm.dilation[1] + 1 - W - prm.padding[1]};
+  return g;
+}
 
+ConvPrimitives make_primitives(const Shape& xs, const Shape& ws, bool with_bias,
+                               const Conv2dParams& prm) {
+  using namespace onednn;
+  const Geometry g = geometry(xs, ws, prm);
+  const auto& [strides, dilates, pad_l, pad_r] = std::tie(g.strides, g.dilates, g.pad_l, g.pad_r);
+  const memory::desc& any_wei = g.any_wei;
   ConvPrimitives c;
-  // Activations are channels-last tensors (see core/layout.h) and the
-  // primitives use that layout directly, so only the weights are reordered.
-  c.user_src = memory::desc(src_dims, f32, tag::nhwc);
-  c.user_dst = memory::desc(dst_dims, f32, tag::nhwc);
-  c.user_wei = memory::desc(wei_dims, f32, G == 1 ? tag::oihw : tag::goihw);
-  c.user_bias = memory::desc(bias_dims, f32, tag::x);
-  const memory::desc any_wei(wei_dims, f32, tag::any);
+  c.user_src = g.src;
+  c.user_dst = g.dst;
+  c.user_wei = g.wei;
+  c.user_bias = g.bias;
   const memory::desc no_bias;
   const auto algo = dnnl::algorithm::convolution_direct;
 
@@ -82,6 +99,42 @@ ConvPrimitives& primitives(const Tensor& x, const Tensor& w, bool with_bias,
   const std::string key =
       shape_str(x.shape()) + shape_str(w.shape()) + (with_bias ? "b" : "-") + prm.str();
   return cache.get(key, [&] { return make_primitives(x.shape(), w.shape(), with_bias, prm); });
+}
+
+// The inference primitive of one configuration: bias always, ReLU as a post-op.
+struct ConvInference {
+  memory::desc user_src, user_wei, user_dst, user_bias;
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  std::shared_ptr<Tensor> buf_wei;
+};
+
+ConvInference& inference_primitive(const Tensor& x, const Tensor& w, const Conv2dParams& prm,
+                                   bool relu) {
+  MPQ_CHECK(is_channels_last(x) && w.is_contiguous(),
+            "cpu::conv2d: activations must be channels-last (core/layout.h) and weights "
+            "contiguous OIHW");
+  static onednn::Cache<ConvInference> cache;
+  const std::string key =
+      shape_str(x.shape()) + shape_str(w.shape()) + (relu ? "relu" : "-") + prm.str();
+  return cache.get(key, [&] {
+    const Geometry g = geometry(x.shape(), w.shape(), prm);
+    ConvInference c;
+    c.user_src = g.src;
+    c.user_wei = g.wei;
+    c.user_dst = g.dst;
+    c.user_bias = g.bias;
+    dnnl::post_ops ops;
+    if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference,
+                                       dnnl::algorithm::convolution_direct, g.src, g.any_wei,
+                                       g.bias, g.dst, g.strides, g.dilates, g.pad_l, g.pad_r);
+    c.pd = dnnl::convolution_forward::primitive_desc(fd, attr, onednn::engine());
+    c.prim = dnnl::convolution_forward(c.pd);
+    return c;
+  });
 }
 
 // Writes `result` (in the primitive's layout) into the plain tensor `out`,
@@ -121,6 +174,22 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
   if (b.defined()) args.emplace(DNNL_ARG_BIAS, memory(c.user_bias, engine(), b.raw_data()));
   c.fwd.execute(stream(), args);
   finish(dst);
+  stream().wait();
+}
+
+void conv2d_forward_inference(const Tensor& x, const Tensor& w, const Tensor& b,
+                              const Conv2dParams& prm, bool relu, const Tensor& y) {
+  using namespace onednn;
+  ConvInference& c = inference_primitive(x, w, prm, relu);
+  MPQ_CHECK(is_channels_last(y), "cpu::conv2d: the output must be channels-last");
+  memory src(c.user_src, engine(), x.raw_data());
+  memory wei =
+      to_layout(memory(c.user_wei, engine(), w.raw_data()), c.pd.weights_desc(), c.buf_wei);
+  memory dst(c.user_dst, engine(), y.raw_data());
+  c.prim.execute(stream(), {{DNNL_ARG_SRC, src},
+                            {DNNL_ARG_WEIGHTS, wei},
+                            {DNNL_ARG_BIAS, memory(c.user_bias, engine(), b.raw_data())},
+                            {DNNL_ARG_DST, dst}});
   stream().wait();
 }
 

@@ -14,6 +14,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
                     const Tensor& y);
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& prm,
                           const Tensor& dx);
+// Inference convolution with bias and an optional fused ReLU (one primitive,
+// prop_kind forward_inference); b must be defined.
+void conv2d_forward_inference(const Tensor& x, const Tensor& w, const Tensor& b,
+                              const Conv2dParams& prm, bool relu, const Tensor& y);
 // db may be undefined.
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dParams& prm,
                              const Tensor& dw, const Tensor& db);

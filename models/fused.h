@@ -1,0 +1,16 @@
+// The conv -> batch norm [-> activation] pattern of the zoo's networks, with an
+// inference fast path: when the batch norm is in eval mode and gradients are
+// off, the batch norm is folded into the convolution and a plain ReLU runs
+// inside the same oneDNN primitive (ops/conv2d.h, conv2d_affine), so a layer
+// is one pass over memory instead of three. In training, or with gradients on,
+// the modules simply run one after the other.
+#pragma once
+
+#include "models/quantized.h"
+
+namespace mpq::models {
+
+// act may be null (no activation).
+Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, ActQuant* act, const Tensor& x);
+
+}  // namespace mpq::models
