@@ -1,8 +1,8 @@
 #include "models/resnet18.h"
-#include "models/fused.h"
 
 #include <cmath>
 
+#include "models/fused.h"
 #include "ops/elementwise.h"
 #include "ops/pool.h"
 
