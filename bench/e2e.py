@@ -71,7 +71,10 @@ def kernels(path, threads, env):
         m = re.search(r"C(\d+)_O(\d+)_H(\d+)_s(\d+)", name)
         if not m:
             continue
-        count = RESNET20_CONVS.get(tuple(int(g) for g in m.groups()), 0)
+        shape = tuple(int(g) for g in m.groups())
+        count = RESNET20_CONVS.get(shape, 0)
+        if name.startswith("conv2d_bwd_data") and shape[0] == 3:
+            count = 0  # the input image needs no gradient: training never runs this one
         conv_flops += count * b["flops"]
         conv_time += count * seconds
         per_shape.append((name, b["GFLOP/s"] / 1e9))

@@ -2,18 +2,21 @@
 
 #include "core/autograd.h"
 #include "ops/conv2d.h"
+#include "ops/elementwise.h"
 
 namespace mpq::models {
 
-Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, ActQuant* act, const Tensor& x) {
+Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, ActQuant* act, const Tensor& x,
+                   const Tensor& residual) {
   if (bn.is_training() || grad_mode_enabled() || x.dtype() != DType::f32) {
-    const Tensor h = bn.forward(conv.forward(x));
+    Tensor h = bn.forward(conv.forward(x));
+    if (residual.defined()) h = add(h, residual);
     return act ? act->forward(h) : h;
   }
   const auto [scale, shift] = bn.inference_affine();
   const bool fuse_relu = act && act->is_relu();
   Tensor h = conv2d_affine(x, conv.effective_weight(), conv.effective_bias(), scale, shift,
-                           conv.params, fuse_relu);
+                           conv.params, fuse_relu, residual);
   if (act && !fuse_relu) return act->forward(h);
   if (act) act->per_sample = h.numel() / h.shape()[0];  // what act->forward would record
   return h;

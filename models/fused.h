@@ -1,8 +1,9 @@
 // The conv -> batch norm [-> activation] pattern of the zoo's networks, with an
 // inference fast path: when the batch norm is in eval mode and gradients are
 // off, the batch norm is folded into the convolution and a plain ReLU runs
-// inside the same oneDNN primitive (ops/conv2d.h, conv2d_affine), so a layer
-// is one pass over memory instead of three. In training, or with gradients on,
+// inside the same oneDNN primitive (ops/conv2d.h, conv2d_affine), as does a
+// residual addition before it, so a layer is one pass over memory instead of
+// three or four. In training, or with gradients on,
 // the modules simply run one after the other.
 #pragma once
 
@@ -10,7 +11,9 @@
 
 namespace mpq::models {
 
-// act may be null (no activation).
-Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, ActQuant* act, const Tensor& x);
+// act(bn(conv(x)) + residual); act may be null (no activation), residual
+// undefined (none).
+Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, ActQuant* act, const Tensor& x,
+                   const Tensor& residual = Tensor());
 
 }  // namespace mpq::models

@@ -30,9 +30,8 @@ class BasicBlock : public Module {
         "act2", std::make_shared<ActQuant>(q.activation_choice(join_name(name, "act2"))));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor h = conv_bn_act(*conv1_, *bn1_, act1_.get(), x);
-    h = conv_bn_act(*conv2_, *bn2_, nullptr, h);
-    return act2_->forward(add(h, downsample_ ? downsample_->forward(x) : x));
+    const Tensor h = conv_bn_act(*conv1_, *bn1_, act1_.get(), x);
+    return conv_bn_act(*conv2_, *bn2_, act2_.get(), h, downsample_ ? downsample_->forward(x) : x);
   }
   static std::shared_ptr<QConv2d> conv(const std::string& block, const std::string& n,
                                        Conv2dOptions o, const QuantConfig& q, Generator& gen) {

@@ -45,8 +45,7 @@ BasicBlockCifar::BasicBlockCifar(const std::string& name, std::int64_t in, std::
 }
 
 Tensor BasicBlockCifar::forward(const Tensor& x) {
-  Tensor h = conv_bn_act(*conv1_, *bn1_, act1_.get(), x);
-  h = conv_bn_act(*conv2_, *bn2_, nullptr, h);
+  const Tensor h = conv_bn_act(*conv1_, *bn1_, act1_.get(), x);
   Tensor s = x;
   if (projection_) {
     s = projection_->forward(x);
@@ -56,7 +55,7 @@ Tensor BasicBlockCifar::forward(const Tensor& x) {
     const std::int64_t extra = out_ - in_, before = extra / 2;
     s = pad(s, {{before, extra - before}, {0, 0}, {0, 0}});
   }
-  return act2_->forward(add(h, s));
+  return conv_bn_act(*conv2_, *bn2_, act2_.get(), h, s);  // act2(bn2(conv2(h)) + s)
 }
 
 ResNetCifar::ResNetCifar(const ResNetCifarOptions& o) {

@@ -118,7 +118,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
 namespace mpq {
 
 Tensor conv2d_affine(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& scale,
-                     const Tensor& shift, const Conv2dParams& p, bool relu) {
+                     const Tensor& shift, const Conv2dParams& p, bool relu,
+                     const Tensor& residual) {
   check_conv(x, w, b, p);
   MPQ_CHECK(!any_requires_grad({&x, &w, &b, &scale, &shift}),
             "conv2d_affine is inference only: call it under NoGradGuard (use conv2d for training)");
@@ -127,19 +128,25 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& w, const Tensor& b, const Te
     MPQ_CHECK(t->dim() == 1 && t->shape()[0] == O && t->dtype() == x.dtype(),
               "conv2d_affine: scale and shift must be [", O, "] ", dtype_name(x.dtype()), ", got ",
               shape_str(t->shape()), " ", dtype_name(t->dtype()));
+  const auto d = dims_of(x.shape(), w.shape(), p);
+  const Shape y_shape{d.N, d.O, d.P, d.Q};
+  MPQ_CHECK(!residual.defined() || (residual.shape() == y_shape && residual.dtype() == x.dtype()),
+            "conv2d_affine: residual ", shape_str(residual.shape()), " for an output of shape ",
+            shape_str(y_shape));
   if (x.dtype() != DType::f32) {  // the reference: the ops composed
     const Tensor y = conv2d(x, w, b, p);
-    const Tensor z = add(mul(y, scale.reshape({1, O, 1, 1})), shift.reshape({1, O, 1, 1}));
+    Tensor z = add(mul(y, scale.reshape({1, O, 1, 1})), shift.reshape({1, O, 1, 1}));
+    if (residual.defined()) z = add(z, residual);
     return relu ? mpq::relu(z) : z;
   }
   // Folded: w' = scale[o] w[o], b' = scale b + shift.
   const Tensor wf = mul(w, scale.reshape({O, 1, 1, 1})).contiguous();
   const Tensor bf = b.defined() ? add(mul(b, scale), shift).contiguous() : shift.contiguous();
   const Tensor xc = to_channels_last(x);
-  const auto d = dims_of(xc.shape(), w.shape(), p);
-  const Shape y_shape{d.N, d.O, d.P, d.Q};
   Tensor y = empty_strided(y_shape, channels_last_strides(y_shape), x.dtype(), x.device());
-  cpu::conv2d_forward_inference(xc, wf, bf, p, relu, y);
+  // The sum post-op adds what the output holds: start it as the residual.
+  if (residual.defined()) y.copy_(residual);
+  cpu::conv2d_forward_inference(xc, wf, bf, p, relu, residual.defined(), y);
   return y;
 }
 

@@ -110,25 +110,30 @@ TEST_CASE("conv2d_affine: the folded float32 primitive equals conv, affine and R
           "[conv2d]") {
   NoGradGuard ng;
   for (bool with_bias : {false, true})
-    for (bool relu : {false, true}) {
-      INFO("bias " << with_bias << " relu " << relu);
-      const Tensor x = rand_f64({3, 4, 7, 6}, 31), w = rand_f64({5, 4, 3, 3}, 32);
-      const Tensor b = with_bias ? rand_f64({5}, 33) : Tensor();
-      const Tensor scale = rand_f64({5}, 34, 0.5, 2.0), shift = rand_f64({5}, 35);
-      Conv2dParams p;
-      p.stride = {2, 1};
-      p.padding = {1, 1};
-      // float64: the reference composition; float32: the fused oneDNN primitive.
-      const Tensor y64 = conv2d_affine(x, w, b, scale, shift, p, relu);
-      Tensor expect =
-          add(mul(conv2d(x, w, b, p), scale.reshape({1, 5, 1, 1})), shift.reshape({1, 5, 1, 1}));
-      if (relu) expect = mpq::relu(expect);
-      CHECK_CLOSE(y64, expect, 1e-12, 1e-12);
-      const auto f32 = [](const Tensor& t) { return t.defined() ? t.to(DType::f32) : t; };
-      const Tensor y32 = conv2d_affine(f32(x), f32(w), f32(b), f32(scale), f32(shift), p, relu);
-      CHECK_CLOSE(y32.to(DType::f64), expect, 1e-5, 1e-5);
-      if (relu) CHECK(max(neg(y32)).item() <= 0.0);  // no negative output
-    }
+    for (bool relu : {false, true})
+      for (bool with_residual : {false, true}) {
+        INFO("bias " << with_bias << " relu " << relu << " residual " << with_residual);
+        const Tensor x = rand_f64({3, 4, 7, 6}, 31), w = rand_f64({5, 4, 3, 3}, 32);
+        const Tensor b = with_bias ? rand_f64({5}, 33) : Tensor();
+        const Tensor scale = rand_f64({5}, 34, 0.5, 2.0), shift = rand_f64({5}, 35);
+        Conv2dParams p;
+        p.stride = {2, 1};
+        p.padding = {1, 1};
+        // float64: the reference composition; float32: the fused oneDNN primitive.
+        // A row-major residual: the float32 path copies it into its channels-last output.
+        const Tensor res = with_residual ? rand_f64({3, 5, 4, 6}, 41) : Tensor();
+        const Tensor y64 = conv2d_affine(x, w, b, scale, shift, p, relu, res);
+        Tensor expect =
+            add(mul(conv2d(x, w, b, p), scale.reshape({1, 5, 1, 1})), shift.reshape({1, 5, 1, 1}));
+        if (with_residual) expect = add(expect, res);
+        if (relu) expect = mpq::relu(expect);
+        CHECK_CLOSE(y64, expect, 1e-12, 1e-12);
+        const auto f32 = [](const Tensor& t) { return t.defined() ? t.to(DType::f32) : t; };
+        const Tensor y32 =
+            conv2d_affine(f32(x), f32(w), f32(b), f32(scale), f32(shift), p, relu, f32(res));
+        CHECK_CLOSE(y32.to(DType::f64), expect, 1e-5, 1e-5);
+        if (relu) CHECK(max(neg(y32)).item() <= 0.0);  // no negative output
+      }
 }
 
 TEST_CASE("conv2d_affine: refuses gradients and mismatched affine shapes", "[conv2d]") {
@@ -138,6 +143,9 @@ TEST_CASE("conv2d_affine: refuses gradients and mismatched affine shapes", "[con
     NoGradGuard ng;
     CHECK_THROWS_WITH(conv2d_affine(x, w, Tensor(), rand_f64({4}, 40), shift, {}, false),
                       Contains("scale and shift must be [3]"));
+    CHECK_THROWS_WITH(
+        conv2d_affine(x, w, Tensor(), scale, shift, {}, false, rand_f64({1, 3, 2, 2}, 41)),
+        Contains("residual [1, 3, 2, 2]"));
   }
   Tensor xg = x.clone().set_requires_grad(true);
   CHECK_THROWS_WITH(conv2d_affine(xg, w, Tensor(), scale, shift, {}, false),

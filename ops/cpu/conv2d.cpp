@@ -110,13 +110,13 @@ struct ConvInference {
 };
 
 ConvInference& inference_primitive(const Tensor& x, const Tensor& w, const Conv2dParams& prm,
-                                   bool relu) {
+                                   bool relu, bool accumulate) {
   MPQ_CHECK(is_channels_last(x) && w.is_contiguous(),
             "cpu::conv2d: activations must be channels-last (core/layout.h) and weights "
             "contiguous OIHW");
   static onednn::Cache<ConvInference> cache;
-  const std::string key =
-      shape_str(x.shape()) + shape_str(w.shape()) + (relu ? "relu" : "-") + prm.str();
+  const std::string key = shape_str(x.shape()) + shape_str(w.shape()) + (accumulate ? "sum" : "-") +
+                          (relu ? "relu" : "-") + prm.str();
   return cache.get(key, [&] {
     const Geometry g = geometry(x.shape(), w.shape(), prm);
     ConvInference c;
@@ -125,6 +125,7 @@ ConvInference& inference_primitive(const Tensor& x, const Tensor& w, const Conv2
     c.user_dst = g.dst;
     c.user_bias = g.bias;
     dnnl::post_ops ops;
+    if (accumulate) ops.append_sum(1.0f);  // dst = conv + bias + dst (before the ReLU)
     if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
@@ -178,9 +179,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
 }
 
 void conv2d_forward_inference(const Tensor& x, const Tensor& w, const Tensor& b,
-                              const Conv2dParams& prm, bool relu, const Tensor& y) {
+                              const Conv2dParams& prm, bool relu, bool accumulate,
+                              const Tensor& y) {
   using namespace onednn;
-  ConvInference& c = inference_primitive(x, w, prm, relu);
+  ConvInference& c = inference_primitive(x, w, prm, relu, accumulate);
   MPQ_CHECK(is_channels_last(y), "cpu::conv2d: the output must be channels-last");
   memory src(c.user_src, engine(), x.raw_data());
   memory wei =

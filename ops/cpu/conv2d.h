@@ -14,10 +14,11 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
                     const Tensor& y);
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& prm,
                           const Tensor& dx);
-// Inference convolution with bias and an optional fused ReLU (one primitive,
-// prop_kind forward_inference); b must be defined.
+// Inference convolution with bias, optionally adding y's previous contents
+// (accumulate: oneDNN's sum post-op) and a ReLU, as one primitive
+// (prop_kind forward_inference); b must be defined.
 void conv2d_forward_inference(const Tensor& x, const Tensor& w, const Tensor& b,
-                              const Conv2dParams& prm, bool relu, const Tensor& y);
+                              const Conv2dParams& prm, bool relu, bool accumulate, const Tensor& y);
 // db may be undefined.
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dParams& prm,
                              const Tensor& dw, const Tensor& db);
