@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""The paper's experiments (Uhlich et al., ICLR 2020) with mpq, on Fashion-MNIST.
+
+One command per table; every row is one run of build/examples/resnet_cifar
+(or quant_toy) with a fixed seed, in its own folder under --out:
+
+  scripts/experiments.py toy                 # the toy experiment: table + plot
+  scripts/experiments.py table1 [--seeds 1,2]
+  scripts/experiments.py table3 [--seeds 1,2]
+  scripts/experiments.py status              # which rows are done, running, missing
+  scripts/experiments.py report              # regenerate the tables in docs/results.md
+  scripts/experiments.py row ID --seed S     # (re)run one row, e.g. to check reproducibility
+
+A finished row (summary.json present) is skipped; an interrupted one resumes
+from its last checkpoint (resnet_cifar --resume), so a table can be completed
+across several sittings: run the same command again. Each row's folder holds
+run.json with the exact command, the mpq commit and the machine.
+
+The schedule is the same for every row so that rows compare (see SCHEDULE);
+"from float" rows start from one shared float pre-training run per seed.
+Needs only Python 3's standard library; build mpq first (scripts/setup.sh
+--with-data installs Fashion-MNIST too).
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# One schedule for every row: it fits a 2-core machine (about 4 minutes a row).
+SCHEDULE = {
+    "epochs": 2,          # float pre-training, quantized training, and float from scratch
+    "float_lr": 0.1,      # float training and every row trained from random init
+    "finetune_lr": 0.02,  # quantized training from the float network (the paper: 0.01-0.03)
+    "schedule": "cosine",
+    "batch": 128,
+}
+PARAMS = ["U1", "U2", "U3", "P1", "P2", "P3"]
+DEFAULT_SEEDS = [1, 2]
+
+# The paper's CIFAR-10 test errors (PAPER.md).
+PAPER_T1 = {  # (weights, weights + activations) x (random init, from float)
+    "U1": ((17.8, 8.18), (28.9, 9.03)), "U2": ((8.80, 7.44), (9.43, 7.74)),
+    "U3": ((8.50, 7.32), (9.23, 7.40)), "P1": ((11.70, 7.90), (22.91, 11.68)),
+    "P2": ((53.07, 23.01), (None, 35.68)), "P3": ((10.61, 7.56), (15.10, 9.86)),
+}
+PAPER_T1_FLOAT = (8.50, 7.29)
+T3_ROWS = [  # id, label, paper uniform, paper pow-2, sizes in the paper
+    ("float", "float", 7.29, 7.29, "1048 / 64 / 736"),
+    ("fixed-w2", "fixed 2-bit W", 10.81, 8.99, "65.5 / 64 / 736"),
+    ("learn-qmax-w2", "learn q_max only, 2-bit W", 9.47, 8.79, "65.5 / 64 / 736"),
+    ("learned-w70", "learned, W <= 70 kB", 8.59, 8.53, "70 / 64 / 736"),
+    ("fixed-w2-a4", "fixed 2/4", 11.30, 11.62, "65.5 / 8 / 92"),
+    ("learn-qmax-w2-a4", "learn q_max only, 2/4", 9.62, 11.29, "65.5 / 8 / 92"),
+    ("learned-w70-asum92", "learned, W <= 70 kB, sum act <= 92 kB", 9.38, 11.29, "70 / - / 92"),
+    ("learned-w70-amax8", "learned, W <= 70 kB, max act <= 8 kB", 8.58, 11.23, "70 / 8 / -"),
+]
+
+
+class Row:
+    """One run: an id, the resnet_cifar flags, and the rows it needs first."""
+
+    def __init__(self, table, rid, flags, needs_float=False):
+        self.table, self.id, self.flags, self.needs_float = table, rid, flags, needs_float
+
+    def folder(self, out, seed):
+        return os.path.join(out, f"{self.id}-s{seed}")
+
+
+def float_row():
+    s = SCHEDULE
+    return Row("float", "float", ["--mode", "float", "--float-epochs", str(s["epochs"]),
+                                  "--float-lr", str(s["float_lr"]),
+                                  "--float-schedule", s["schedule"],
+                                  "--weight-target", "none", "--act-max-target", "none"])
+
+
+def table1_rows():
+    s = SCHEDULE
+    rows = []
+    for p in PARAMS:
+        for what in ("weights", "all"):
+            common = ["--mode", "learned", "--param", p, "--quantize", what, "--epochs",
+                      str(s["epochs"]), "--schedule", s["schedule"], "--weight-target", "none",
+                      "--act-max-target", "none"]
+            rows.append(Row("table1", f"t1-{p}-{what}-scratch",
+                            common + ["--float-epochs", "0", "--lr", str(s["float_lr"])]))
+            rows.append(Row("table1", f"t1-{p}-{what}-float",
+                            common + ["--lr", str(s["finetune_lr"])], needs_float=True))
+    return rows
+
+
+def table3_rows():
+    s = SCHEDULE
+    rows = []
+    for family, param in (("uniform", "U3"), ("pow2", "P3")):
+        for rid, *_ in T3_ROWS[1:]:
+            rows.append(Row("table3", f"t3-{family}-{rid}",
+                            ["--config", os.path.join(ROOT, "examples/presets/paper.ini"),
+                             "--experiment", rid, "--param", param, "--epochs", str(s["epochs"]),
+                             "--lr", str(s["finetune_lr"]), "--schedule", s["schedule"]],
+                            needs_float=True))
+    return rows
+
+
+def all_rows():
+    return {r.id: r for r in [float_row()] + table1_rows() + table3_rows()}
+
+
+def seeds_for(row, seeds):
+    """Table 1 runs its U3/P3 rows with every seed, the others with the first."""
+    if row.table == "table1" and not any(f"-{p}-" in row.id for p in ("U3", "P3")):
+        return seeds[:1]
+    return seeds
+
+
+def git_commit():
+    try:
+        c = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return c + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run_row(row, seed, a):
+    folder = row.folder(a.out, seed)
+    if os.path.exists(os.path.join(folder, "summary.json")):
+        print(f"done     {row.id} seed {seed}")
+        return
+    prog = os.path.join(a.build_dir, "examples", "resnet_cifar")
+    if not os.access(prog, os.X_OK):
+        sys.exit(f"experiments: {prog} not found: build first (scripts/setup.sh --with-data)")
+    flags = list(row.flags)
+    if row.needs_float:
+        fl = float_row()
+        run_row(fl, seed, a)
+        flags += ["--float-init", os.path.join(fl.folder(a.out, seed), "float.safetensors")]
+    cmd = [prog] + flags + ["--seed", str(seed), "--batch-size", str(SCHEDULE["batch"]),
+                            "--run-dir", folder]
+    if a.threads:
+        cmd += ["--threads", str(a.threads)]
+    if os.path.exists(os.path.join(folder, "last.safetensors")):
+        cmd.append("--resume")
+        print(f"resume   {row.id} seed {seed}")
+    else:
+        if os.path.isdir(folder):
+            shutil.rmtree(folder)  # started but never checkpointed: nothing to keep
+        print(f"run      {row.id} seed {seed}")
+    print("  " + " ".join(cmd), flush=True)
+    if a.dry_run:
+        return
+    os.makedirs(a.out, exist_ok=True)
+    log_path = folder + ".log"
+    t0 = time.time()
+    with open(log_path, "a") as log:
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        sys.exit(f"experiments: {row.id} seed {seed} failed (exit {rc}); see {log_path}")
+    info = {"command": cmd, "commit": git_commit(), "machine": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "wall_time_s": time.time() - t0, "schedule": SCHEDULE}
+    with open(os.path.join(folder, "run.json"), "w") as f:
+        json.dump(info, f, indent=1)
+
+
+def load(folder):
+    try:
+        with open(os.path.join(folder, "summary.json")) as f:
+            s = json.load(f)
+        with open(os.path.join(folder, "run.json")) as f:
+            s["run"] = json.load(f)
+        return s
+    except OSError:
+        return None
+
+
+def cell(rows, seeds, a, key=lambda s: 100 * (1 - s["test_accuracy"])):
+    """'mean (min-max, n)' of a row's test error over its finished seeds."""
+    vals = [key(s) for s in (load(rows.folder(a.out, k)) for k in seeds) if s]
+    if not vals:
+        return "-", []
+    if len(vals) == 1:
+        return f"{vals[0]:.2f}", vals
+    return f"{statistics.mean(vals):.2f} ({min(vals):.2f}-{max(vals):.2f})", vals
+
+
+def bitwidth_svgs(report_html):
+    """The two bar charts under 'Learned bitwidths' in a run's report.html."""
+    try:
+        with open(report_html) as f:
+            html = f.read()
+    except OSError:
+        return []
+    at = html.find("Learned bitwidths")
+    svgs = []
+    while at >= 0 and len(svgs) < 2:
+        b = html.find("<svg", at)
+        e = html.find("</svg>", b)
+        if b < 0 or e < 0:
+            break
+        svgs.append(html[b:e + len("</svg>")] + "\n")
+        at = e
+    return svgs
+
+
+def report(a):
+    rows = all_rows()
+    seeds = a.seeds
+    out = []
+    fl = rows["float"]
+    fcell, _ = cell(fl, seeds, a)
+    out.append("### Table 1 analog (test error %, mean (min-max) over seeds)\n")
+    out.append(f"Float network ({SCHEDULE['epochs']} epochs from random init): {fcell}; "
+               f"the paper's float: {PAPER_T1_FLOAT[0]} / {PAPER_T1_FLOAT[1]}.\n")
+    out.append("| | quantized | random init | from float | paper (random / from float) |")
+    out.append("|---|---|---|---|---|")
+    for p in PARAMS:
+        for i, what in enumerate(("weights", "all")):
+            r1, r2 = rows[f"t1-{p}-{what}-scratch"], rows[f"t1-{p}-{what}-float"]
+            c1, _ = cell(r1, seeds_for(r1, seeds), a)
+            c2, _ = cell(r2, seeds_for(r2, seeds), a)
+            pp = PAPER_T1[p][i]
+            paper = " / ".join("diverges" if v is None else f"{v}" for v in pp)
+            out.append(f"| {p} | {'weights' if what == 'weights' else 'weights + activations'} "
+                       f"| {c1} | {c2} | {paper} |")
+    out.append("")
+    out.append("### Table 3 analog (test error %, mean (min-max) over seeds; sizes in kB, weights / max act / sum act)\n")
+    out.append("| setting | mpq sizes (uniform) | uniform (U3 family) | mpq sizes (pow-2) | pow-2 (P3 family) | paper sizes | paper uniform / pow-2 |")
+    out.append("|---|---|---|---|---|---|---|")
+
+    def sizes(r):
+        s = [load(r.folder(a.out, k)) for k in seeds]
+        s = [x for x in s if x]
+        if not s:
+            return "-"
+        return (f"{statistics.mean(x['weight_kb'] for x in s):.1f} / "
+                f"{statistics.mean(x['activation_kb_max'] for x in s):.1f} / "
+                f"{statistics.mean(x['activation_kb_sum'] for x in s):.1f}")
+
+    for rid, label, pu, pp, psz in T3_ROWS:
+        if rid == "float":
+            out.append(f"| {label} | {sizes(fl)} | {fcell} | {sizes(fl)} | {fcell} | {psz} | {pu} / {pp} |")
+            continue
+        ru, rp = rows[f"t3-uniform-{rid}"], rows[f"t3-pow2-{rid}"]
+        out.append(f"| {label} | {sizes(ru)} | {cell(ru, seeds, a)[0]} | {sizes(rp)} | "
+                   f"{cell(rp, seeds, a)[0]} | {psz} | {pu} / {pp} |")
+    out.append("")
+    out.append("### Runs\n")
+    out.append("| row | seed | test error % | weights kB | mean weight bits | max act kB | sum act kB | targets met | commit | wall time |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows.values():
+        for k in seeds_for(r, seeds):
+            s = load(r.folder(a.out, k))
+            if not s:
+                continue
+            out.append(f"| {r.id} | {k} | {100 * (1 - s['test_accuracy']):.2f} | {s['weight_kb']:.1f} | "
+                       f"{s['mean_weight_bits']:.2f} | {s['activation_kb_max']:.1f} | "
+                       f"{s['activation_kb_sum']:.1f} | {'yes' if s['constraints_met'] else 'no'} | "
+                       f"{s['run']['commit']} | {s['run']['wall_time_s'] / 60:.1f} min |")
+    # Evidence kept in the repository: each finished row's summary and run
+    # record, and the per-layer bitwidth plots of the constrained runs.
+    res_dir = os.path.join(ROOT, "docs", "results")
+    os.makedirs(os.path.join(res_dir, "runs"), exist_ok=True)
+    plots = []
+    for r in rows.values():
+        for k in seeds_for(r, seeds):
+            s = load(r.folder(a.out, k))
+            if not s:
+                continue
+            with open(os.path.join(res_dir, "runs", f"{r.id}-s{k}.json"), "w") as f:
+                json.dump({"summary": {x: y for x, y in s.items() if x != "run"}, "run": s["run"]},
+                          f, indent=1)
+            if "-learned-" in r.id and k == seeds[0]:
+                svgs = bitwidth_svgs(os.path.join(r.folder(a.out, k), "report.html"))
+                for kind, svg in zip(("weights", "activations"), svgs):
+                    name = f"{r.id}-s{k}-{kind}.svg"
+                    with open(os.path.join(res_dir, name), "w") as f:
+                        f.write(svg)
+                    plots.append((r.id, k, kind, name))
+    if plots:
+        out.append("")
+        out.append("### Learned bitwidths per layer (constrained runs, first seed)\n")
+        for rid, k, kind, name in plots:
+            out.append(f"{rid} (seed {k}), {kind}:\n\n![{rid} {kind}](results/{name})\n")
+    text = "\n".join(out) + "\n"
+    doc = os.path.join(ROOT, "docs", "results.md")
+    begin, end = "<!-- tables:begin (scripts/experiments.py report) -->", "<!-- tables:end -->"
+    if a.print or not os.path.exists(doc):
+        print(text)
+        return
+    with open(doc) as f:
+        d = f.read()
+    if begin not in d or end not in d:
+        sys.exit(f"experiments: {doc} lacks the markers {begin} ... {end}")
+    d = d[:d.index(begin) + len(begin)] + "\n" + text + d[d.index(end):]
+    with open(doc + ".tmp", "w") as f:
+        f.write(d)
+    os.replace(doc + ".tmp", doc)
+    print(f"updated {doc}")
+
+
+def status(a):
+    for r in all_rows().values():
+        for k in seeds_for(r, a.seeds):
+            folder = r.folder(a.out, k)
+            state = ("done" if os.path.exists(os.path.join(folder, "summary.json")) else
+                     "partial" if os.path.exists(os.path.join(folder, "last.safetensors")) else
+                     "missing")
+            print(f"{state:8s} {r.id} seed {k}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["toy", "table1", "table3", "all", "status", "report", "row"])
+    ap.add_argument("id", nargs="?", help="the row id for 'row' (see 'status')")
+    ap.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)))
+    ap.add_argument("--seed", type=int, help="the seed for 'row'")
+    ap.add_argument("--out", default=os.path.join(ROOT, "runs", "experiments"))
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--dry-run", action="store_true", help="print the commands only")
+    ap.add_argument("--print", action="store_true", help="report: print instead of updating docs/results.md")
+    a = ap.parse_args()
+    try:
+        a.seeds = [int(x) for x in a.seeds.split(",") if x]
+    except ValueError:
+        sys.exit(f"experiments: --seeds must be comma-separated integers, got '{a.seeds}'")
+    if not a.seeds:
+        sys.exit("experiments: --seeds is empty")
+    rows = all_rows()
+    if a.what == "toy":
+        prog = os.path.join(a.build_dir, "examples", "quant_toy")
+        out = os.path.join(a.out, "toy")
+        cmd = [prog, "--samples", "10000", "--steps", "1000", "--lr", "1", "--seed", "1", "--out", out]
+        print("  " + " ".join(cmd), flush=True)
+        if not a.dry_run:
+            subprocess.run(cmd, check=True)
+    elif a.what in ("table1", "table3", "all"):
+        for r in rows.values():
+            if a.what == "all" or r.table == a.what:
+                for k in seeds_for(r, a.seeds):
+                    run_row(r, k, a)
+    elif a.what == "row":
+        if a.id not in rows or a.seed is None:
+            sys.exit(f"experiments: 'row' needs a known id and --seed (ids: {', '.join(rows)})")
+        run_row(rows[a.id], a.seed, a)
+    elif a.what == "status":
+        status(a)
+    else:
+        report(a)
+
+
+if __name__ == "__main__":
+    main()
