@@ -194,7 +194,10 @@ TEST_CASE("layout: quantizers keep a channels-last layout with equal values and 
     const auto r = run(false, pow2), c = run(true, pow2);
     CHECK(max_diff(r[0], c[0]) == 0.0);
     CHECK(max_diff(r[1], c[1]) == 0.0);
-    CHECK(r[2].item() == Approx(c[2].item()).epsilon(1e-6));
-    CHECK(r[3].item() == Approx(c[3].item()).epsilon(1e-6));
+    // The parameter gradients are sums over the tensor, taken in memory order:
+    // row-major and channels-last add the same terms in different orders, with
+    // float partial sums (quant/cpu/block_reduce.h), so they agree to rounding.
+    CHECK(r[2].item() == Approx(c[2].item()).epsilon(1e-4));
+    CHECK(r[3].item() == Approx(c[3].item()).epsilon(1e-4));
   }
 }
