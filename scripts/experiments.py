@@ -211,10 +211,39 @@ def bitwidth_svgs(report_html):
     return svgs
 
 
+def toy_table(a):
+    """The toy experiment's table from toy.csv (initial, final, best MSE, bits,
+    and how many steps made the MSE worse), and its plot copied into docs/results."""
+    csv_path = os.path.join(a.out, "toy", "toy.csv")
+    if not os.path.exists(csv_path):
+        return []
+    import csv
+    runs = {}
+    with open(csv_path) as f:
+        for r in csv.DictReader(f):
+            runs.setdefault(r["param"], []).append((float(r["mse"]), r["bits"]))
+    out = ["### Toy experiment (PAPER.md: 10^4 samples of N(0, 1), 1000 steps of gradient descent, lr 1 for all)\n",
+           "| | initial MSE | final MSE | best MSE | final bits | steps that increased the MSE |",
+           "|---|---|---|---|---|---|"]
+    for p in PARAMS:
+        m = runs.get(p)
+        if not m:
+            continue
+        ups = sum(1 for x, y in zip(m, m[1:]) if y[0] > x[0])
+        out.append(f"| {p} | {m[0][0]:.4g} | {m[-1][0]:.4g} | {min(x for x, _ in m):.4g} | "
+                   f"{m[-1][1]} | {ups} |")
+    os.makedirs(os.path.join(ROOT, "docs", "results"), exist_ok=True)
+    shutil.copyfile(os.path.join(a.out, "toy", "toy.svg"), os.path.join(ROOT, "docs", "results", "toy.svg"))
+    out += ["", "![toy experiment](results/toy.svg)", "",
+            "Command: `scripts/experiments.py toy` (= `build/examples/quant_toy --samples 10000 "
+            "--steps 1000 --lr 1 --seed 1`).", ""]
+    return out
+
+
 def report(a):
     rows = all_rows()
     seeds = a.seeds
-    out = []
+    out = toy_table(a)
     fl = rows["float"]
     fcell, _ = cell(fl, seeds, a)
     out.append("### Table 1 analog (test error %, mean (min-max) over seeds)\n")
