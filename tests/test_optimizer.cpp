@@ -1,6 +1,7 @@
 #include "test_util.h"
 
 #include <cmath>
+#include <map>
 
 #include "train/optimizer.h"
 
@@ -88,6 +89,38 @@ TEST_CASE("adam: the documented update, L2 and decoupled decay", "[optimizer]") 
     }
     train::Adam again({p}, {0.1});
     again.load_state(opt.state());
+    CHECK(again.state().back().first == "p0.step");
     CHECK(again.state().back().second.item() == 3);  // step count restored
   }
+}
+
+TEST_CASE("adam: a parameter's bias correction counts its own steps", "[optimizer]") {
+  // b gets its first gradient at the third step: its update must equal a fresh
+  // Adam's first step on it, lr * g / (|g| + eps) ~ lr sign(g).
+  Tensor a = from_vector<double>({1.0}, {1}), b = from_vector<double>({2.0}, {1});
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  train::Adam opt({a, b}, {0.1});
+  for (int t = 0; t < 2; ++t) {
+    a.set_grad(from_vector<double>({0.3}, {1}));
+    opt.step();
+  }
+  a.set_grad(from_vector<double>({0.3}, {1}));
+  b.set_grad(from_vector<double>({-0.5}, {1}));
+  opt.step();
+  CHECK(b.item() == Approx(2.0 + 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-12));
+  const auto st = opt.state();
+  std::map<std::string, double> steps;
+  for (const auto& [k, v] : st)
+    if (k.ends_with(".step")) steps[k] = v.item();
+  CHECK(steps == std::map<std::string, double>{{"p0.step", 3}, {"p1.step", 1}});
+  // A checkpoint of the earlier format (one global "step") still loads.
+  train::Adam legacy({a, b}, {0.1});
+  std::vector<std::pair<std::string, Tensor>> old_state;
+  for (const auto& [k, v] : st)
+    if (!k.ends_with(".step")) old_state.emplace_back(k, v);
+  old_state.emplace_back("step", scalar_tensor(3.0, DType::f64));
+  legacy.load_state(old_state);
+  for (const auto& [k, v] : legacy.state())
+    if (k.ends_with(".step")) CHECK(v.item() == 3);
 }

@@ -108,7 +108,11 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o)
     : Adam(std::vector<ParamGroup>{{std::move(params), o.weight_decay, 1.0}}, o) {}
 
 Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o)
-    : Optimizer(std::move(groups)), options_(o), m_(flat_.size()), v_(flat_.size()) {
+    : Optimizer(std::move(groups)),
+      options_(o),
+      m_(flat_.size()),
+      v_(flat_.size()),
+      steps_(flat_.size(), 0) {
   MPQ_CHECK(o.lr >= 0 && o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 && o.eps > 0,
             "Adam: invalid options (lr ", o.lr, ", betas ", o.beta1, ", ", o.beta2, ", eps ", o.eps,
             ")");
@@ -116,15 +120,14 @@ Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o)
 }
 
 void Adam::step() {
-  ++t_;
   const double b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
-  const double c1 = 1 - std::pow(b1, static_cast<double>(t_)),
-               c2 = 1 - std::pow(b2, static_cast<double>(t_));
   const bool decoupled = options_.decay == WeightDecay::decoupled;
   for (std::size_t k = 0; k < flat_.size(); ++k) {
     const Tensor& p = *flat_[k];
     const Tensor g = p.grad();
     if (!g.defined()) continue;
+    const double t = static_cast<double>(++steps_[k]);
+    const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
     const ParamGroup& group = groups_[group_of_[k]];
     const double lr = lr_ * group.lr_scale, wd = group.weight_decay;
     if (!m_[k].defined()) {
@@ -156,7 +159,10 @@ std::vector<std::pair<std::string, Tensor>> Adam::state() const {
       out.emplace_back(state_key(k, "exp_avg"), m_[k]);
       out.emplace_back(state_key(k, "exp_avg_sq"), v_[k]);
     }
-  out.emplace_back("step", scalar_tensor(static_cast<double>(t_), DType::f64));
+  for (std::size_t k = 0; k < steps_.size(); ++k)
+    if (steps_[k] > 0)
+      out.emplace_back(state_key(k, "step"),
+                       scalar_tensor(static_cast<double>(steps_[k]), DType::f64));
   return out;
 }
 
@@ -166,8 +172,17 @@ void Adam::load_state(const std::vector<std::pair<std::string, Tensor>>& state) 
     m_[k] = restore(s, state_key(k, "exp_avg"), *flat_[k]);
     v_[k] = restore(s, state_key(k, "exp_avg_sq"), *flat_[k]);
   }
-  auto it = s.find("step");
-  t_ = it == s.end() ? 0 : static_cast<std::int64_t>(it->second.item());
+  // Checkpoints written before per-parameter counts kept one global "step".
+  auto legacy = s.find("step");
+  for (std::size_t k = 0; k < flat_.size(); ++k) {
+    auto it = s.find(state_key(k, "step"));
+    if (it != s.end())
+      steps_[k] = static_cast<std::int64_t>(it->second.item());
+    else
+      steps_[k] = m_[k].defined() && legacy != s.end()
+                      ? static_cast<std::int64_t>(legacy->second.item())
+                      : 0;
+  }
 }
 
 }  // namespace mpq::train

@@ -10,6 +10,7 @@
 // Adam (Kingma & Ba), with bias correction:
 //   m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,
 //   p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+// where t counts the steps in which this parameter had a gradient.
 // Parameters without a gradient are skipped. One fused pass per parameter;
 // state tensors are allocated on the first step only.
 #pragma once
@@ -91,7 +92,9 @@ class Adam : public Optimizer {
  private:
   AdamOptions options_;
   std::vector<Tensor> m_, v_;
-  std::int64_t t_ = 0;
+  // Steps taken per parameter (PyTorch's state['step']): a parameter that
+  // first gets a gradient late starts its bias correction at 1.
+  std::vector<std::int64_t> steps_;
 };
 
 }  // namespace mpq::train
