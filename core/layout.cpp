@@ -8,16 +8,16 @@
 namespace mpq {
 
 std::vector<std::int64_t> layout_order(const Tensor& t) {
-  std::vector<std::int64_t> order(static_cast<std::size_t>(t.dim()));
-  std::iota(order.begin(), order.end(), 0);
-  const Shape& s = t.shape();
+  // Dims of size > 1, from the largest stride to the smallest (ties in axis
+  // order); size-1 dims carry no layout information and go last, in axis
+  // order (their place does not change any offset). Sorting them together
+  // would need a comparator that is not a strict weak order.
+  std::vector<std::int64_t> order, ones;
+  for (std::int64_t i = 0; i < t.dim(); ++i) (t.shape()[i] == 1 ? ones : order).push_back(i);
   const Strides& st = t.strides();
-  // Size-1 dims carry no layout information: they sort as if they were the
-  // stride their row-major position would give, keeping their axis order.
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-    if (s[a] == 1 || s[b] == 1) return false;
-    return st[a] > st[b];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::int64_t a, std::int64_t b) { return st[a] > st[b]; });
+  order.insert(order.end(), ones.begin(), ones.end());
   return order;
 }
 

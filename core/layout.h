@@ -15,8 +15,8 @@
 
 namespace mpq {
 
-// Dimensions ordered from the largest stride to the smallest (ties and size-1
-// dims keep their axis order), i.e. the order in which memory is laid out.
+// Dimensions ordered from the largest stride to the smallest (ties keep their
+// axis order; size-1 dims come last), i.e. the order in which memory is laid out.
 std::vector<std::int64_t> layout_order(const Tensor& t);
 // Dense strides for `shape` laid out in `order` (outermost first).
 Strides dense_strides(const Shape& shape, const std::vector<std::int64_t>& order);

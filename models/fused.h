@@ -7,6 +7,8 @@
 // the modules simply run one after the other.
 #pragma once
 
+#include <cstdint>
+
 #include "models/quantized.h"
 
 namespace mpq::models {
@@ -15,5 +17,9 @@ namespace mpq::models {
 // undefined (none).
 Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, ActQuant* act, const Tensor& x,
                    const Tensor& residual = Tensor());
+
+// How many conv_bn_act calls took the folded path since the process started
+// (a diagnostic: tests use it to see that a model's inference is fused).
+std::uint64_t conv_bn_act_folded_calls();
 
 }  // namespace mpq::models

@@ -29,9 +29,16 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   MPQ_CHECK(!training || x_in.numel() / C > 1,
             "batch_norm2d: training needs more than one value per channel, got input ",
             shape_str(x_in.shape()));
-  // Channels-last activations (from conv2d) are normalised in place of layout.
-  const Tensor x = is_channels_last(x_in) ? x_in.detach() : x_in.detach().contiguous();
-  Tensor y = empty_dense_like(x);
+  // Channels-last activations (from conv2d) keep their layout: the NHWC kernel
+  // runs when x is channels-last, and y, dy, dx are then channels-last too
+  // (the same test as the kernel's, so allocation and kernel always agree).
+  const bool nhwc = is_channels_last(x_in);
+  const Tensor x = nhwc ? x_in.detach() : x_in.detach().contiguous();
+  auto like_x = [nhwc, x] {  // by value: the backward keeps a copy
+    return nhwc ? empty_strided(x.shape(), channels_last_strides(x.shape()), x.dtype(), x.device())
+                : empty(x.shape(), x.dtype(), x.device());
+  };
+  Tensor y = like_x();
   Tensor mean = empty({C}, x.dtype()), rstd = empty({C}, x.dtype());
   {
     NoGradGuard ng;
@@ -45,8 +52,8 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   const Tensor gd = gamma.defined() ? gamma.detach() : Tensor();
   const bool has_gamma = gamma.defined(), has_beta = beta.defined();
   return record("batch_norm2d", y, {&x_in, &gamma, &beta}, [=](const Tensor& gy) {
-    const Tensor g = in_layout_of(gy, x);
-    Tensor dx = need_x ? empty_dense_like(x) : Tensor();
+    const Tensor g = nhwc ? to_channels_last(gy) : gy.contiguous();
+    Tensor dx = need_x ? like_x() : Tensor();
     Tensor dgamma = need_gb && has_gamma ? empty({C}, x.dtype()) : Tensor();
     Tensor dbeta = need_gb && has_beta ? empty({C}, x.dtype()) : Tensor();
     cpu::batch_norm_backward(g, x, gd, mean, rstd, training, dx, dgamma, dbeta);

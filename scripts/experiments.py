@@ -7,9 +7,9 @@ One command per table; every row is one run of build/examples/resnet_cifar
   scripts/experiments.py toy                 # the toy experiment: table + plot
   scripts/experiments.py table1 [--seeds 1,2]
   scripts/experiments.py table3 [--seeds 1,2]
-  scripts/experiments.py status              # which rows are done, running, missing
+  scripts/experiments.py status              # which rows are done, partial, missing
   scripts/experiments.py report              # regenerate the tables in docs/results.md
-  scripts/experiments.py row ID --seed S     # (re)run one row, e.g. to check reproducibility
+  scripts/experiments.py row ID --seed S [--force]  # (re)run one row, e.g. to check reproducibility
 
 A finished row (summary.json present) is skipped; an interrupted one resumes
 from its last checkpoint (resnet_cifar --resume), so a table can be completed
@@ -131,10 +131,17 @@ def git_commit():
         return "unknown"
 
 
-def run_row(row, seed, a):
+def run_row(row, seed, a, force=False):
     folder = row.folder(a.out, seed)
+    if force and os.path.isdir(folder) and not a.dry_run:
+        # Keep the earlier result next to the new one (for a reproducibility check).
+        old = f"{folder}.before-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.rename(folder, old)
+        print(f"moved    {folder} -> {old}")
     if os.path.exists(os.path.join(folder, "summary.json")):
         print(f"done     {row.id} seed {seed}")
+        if not os.path.exists(os.path.join(folder, "run.json")):
+            write_run_json(folder, None, None)  # finished while no runner watched it
         return
     prog = os.path.join(a.build_dir, "examples", "resnet_cifar")
     if not os.access(prog, os.X_OK):
@@ -161,14 +168,68 @@ def run_row(row, seed, a):
     os.makedirs(a.out, exist_ok=True)
     log_path = folder + ".log"
     t0 = time.time()
+    # run.json is written next to the run's own files as soon as the folder
+    # exists and completed at the end, so a row that finishes while no runner
+    # watches it still carries its command and commit.
     with open(log_path, "a") as log:
-        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        while child.poll() is None:
+            if os.path.isdir(folder) and not os.path.exists(os.path.join(folder, "run.json")):
+                write_run_json(folder, cmd, None)
+            time.sleep(2)
+    rc = child.returncode
     if rc != 0:
         sys.exit(f"experiments: {row.id} seed {seed} failed (exit {rc}); see {log_path}")
-    info = {"command": cmd, "commit": git_commit(), "machine": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(), "wall_time_s": time.time() - t0, "schedule": SCHEDULE}
-    with open(os.path.join(folder, "run.json"), "w") as f:
+    write_run_json(folder, cmd, time.time() - t0)
+
+
+def write_run_json(folder, cmd, wall_time_s):
+    """The run's record: command, commit, machine; wall time once finished
+    (accumulated over sittings when the row was resumed)."""
+    path = os.path.join(folder, "run.json")
+    info = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            info = json.load(f)
+    if cmd is not None:
+        info["command"] = cmd
+        info.setdefault("commit", git_commit())
+    info.setdefault("command", None)
+    info.setdefault("commit", "unknown")
+    info.update({"machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                 "schedule": SCHEDULE})
+    if wall_time_s is not None:
+        info["wall_time_s"] = info.get("sittings_s", 0.0) + wall_time_s
+        info["sittings_s"] = info["wall_time_s"]
+    with open(path + ".tmp", "w") as f:
         json.dump(info, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+class Lock:
+    """One runner at a time per output folder: a second one would delete the
+    first one's unfinished run folders."""
+
+    def __init__(self, out):
+        self.path = os.path.join(out, ".runner.lock")
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            with open(self.path) as f:
+                pid = f.read().strip()
+            if pid.isdigit() and os.path.exists(f"/proc/{pid}"):
+                sys.exit(f"experiments: another runner (pid {pid}) is using {os.path.dirname(self.path)}")
+            os.remove(self.path)  # left by a runner that died
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return self
+
+    def __exit__(self, *exc):
+        os.remove(self.path)
 
 
 def load(folder):
@@ -293,7 +354,7 @@ def report(a):
             out.append(f"| {r.id} | {k} | {100 * (1 - s['test_accuracy']):.2f} | {s['weight_kb']:.1f} | "
                        f"{s['mean_weight_bits']:.2f} | {s['activation_kb_max']:.1f} | "
                        f"{s['activation_kb_sum']:.1f} | {'yes' if s['constraints_met'] else 'no'} | "
-                       f"{s['run']['commit']} | {s['run']['wall_time_s'] / 60:.1f} min |")
+                       f"{s['run']['commit']} | {s['run'].get('wall_time_s', 0) / 60:.1f} min |")
     # Evidence kept in the repository: each finished row's summary and run
     # record, and the per-layer bitwidth plots of the constrained runs.
     res_dir = os.path.join(ROOT, "docs", "results")
@@ -356,6 +417,8 @@ def main():
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--dry-run", action="store_true", help="print the commands only")
+    ap.add_argument("--force", action="store_true",
+                    help="row: run again even if finished (the earlier folder is kept as <folder>.before-<time>)")
     ap.add_argument("--print", action="store_true", help="report: print instead of updating docs/results.md")
     a = ap.parse_args()
     try:
@@ -373,14 +436,16 @@ def main():
         if not a.dry_run:
             subprocess.run(cmd, check=True)
     elif a.what in ("table1", "table3", "all"):
-        for r in rows.values():
-            if a.what == "all" or r.table == a.what:
-                for k in seeds_for(r, a.seeds):
-                    run_row(r, k, a)
+        with Lock(a.out):
+            for r in rows.values():
+                if a.what == "all" or r.table == a.what:
+                    for k in seeds_for(r, a.seeds):
+                        run_row(r, k, a)
     elif a.what == "row":
         if a.id not in rows or a.seed is None:
             sys.exit(f"experiments: 'row' needs a known id and --seed (ids: {', '.join(rows)})")
-        run_row(rows[a.id], a.seed, a)
+        with Lock(a.out):
+            run_row(rows[a.id], a.seed, a, force=a.force)
     elif a.what == "status":
         status(a)
     else:

@@ -67,7 +67,7 @@ void forward_nhwc(const Tensor& x, const T* pg, const T* pb, T* rm, T* rv, bool 
     auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
       const T* row = px + r * C;
       for (std::int64_t c = 0; c < C; ++c) {
-        const double d = static_cast<double>(row[c] - pk[c]);
+        const double d = static_cast<double>(row[c]) - static_cast<double>(pk[c]);
         s1[c] += d;
         s2[c] += d * d;
       }
@@ -145,8 +145,12 @@ void backward_nhwc(const Tensor& dy, const Tensor& x, const T* gam, const T* pme
       const T* xr = px + r * C;
       const T* gr = pg + r * C;
       T* out = pdx + r * C;
-      for (std::int64_t c = 0; c < C; ++c)
-        out[c] = pa[c] * gr[c] + pk[c] * (xr[c] - pmean[c]) + pbb[c];
+      if (training) {
+        for (std::int64_t c = 0; c < C; ++c)
+          out[c] = pa[c] * gr[c] + pk[c] * (xr[c] - pmean[c]) + pbb[c];
+      } else {  // the statistics are constants: dx = gamma r g (x plays no part)
+        for (std::int64_t c = 0; c < C; ++c) out[c] = pa[c] * gr[c];
+      }
     }
   });
 }

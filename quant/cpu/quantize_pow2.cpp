@@ -59,7 +59,7 @@ void forward_range_f32(const float* __restrict px, float* __restrict pq, std::in
     const float a = std::abs(v);
     float m = a < lo ? lo : (a >= hi ? hi : pow2_level_bits(a));
     if constexpr (with_zero) m = a < zero_below ? 0.0f : m;
-    pq[i] = s * m;
+    pq[i] = v == v ? s * m : v;  // a NaN input stays NaN
   }
 }
 

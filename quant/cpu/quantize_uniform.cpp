@@ -35,7 +35,9 @@ void forward_range(const T* __restrict px, T* __restrict pq, std::int64_t b, std
     // q = d round(clip(x, lo, hi) / d); a NaN input stays NaN.
     for (std::int64_t i = b; i < e; ++i) {
       const T xi = px[i];
-      const T c = xi < lo ? lo : (xi > hi ? hi : xi);
+      // NaN is replaced by 0 before the int32 conversion (a NaN cast is
+      // undefined) and put back afterwards.
+      const T c = xi < lo ? lo : (xi > hi ? hi : (xi == xi ? xi : T(0)));
       const T r = td * round_half_away(c * inv);
       pq[i] = xi == xi ? r : xi;
     }
@@ -70,7 +72,10 @@ std::array<double, 2> backward_range(const T* __restrict px, const T* __restrict
     for (std::int64_t i = sb; i < se; ++i) {
       const T xi = px[i], gi = pg[i];
       const bool above = xi > hi, below = xi < lo, inside = !above && !below;
-      const T v = xi * inv;
+      // The residual is only used inside the range; taking it from the clipped
+      // value (NaN -> 0) keeps |v| <= q_max / d: the int32 rounding never overflows.
+      const T c = below ? lo : (above ? hi : (xi == xi ? xi : T(0)));
+      const T v = c * inv;
       T r;
       if constexpr (kFast)
         r = round_half_away(v) - v;
