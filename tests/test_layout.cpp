@@ -140,6 +140,35 @@ TEST_CASE("layout: channels-last batch norm equals row-major, values and gradien
   }
 }
 
+TEST_CASE("layout: size-1 dims: H == 1 or W == 1 channels-last tensors stay dense and correct",
+          "[layout][batch_norm]") {
+  for (const Shape& s :
+       {Shape{2, 3, 1, 4}, Shape{1, 3, 1, 4}, Shape{2, 3, 4, 1}, Shape{2, 3, 1, 1}}) {
+    INFO("shape " << shape_str(s));
+    const Tensor x = rand_f64(s, 50, -2, 3);
+    const Tensor xcl = to_channels_last(x);
+    CHECK(is_dense(xcl));
+    CHECK(is_channels_last(xcl));
+    CHECK(same_layout(empty_dense_like(xcl), xcl));
+    // Batch norm in both layouts, forward and backward, in training.
+    const Tensor gamma = rand_f64({3}, 51), beta = rand_f64({3}, 52), gy = rand_f64(s, 53);
+    std::vector<Tensor> outs;
+    for (bool cl : {false, true}) {
+      Tensor xs = cl ? to_channels_last(x).detach() : x.clone().detach();
+      xs.set_requires_grad(true);
+      Tensor g = gamma.clone().set_requires_grad(true);
+      const Tensor y = batch_norm2d(xs, g, beta, Tensor(), Tensor(), true, 0.1, 1e-5);
+      y.backward(gy);
+      outs.push_back(y);
+      outs.push_back(xs.grad());
+      outs.push_back(g.grad());
+    }
+    CHECK(max_diff(outs[0], outs[3]) < 1e-12);
+    CHECK(max_diff(outs[1], outs[4]) < 1e-12);
+    CHECK(max_diff(outs[2], outs[5]) < 1e-12);
+  }
+}
+
 TEST_CASE(
     "layout: channels-last batch norm keeps float32 precision and is thread-count independent",
     "[layout][batch_norm]") {
