@@ -25,7 +25,7 @@ inline const char* layout_name(Layout layout) {
 
 // Uninitialised [N, C, H, W] float32 tensor stored in `layout`.
 inline Tensor empty_in(const Shape& shape, Layout layout) {
-  return layout == Layout::nchw ? empty(shape) : empty_strided(shape, channels_last_strides(shape));
+  return layout == Layout::nchw ? empty(shape) : empty_channels_last(shape);
 }
 
 // N(mean, stddev) values drawn in logical (row-major) order, then stored in

@@ -31,20 +31,21 @@ Strides dense_strides(const Shape& shape, const std::vector<std::int64_t>& order
   return st;
 }
 
-bool is_dense(const Tensor& t) {
-  if (t.is_contiguous()) return true;
-  const auto order = layout_order(t);
-  const Strides want = dense_strides(t.shape(), order);
+namespace {
+// t's strides equal `want` on every dim of size > 1 (the others address nothing).
+bool strides_match(const Tensor& t, const Strides& want) {
   for (std::int64_t i = 0; i < t.dim(); ++i)
     if (t.shape()[i] > 1 && t.strides()[i] != want[i]) return false;
   return true;
 }
+}  // namespace
+
+bool is_dense(const Tensor& t) {
+  return t.is_contiguous() || strides_match(t, dense_strides(t.shape(), layout_order(t)));
+}
 
 bool same_layout(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return false;
-  for (std::int64_t i = 0; i < a.dim(); ++i)
-    if (a.shape()[i] > 1 && a.strides()[i] != b.strides()[i]) return false;
-  return true;
+  return a.shape() == b.shape() && strides_match(a, b.strides());
 }
 
 Strides channels_last_strides(const Shape& shape) {
@@ -53,16 +54,16 @@ Strides channels_last_strides(const Shape& shape) {
 }
 
 bool is_channels_last(const Tensor& t) {
-  if (t.dim() != 4) return false;
-  const Strides want = channels_last_strides(t.shape());
-  for (std::int64_t i = 0; i < 4; ++i)
-    if (t.shape()[i] > 1 && t.strides()[i] != want[i]) return false;
-  return true;
+  return t.dim() == 4 && strides_match(t, channels_last_strides(t.shape()));
 }
 
 Tensor empty_strided(const Shape& shape, const Strides& strides, DType dtype, Device device) {
   Tensor flat = empty({numel_of(shape)}, dtype, device);
   return as_strided(flat, shape, strides, 0);
+}
+
+Tensor empty_channels_last(const Shape& shape, DType dtype, Device device) {
+  return empty_strided(shape, channels_last_strides(shape), dtype, device);
 }
 
 Tensor empty_dense_like(const Tensor& t, DType dtype) {
@@ -93,7 +94,7 @@ Tensor in_layout_of(const Tensor& t, const Tensor& like) {
 Tensor to_channels_last(const Tensor& t) {
   MPQ_CHECK(t.dim() == 4, "to_channels_last: expected a 4-D tensor, got ", shape_str(t.shape()));
   if (is_channels_last(t)) return t;
-  Tensor out = empty_strided(t.shape(), channels_last_strides(t.shape()), t.dtype(), t.device());
+  Tensor out = empty_channels_last(t.shape(), t.dtype(), t.device());
   out.copy_(t.detach());
   return record("to_channels_last", out, {&t},
                 [](const Tensor& g) { return std::vector<Tensor>{g}; });

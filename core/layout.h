@@ -32,6 +32,9 @@ bool is_channels_last(const Tensor& t);
 // An uninitialised tensor with the given (dense) strides.
 Tensor empty_strided(const Shape& shape, const Strides& strides, DType dtype = DType::f32,
                      Device device = Device::cpu());
+// An uninitialised channels-last tensor of a 4-D shape.
+Tensor empty_channels_last(const Shape& shape, DType dtype = DType::f32,
+                           Device device = Device::cpu());
 // An uninitialised tensor like t: t's layout when t is dense, row-major otherwise.
 Tensor empty_dense_like(const Tensor& t);
 Tensor empty_dense_like(const Tensor& t, DType dtype);

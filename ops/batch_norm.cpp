@@ -35,7 +35,7 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   const bool nhwc = is_channels_last(x_in);
   const Tensor x = nhwc ? x_in.detach() : x_in.detach().contiguous();
   auto like_x = [nhwc, x] {  // by value: the backward keeps a copy
-    return nhwc ? empty_strided(x.shape(), channels_last_strides(x.shape()), x.dtype(), x.device())
+    return nhwc ? empty_channels_last(x.shape(), x.dtype(), x.device())
                 : empty(x.shape(), x.dtype(), x.device());
   };
   Tensor y = like_x();

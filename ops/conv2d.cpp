@@ -73,7 +73,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
   const auto d = dims_of(x.shape(), w.shape(), p);
   const Shape y_shape{d.N, d.O, d.P, d.Q};
-  Tensor y = f32 ? empty_strided(y_shape, channels_last_strides(y_shape), x.dtype(), x.device())
+  Tensor y = f32 ? empty_channels_last(y_shape, x.dtype(), x.device())
                  : empty(y_shape, x.dtype(), x.device());
   if (f32) {
     cpu::conv2d_forward(x, w, b, p, y);
@@ -92,7 +92,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
     const Tensor g = f32 ? to_channels_last(gy) : gy.contiguous();
     Tensor dx, dw, db;
     if (need_x) {
-      dx = f32 ? empty_strided(x_shape, channels_last_strides(x_shape), g.dtype(), g.device())
+      dx = f32 ? empty_channels_last(x_shape, g.dtype(), g.device())
                : empty(x_shape, g.dtype(), g.device());
       if (g.dtype() == DType::f32)
         cpu::conv2d_backward_data(g, ws, p, dx);
@@ -112,10 +112,6 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
     return std::vector<Tensor>{dx, dw, db};
   });
 }
-
-}  // namespace mpq
-
-namespace mpq {
 
 Tensor conv2d_affine(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& scale,
                      const Tensor& shift, const Conv2dParams& p, bool relu,
@@ -143,7 +139,7 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& w, const Tensor& b, const Te
   const Tensor wf = mul(w, scale.reshape({O, 1, 1, 1})).contiguous();
   const Tensor bf = b.defined() ? add(mul(b, scale), shift).contiguous() : shift.contiguous();
   const Tensor xc = to_channels_last(x);
-  Tensor y = empty_strided(y_shape, channels_last_strides(y_shape), x.dtype(), x.device());
+  Tensor y = empty_channels_last(y_shape, x.dtype(), x.device());
   // The sum post-op adds what the output holds: start it as the residual.
   if (residual.defined()) y.copy_(residual);
   cpu::conv2d_forward_inference(xc, wf, bf, p, relu, residual.defined(), y);

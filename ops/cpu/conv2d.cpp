@@ -1,7 +1,5 @@
 #include "ops/cpu/conv2d.h"
 
-#include <tuple>
-
 #include "core/layout.h"
 #include "ops/cpu/onednn.h"
 
@@ -12,19 +10,6 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 constexpr auto f32 = memory::data_type::f32;
-
-// Every primitive of one convolution configuration, with the buffers its
-// reorders reuse from call to call.
-struct ConvPrimitives {
-  memory::desc user_src, user_wei, user_dst, user_bias;
-  dnnl::convolution_forward::primitive_desc fwd_pd;
-  dnnl::convolution_forward fwd;
-  dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
-  dnnl::convolution_backward_data bwd_data;
-  dnnl::convolution_backward_weights::primitive_desc bwd_wei_pd;
-  dnnl::convolution_backward_weights bwd_wei;
-  std::shared_ptr<Tensor> buf_src, buf_wei, buf_dst, buf_ddst, buf_dsrc, buf_dwei;
-};
 
 // oneDNN's description of one convolution's geometry.
 struct Geometry {
@@ -57,53 +42,63 @@ Geometry geometry(const Shape& xs, const Shape& ws, const Conv2dParams& prm) {
   return g;
 }
 
+// Every primitive of one convolution configuration, with the buffers the
+// weight reorders reuse from call to call. The activations are used in place.
+struct ConvPrimitives {
+  Geometry g;
+  dnnl::convolution_forward::primitive_desc fwd_pd;
+  dnnl::convolution_forward fwd;
+  dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
+  dnnl::convolution_backward_data bwd_data;
+  dnnl::convolution_backward_weights::primitive_desc bwd_wei_pd;
+  dnnl::convolution_backward_weights bwd_wei;
+  std::shared_ptr<Tensor> buf_wei, buf_dwei;
+};
+
 ConvPrimitives make_primitives(const Shape& xs, const Shape& ws, bool with_bias,
                                const Conv2dParams& prm) {
   using namespace onednn;
-  const Geometry g = geometry(xs, ws, prm);
-  const auto& [strides, dilates, pad_l, pad_r] = std::tie(g.strides, g.dilates, g.pad_l, g.pad_r);
-  const memory::desc& any_wei = g.any_wei;
   ConvPrimitives c;
-  c.user_src = g.src;
-  c.user_dst = g.dst;
-  c.user_wei = g.wei;
-  c.user_bias = g.bias;
-  const memory::desc no_bias;
+  const Geometry& g = c.g = geometry(xs, ws, prm);
+  const memory::desc bias = with_bias ? g.bias : memory::desc();
   const auto algo = dnnl::algorithm::convolution_direct;
 
-  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, c.user_src, any_wei,
-                                     with_bias ? c.user_bias : no_bias, c.user_dst, strides,
-                                     dilates, pad_l, pad_r);
+  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, g.src, g.any_wei,
+                                     bias, g.dst, g.strides, g.dilates, g.pad_l, g.pad_r);
   c.fwd_pd = dnnl::convolution_forward::primitive_desc(fd, engine());
   c.fwd = dnnl::convolution_forward(c.fwd_pd);
 
-  dnnl::convolution_backward_data::desc bd(algo, c.user_src, any_wei, c.user_dst, strides, dilates,
-                                           pad_l, pad_r);
+  dnnl::convolution_backward_data::desc bd(algo, g.src, g.any_wei, g.dst, g.strides, g.dilates,
+                                           g.pad_l, g.pad_r);
   c.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(bd, engine(), c.fwd_pd);
   c.bwd_data = dnnl::convolution_backward_data(c.bwd_data_pd);
 
-  dnnl::convolution_backward_weights::desc wd(algo, c.user_src, any_wei,
-                                              with_bias ? c.user_bias : no_bias, c.user_dst,
-                                              strides, dilates, pad_l, pad_r);
+  dnnl::convolution_backward_weights::desc wd(algo, g.src, g.any_wei, bias, g.dst, g.strides,
+                                              g.dilates, g.pad_l, g.pad_r);
   c.bwd_wei_pd = dnnl::convolution_backward_weights::primitive_desc(wd, engine(), c.fwd_pd);
   c.bwd_wei = dnnl::convolution_backward_weights(c.bwd_wei_pd);
   return c;
 }
 
-ConvPrimitives& primitives(const Tensor& x, const Tensor& w, bool with_bias,
-                           const Conv2dParams& prm) {
+// The cache key of one configuration; the layouts every kernel here relies on.
+std::string config_key(const Tensor& x, const Tensor& w, const Conv2dParams& prm) {
   MPQ_CHECK(is_channels_last(x) && w.is_contiguous(),
             "cpu::conv2d: activations must be channels-last (core/layout.h) and weights "
             "contiguous OIHW");
-  static onednn::Cache<ConvPrimitives> cache;
-  const std::string key =
-      shape_str(x.shape()) + shape_str(w.shape()) + (with_bias ? "b" : "-") + prm.str();
-  return cache.get(key, [&] { return make_primitives(x.shape(), w.shape(), with_bias, prm); });
+  return shape_str(x.shape()) + shape_str(w.shape()) + prm.str();
 }
 
-// The inference primitive of one configuration: bias always, ReLU as a post-op.
+ConvPrimitives& primitives(const Tensor& x, const Tensor& w, bool with_bias,
+                           const Conv2dParams& prm) {
+  static onednn::Cache<ConvPrimitives> cache;
+  return cache.get(config_key(x, w, prm) + (with_bias ? "b" : "-"),
+                   [&] { return make_primitives(x.shape(), w.shape(), with_bias, prm); });
+}
+
+// The inference primitive of one configuration: bias always; the residual sum
+// and the ReLU as post-ops.
 struct ConvInference {
-  memory::desc user_src, user_wei, user_dst, user_bias;
+  Geometry g;
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
   std::shared_ptr<Tensor> buf_wei;
@@ -111,19 +106,12 @@ struct ConvInference {
 
 ConvInference& inference_primitive(const Tensor& x, const Tensor& w, const Conv2dParams& prm,
                                    bool relu, bool accumulate) {
-  MPQ_CHECK(is_channels_last(x) && w.is_contiguous(),
-            "cpu::conv2d: activations must be channels-last (core/layout.h) and weights "
-            "contiguous OIHW");
   static onednn::Cache<ConvInference> cache;
-  const std::string key = shape_str(x.shape()) + shape_str(w.shape()) + (accumulate ? "sum" : "-") +
-                          (relu ? "relu" : "-") + prm.str();
+  const std::string key =
+      config_key(x, w, prm) + (accumulate ? "sum" : "-") + (relu ? "relu" : "-");
   return cache.get(key, [&] {
-    const Geometry g = geometry(x.shape(), w.shape(), prm);
     ConvInference c;
-    c.user_src = g.src;
-    c.user_wei = g.wei;
-    c.user_dst = g.dst;
-    c.user_bias = g.bias;
+    const Geometry& g = c.g = geometry(x.shape(), w.shape(), prm);
     dnnl::post_ops ops;
     if (accumulate) ops.append_sum(1.0f);  // dst = conv + bias + dst (before the ReLU)
     if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
@@ -165,16 +153,11 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
                     const Tensor& y) {
   using namespace onednn;
   ConvPrimitives& c = primitives(x, w, b.defined(), prm);
-  memory src =
-      to_layout(memory(c.user_src, engine(), x.raw_data()), c.fwd_pd.src_desc(), c.buf_src);
-  memory wei =
-      to_layout(memory(c.user_wei, engine(), w.raw_data()), c.fwd_pd.weights_desc(), c.buf_wei);
-  Output dst = output_memory(c.fwd_pd.dst_desc(), c.user_dst, y, c.buf_dst);
+  memory wei = to_layout(wrap(w, c.g.wei), c.fwd_pd.weights_desc(), c.buf_wei);
   std::unordered_map<int, memory> args{
-      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst.mem}};
-  if (b.defined()) args.emplace(DNNL_ARG_BIAS, memory(c.user_bias, engine(), b.raw_data()));
+      {DNNL_ARG_SRC, wrap(x, c.g.src)}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, wrap(y, c.g.dst)}};
+  if (b.defined()) args.emplace(DNNL_ARG_BIAS, wrap(b, c.g.bias));
   c.fwd.execute(stream(), args);
-  finish(dst);
   stream().wait();
 }
 
@@ -184,14 +167,11 @@ void conv2d_forward_inference(const Tensor& x, const Tensor& w, const Tensor& b,
   using namespace onednn;
   ConvInference& c = inference_primitive(x, w, prm, relu, accumulate);
   MPQ_CHECK(is_channels_last(y), "cpu::conv2d: the output must be channels-last");
-  memory src(c.user_src, engine(), x.raw_data());
-  memory wei =
-      to_layout(memory(c.user_wei, engine(), w.raw_data()), c.pd.weights_desc(), c.buf_wei);
-  memory dst(c.user_dst, engine(), y.raw_data());
-  c.prim.execute(stream(), {{DNNL_ARG_SRC, src},
+  memory wei = to_layout(wrap(w, c.g.wei), c.pd.weights_desc(), c.buf_wei);
+  c.prim.execute(stream(), {{DNNL_ARG_SRC, wrap(x, c.g.src)},
                             {DNNL_ARG_WEIGHTS, wei},
-                            {DNNL_ARG_BIAS, memory(c.user_bias, engine(), b.raw_data())},
-                            {DNNL_ARG_DST, dst}});
+                            {DNNL_ARG_BIAS, wrap(b, c.g.bias)},
+                            {DNNL_ARG_DST, wrap(y, c.g.dst)}});
   stream().wait();
 }
 
@@ -199,15 +179,10 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams&
                           const Tensor& dx) {
   using namespace onednn;
   ConvPrimitives& c = primitives(dx, w, false, prm);
-  memory ddst = to_layout(memory(c.user_dst, engine(), dy.raw_data()),
-                          c.bwd_data_pd.diff_dst_desc(), c.buf_ddst);
-  memory wei = to_layout(memory(c.user_wei, engine(), w.raw_data()), c.bwd_data_pd.weights_desc(),
-                         c.buf_wei);
-  Output dsrc = output_memory(c.bwd_data_pd.diff_src_desc(), c.user_src, dx, c.buf_dsrc);
-  c.bwd_data.execute(
-      stream(),
-      {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dsrc.mem}});
-  finish(dsrc);
+  memory wei = to_layout(wrap(w, c.g.wei), c.bwd_data_pd.weights_desc(), c.buf_wei);
+  c.bwd_data.execute(stream(), {{DNNL_ARG_DIFF_DST, wrap(dy, c.g.dst)},
+                                {DNNL_ARG_WEIGHTS, wei},
+                                {DNNL_ARG_DIFF_SRC, wrap(dx, c.g.src)}});
   stream().wait();
 }
 
@@ -215,14 +190,12 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dPara
                              const Tensor& dw, const Tensor& db) {
   using namespace onednn;
   ConvPrimitives& c = primitives(x, dw, db.defined(), prm);
-  memory src =
-      to_layout(memory(c.user_src, engine(), x.raw_data()), c.bwd_wei_pd.src_desc(), c.buf_src);
-  memory ddst = to_layout(memory(c.user_dst, engine(), dy.raw_data()), c.bwd_wei_pd.diff_dst_desc(),
-                          c.buf_ddst);
-  Output dwei = output_memory(c.bwd_wei_pd.diff_weights_desc(), c.user_wei, dw, c.buf_dwei);
-  std::unordered_map<int, memory> args{
-      {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwei.mem}};
-  if (db.defined()) args.emplace(DNNL_ARG_DIFF_BIAS, memory(c.user_bias, engine(), db.raw_data()));
+  // The weight gradient comes out in the primitive's (blocked) layout.
+  Output dwei = output_memory(c.bwd_wei_pd.diff_weights_desc(), c.g.wei, dw, c.buf_dwei);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(x, c.g.src)},
+                                       {DNNL_ARG_DIFF_DST, wrap(dy, c.g.dst)},
+                                       {DNNL_ARG_DIFF_WEIGHTS, dwei.mem}};
+  if (db.defined()) args.emplace(DNNL_ARG_DIFF_BIAS, wrap(db, c.g.bias));
   c.bwd_wei.execute(stream(), args);
   finish(dwei);
   stream().wait();
