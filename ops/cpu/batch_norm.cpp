@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/layout.h"
@@ -52,9 +54,36 @@ void add_blocks(const std::vector<double>& partial, std::int64_t C, std::vector<
     }
 }
 
+// What both layouts do per channel once its statistics (mu, var) are known.
 template <class T>
-void forward_nhwc(const Tensor& x, const T* pg, const T* pb, T* rm, T* rv, bool training,
-                  double momentum, double eps, const Tensor& y, T* pmean, T* prstd) {
+struct PerChannel {
+  const T *gamma, *beta;          // may be null
+  T *running_mean, *running_var;  // may be null
+  T *mean, *rstd;                 // the statistics used, for the backward pass
+  double momentum, eps;
+  std::int64_t M;  // values per channel
+
+  // Training: running <- (1 - momentum) running + momentum batch, with the
+  // unbiased batch variance.
+  void update_running(std::int64_t c, double mu, double var) const {
+    if (running_mean)
+      running_mean[c] = static_cast<T>((1 - momentum) * running_mean[c] + momentum * mu);
+    if (running_var && M > 1)
+      running_var[c] = static_cast<T>((1 - momentum) * running_var[c] +
+                                      momentum * var * static_cast<double>(M) / (M - 1));
+  }
+  // Records mean and 1/std; returns (scale, shift) of y = scale x + shift.
+  std::pair<T, T> affine(std::int64_t c, double mu, double var) const {
+    const double r = 1.0 / std::sqrt(var + eps);
+    mean[c] = static_cast<T>(mu);
+    rstd[c] = static_cast<T>(r);
+    const double g = gamma ? gamma[c] : 1.0;
+    return {static_cast<T>(g * r), static_cast<T>((beta ? beta[c] : 0.0) - mu * g * r)};
+  }
+};
+
+template <class T>
+void forward_nhwc(const Tensor& x, const PerChannel<T>& pc, bool training, const Tensor& y) {
   const std::int64_t C = x.shape()[1], M = x.numel() / C;
   const T* px = x.data<T>();
   T* py = y.data<T>();
@@ -78,25 +107,16 @@ void forward_nhwc(const Tensor& x, const T* pg, const T* pb, T* rm, T* rv, bool 
       const double m1 = t1[c] / static_cast<double>(M);
       mu[c] = static_cast<double>(pk[c]) + m1;
       var[c] = std::max(0.0, t2[c] / static_cast<double>(M) - m1 * m1);
-      if (rm) rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mu[c]);
-      if (rv && M > 1)
-        rv[c] = static_cast<T>((1 - momentum) * rv[c] +
-                               momentum * var[c] * static_cast<double>(M) / (M - 1));
+      pc.update_running(c, mu[c], var[c]);
     }
   } else {
     for (std::int64_t c = 0; c < C; ++c) {
-      mu[c] = rm[c];
-      var[c] = rv[c];
+      mu[c] = pc.running_mean[c];
+      var[c] = pc.running_var[c];
     }
   }
   std::vector<T> scale(C), shift(C);
-  for (std::int64_t c = 0; c < C; ++c) {
-    const double r = 1.0 / std::sqrt(var[c] + eps);
-    pmean[c] = static_cast<T>(mu[c]);
-    prstd[c] = static_cast<T>(r);
-    scale[c] = static_cast<T>((pg ? pg[c] : 1.0) * r);
-    shift[c] = static_cast<T>((pb ? pb[c] : 0.0) - mu[c] * (pg ? pg[c] : 1.0) * r);
-  }
+  for (std::int64_t c = 0; c < C; ++c) std::tie(scale[c], shift[c]) = pc.affine(c, mu[c], var[c]);
   const T* ps = scale.data();
   const T* pt = shift.data();
   parallel_for(0, M, std::max<std::int64_t>(1, 16384 / C), [&](std::int64_t rb, std::int64_t re) {
@@ -170,10 +190,9 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
     const T* pb = beta.defined() ? beta.data<T>() : nullptr;
     T* rm = running_mean.defined() ? running_mean.data<T>() : nullptr;
     T* rv = running_var.defined() ? running_var.data<T>() : nullptr;
-    T* pmean = mean.data<T>();
-    T* prstd = rstd.data<T>();
+    const PerChannel<T> pc{pg, pb, rm, rv, mean.data<T>(), rstd.data<T>(), momentum, eps, M};
     if (is_channels_last(x)) {
-      forward_nhwc<T>(x, pg, pb, rm, rv, training, momentum, eps, y, pmean, prstd);
+      forward_nhwc<T>(x, pc, training, y);
       return;
     }
     parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
@@ -195,19 +214,12 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
             }
           }
           var = ss / static_cast<double>(M);
-          if (rm) rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mu);
-          if (rv && M > 1)
-            rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * var * M / (M - 1));
+          pc.update_running(c, mu, var);
         } else {
           mu = rm[c];
           var = rv[c];
         }
-        const double r = 1.0 / std::sqrt(var + eps);
-        pmean[c] = static_cast<T>(mu);
-        prstd[c] = static_cast<T>(r);
-        // y = scale * x + shift
-        const T scale = static_cast<T>((pg ? pg[c] : 1.0) * r);
-        const T shift = static_cast<T>((pb ? pb[c] : 0.0) - mu * (pg ? pg[c] : 1.0) * r);
+        const auto [scale, shift] = pc.affine(c, mu, var);  // y = scale * x + shift
         for (std::int64_t n = 0; n < N; ++n) {
           const T* row = px + (n * C + c) * HW;
           T* out = py + (n * C + c) * HW;
