@@ -1,0 +1,427 @@
+#include "examples/experiment.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "core/autograd.h"
+#include "core/parallel.h"
+#include "models/quant_summary.h"
+#include "models/zoo.h"
+#include "train/checkpoint.h"
+#include "train/json.h"
+#include "train/mixed_precision.h"
+#include "train/optimizer.h"
+#include "train/report.h"
+#include "train/schedule.h"
+
+namespace mpq::examples {
+
+using train::Json;
+
+namespace {
+
+std::string fixed(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Copies every entry of `src` whose name and shape exist in `dst`.
+int load_matching(models::Module& dst, const models::NamedTensors& src) {
+  std::map<std::string, Tensor> s(src.begin(), src.end());
+  int copied = 0;
+  NoGradGuard ng;
+  for (auto& [name, t] : dst.state_dict()) {
+    auto it = s.find(name);
+    if (it == s.end() || it->second.shape() != t.shape()) continue;
+    Tensor d = t;
+    d.copy_(it->second);
+    ++copied;
+  }
+  return copied;
+}
+
+// The entries of a checkpoint under `prefix` ("model." or "optim."), without it.
+models::NamedTensors with_prefix(const train::Checkpoint& ck, const std::string& prefix) {
+  models::NamedTensors out;
+  for (const auto& [k, v] : ck.tensors)
+    if (k.rfind(prefix, 0) == 0) out.emplace_back(k.substr(prefix.size()), v);
+  return out;
+}
+
+Json opt_number(const std::optional<double>& v) { return v ? Json(*v) : Json(); }
+
+}  // namespace
+
+void add_experiment_flags(Args& args, const ExperimentDefaults& d) {
+  args.add("config", "",
+           "INI experiment file (e.g. examples/presets/paper.ini); flags given here win");
+  args.add("experiment", "", "the section of --config to run (e.g. learned-w70-amax8)");
+  args.add(
+      "mode", "learned",
+      "learned (trained quantizers), fixed (fixed bitwidths), learn-qmax (the paper's baseline:\n"
+      "      bitwidth fixed, q_max learned) or float (no quantized phase)");
+  args.add("quantize", "all", "all (weights and activations) or weights");
+  args.add("wbits", d.wbits, "weight bitwidth of the fixed and learn-qmax modes");
+  args.add("abits", d.abits, "activation bitwidth of the fixed and learn-qmax modes");
+  args.add("model", d.model, d.model_help);
+  args.add("param", "U3",
+           "quantizer parametrization for weights and activations: U1 U2 U3 P1 P2 P3");
+  args.add("float-epochs", std::to_string(d.float_epochs),
+           "float pre-training epochs (0: start the quantized phase from scratch)");
+  args.add("float-init", "",
+           "take the float network from this checkpoint (e.g. RUN/float.safetensors) instead of "
+           "training it");
+  args.add("epochs", std::to_string(d.epochs), "quantized training epochs");
+  args.add("batch-size", std::to_string(d.batch_size), "images per step");
+  args.add("float-lr", fixed(d.float_lr), "float phase learning rate");
+  args.add("lr", fixed(d.lr), "quantized phase learning rate (the paper: 0.01 to 0.03)");
+  args.add("float-schedule", "cosine",
+           "float phase schedule: constant, step:N, multistep:A,B, cosine");
+  args.add("schedule", "cosine", "quantized phase schedule");
+  args.add("momentum", "0.9", "SGD momentum");
+  args.add("optimizer", "sgd",
+           "sgd (the paper's, with --momentum) or adam (decoupled weight decay)");
+  args.add("warmup", "0", "epochs of linear learning-rate warmup at the start of each phase");
+  args.add("weight-decay", fixed(d.weight_decay),
+           "weight decay on every parameter, quantizers and BN included (L2 with SGD, decoupled "
+           "with Adam)");
+  args.add("weight-target", "auto", "weight memory target in kB, 'auto' or 'none'");
+  args.add("act-max-target", "auto", "largest-activation memory target in kB, 'auto' or 'none'");
+  args.add("act-sum-target", "none", "sum-of-activations memory target in kB, 'auto' or 'none'");
+  args.add("lambda", "0.1", "weight of the memory penalty");
+  args.add("bits", "4", "initial bitwidth of the quantizers");
+  args.add("run-dir", "", "output folder (default: runs/<date>-<time>)");
+  args.add_switch("resume", "continue the run in --run-dir from its last.safetensors");
+  args.add("seed", "1", "seed of initialisation, shuffling and augmentation");
+  args.add("threads", "0", "threads (0: all cores)");
+  args.add("stop-after", "0",
+           "stop after this many epochs (float + quantized) as if killed; for testing --resume");
+}
+
+int run_experiment(const Experiment& e, Args& args) {
+  const std::string& prog = e.program;
+  // The run folder and its configuration come first: a resumed run takes every
+  // setting from RUN_DIR/config.json (given flags must agree with it).
+  std::string run_dir = args.str("run-dir");
+  if (run_dir.empty()) {
+    MPQ_CHECK(!args.on("resume"), prog, ": --resume needs --run-dir");
+    char buf[64];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&now));
+    run_dir = buf;
+  }
+  const std::string config_path = run_dir + "/config.json";
+  const std::set<std::string> per_process{"resume", "run-dir", "threads", "stop-after"};
+  if (args.on("resume")) {
+    MPQ_CHECK(std::filesystem::exists(config_path), prog, ": cannot resume: ", config_path,
+              " is missing (not a ", prog, " run folder?)");
+    std::map<std::string, std::string> saved;
+    const Json saved_json = Json::parse(train::read_file(config_path, prog),
+                                        config_path);  // named: the loop must not outlive it
+    for (const auto& [k, v] : saved_json.object())
+      if (!per_process.count(k)) saved[k] = v.string();
+    const auto now = args.values();
+    std::string conflicts;
+    for (const auto& [k, v] : saved) {
+      MPQ_CHECK(now.count(k), prog, ": cannot resume: ", config_path, " has the setting '", k,
+                "', which ", prog, " does not know (a run of another program?)");
+      if (args.given(k) && now.at(k) != v)
+        conflicts += "\n  --" + k + " " + now.at(k) + " (the run used " + v + ")";
+    }
+    MPQ_CHECK(conflicts.empty(), prog, ": --resume with settings that differ from the run's:",
+              conflicts);
+    args.apply_saved(saved);
+  } else {
+    MPQ_CHECK(!std::filesystem::exists(run_dir + "/last.safetensors"), prog, ": ", run_dir,
+              " already holds a run (last.safetensors); continue it with --resume or choose "
+              "another --run-dir");
+  }
+  if (!args.str("config").empty()) {
+    MPQ_CHECK(!args.str("experiment").empty(), prog, ": --config needs --experiment NAME");
+    args.load_ini(args.str("config"), args.str("experiment"));
+  } else {
+    MPQ_CHECK(args.str("experiment").empty(), prog, ": --experiment needs --config FILE");
+  }
+  const std::string mode = args.str("mode"), quantize = args.str("quantize");
+  MPQ_CHECK(mode == "learned" || mode == "fixed" || mode == "learn-qmax" || mode == "float", prog,
+            ": --mode must be learned, fixed, learn-qmax or float, got '", mode, "'");
+  MPQ_CHECK(quantize == "all" || quantize == "weights", prog,
+            ": --quantize must be all or weights, got '", quantize, "'");
+  const std::string optimizer = args.str("optimizer");
+  MPQ_CHECK(optimizer == "sgd" || optimizer == "adam", prog,
+            ": --optimizer must be sgd or adam, got '", optimizer, "'");
+  const auto start = std::chrono::steady_clock::now();
+  const std::string model_name = args.str("model");
+  {
+    std::string names;
+    for (const auto& m : e.models) names += (names.empty() ? "" : ", ") + m;
+    MPQ_CHECK(std::find(e.models.begin(), e.models.end(), model_name) != e.models.end(), prog,
+              ": --model must be one of ", names, ", got '", model_name, "'");
+  }
+  const quant::Parametrization param = quant::parse_parametrization(args.str("param"));
+  const int float_epochs = static_cast<int>(args.integer("float-epochs", 0, 10000));
+  const int epochs = static_cast<int>(args.integer("epochs", 0, 10000));
+  const std::int64_t batch = args.integer("batch-size", 2, 65536);
+  const double wd = args.real("weight-decay", 0, 1), momentum = args.real("momentum", 0, 0.999);
+  const double float_lr = args.real("float-lr", 0, 1e30), lr = args.real("lr", 0, 1e30);
+  const double warmup = args.real("warmup", 0, 1e6);
+  const std::uint64_t seed = static_cast<std::uint64_t>(args.integer("seed", 0, INT64_MAX));
+  const std::int64_t stop_after = args.integer("stop-after", 0, 1 << 30);
+  if (const auto t = args.integer("threads", 0, 1024); t > 0) set_num_threads(static_cast<int>(t));
+  // Checked before anything is written: a bad value must not leave a run folder behind.
+  train::Schedule::parse(args.str("float-schedule"), float_lr, std::max(float_epochs, 1));
+  train::Schedule::parse(args.str("schedule"), lr, std::max(epochs, 1));
+  std::filesystem::create_directories(run_dir);
+  if (!args.on("resume")) {
+    Json cfg = Json::Object{};
+    for (const auto& [k, v] : args.values())
+      if (!per_process.count(k)) cfg[k] = v;
+    train::write_file_atomic(config_path, cfg.dump() + "\n");
+  }
+  const std::string last_path = run_dir + "/last.safetensors";
+
+  // ---- data ----
+  ExperimentData data = e.load(args, batch);
+  std::printf("dataset: %s\n", data.description.c_str());
+  std::printf("run dir: %s\n", run_dir.c_str());
+
+  // ---- resume state ----
+  std::string resume_phase;
+  int resume_epoch = 0;
+  double best_acc_so_far = -1;
+  train::Checkpoint resume;
+  if (args.on("resume")) {
+    resume = train::load_checkpoint(last_path);
+    for (const char* key : {"phase", "epoch", "best_test_accuracy"})
+      MPQ_CHECK(resume.metadata.count(key), prog, ": ", last_path, " has no '", key,
+                "' in its metadata (not a last.safetensors of ", prog, "?)");
+    resume_phase = resume.metadata.at("phase");
+    resume_epoch = std::stoi(resume.metadata.at("epoch"));
+    best_acc_so_far = std::stod(resume.metadata.at("best_test_accuracy"));
+    std::printf("resuming %s phase after epoch %d from %s\n", resume_phase.c_str(), resume_epoch,
+                last_path.c_str());
+  }
+
+  models::ModelOptions mo;
+  mo.in_channels = data.input[1];
+  mo.num_classes = data.num_classes;
+  mo.seed = seed;
+  auto float_net = models::make_model(model_name, mo);
+  {
+    // Weights and activations get the same kind of quantizer; fixed and learn-qmax
+    // use the uniform or power-of-two baseline that matches --param.
+    const double wbits = mode == "learned" ? args.real("bits", 2, 8) : args.real("wbits", 2, 8);
+    const double abits = mode == "learned" ? args.real("bits", 1, 8) : args.real("abits", 1, 8);
+    const models::QuantMode qm = mode == "fixed"        ? models::QuantMode::fixed
+                                 : mode == "learn-qmax" ? models::QuantMode::learn_qmax
+                                                        : models::QuantMode::learned;
+    mo.quant.weights = {qm, param, wbits};
+    if (quantize == "all") mo.quant.activations = {qm, param, abits};
+  }
+
+  // Targets scaled to this network (needs the activation sizes of one forward).
+  train::MemoryTargets targets;
+  targets.lambda = args.real("lambda", 0, 1e6);
+  {
+    NoGradGuard ng;
+    auto probe = models::make_model(model_name, mo);
+    probe->eval();
+    probe->forward(zeros(data.input));
+    const models::QuantSummary s = models::quant_summary(*probe);
+    const AutoTargets at = e.auto_targets(model_name);
+    double wsize = 0, amax = 0, asum = 0;
+    for (const auto& r : s.rows) {
+      const double kb = static_cast<double>(r.count) / 8192.0;  // kB per bit
+      if (r.kind == "activation") {
+        amax = std::max(amax, at.act_bits * kb);
+        asum += at.act_bits * kb;
+      } else {
+        wsize += at.weight_bits * kb;
+      }
+    }
+    auto target = [&](const std::string& flag, double autov) -> std::optional<double> {
+      const std::string v = args.str(flag);
+      if (v == "none") return std::nullopt;
+      if (v == "auto") return autov;
+      return args.real(flag, 0, 1e12);
+    };
+    // 'auto' targets apply only to what is quantized: float tensors (weights in
+    // float mode, activations with --quantize weights) could never meet them.
+    const bool qweights = mode != "float", qacts = mode != "float" && quantize == "all";
+    auto applies = [&](const char* flag, bool quantized) {
+      MPQ_CHECK(quantized || args.str(flag) == "auto" || args.str(flag) == "none", prog, ": --",
+                flag, " targets tensors that stay float with --mode ", mode, " --quantize ",
+                quantize);
+      return quantized;
+    };
+    if (applies("weight-target", qweights))
+      targets.weight_kb = target("weight-target", wsize * at.weight_ratio);
+    if (applies("act-max-target", qacts))
+      targets.act_max_kb = target("act-max-target", amax * at.act_max_ratio);
+    if (applies("act-sum-target", qacts))
+      targets.act_sum_kb = target("act-sum-target", asum * at.act_sum_ratio);
+  }
+  auto fmt_target = [](const std::optional<double>& t) {
+    return t ? std::to_string(*t).substr(0, 6) + " kB" : std::string("none");
+  };
+  std::printf(
+      "memory targets: weights %s, largest activation %s, sum of activations %s (lambda %g)\n",
+      fmt_target(targets.weight_kb).c_str(), fmt_target(targets.act_max_kb).c_str(),
+      fmt_target(targets.act_sum_kb).c_str(), targets.lambda);
+
+  train::Trainer trainer(run_dir, args.on("resume"), best_acc_so_far, stop_after,
+                         {{"model", model_name},
+                          {"param", std::string(quant::parametrization_name(param))},
+                          {"seed", std::to_string(seed)}});
+
+  auto make_opt = [&](models::Module& net, double phase_lr) -> std::unique_ptr<train::Optimizer> {
+    // The paper's preset: the same L2 decay on every parameter, quantizers and BN included.
+    // With SGD the quantizers' decay is added to their gradients before the clipping
+    // (train::PhaseOptions::quantizer_l2), so their group has none of its own.
+    std::vector<train::ParamGroup> groups{
+        {net.model_parameters(), wd, 1.0},
+        {net.quantizer_parameters(), optimizer == "sgd" ? 0.0 : wd, 1.0}};
+    if (optimizer == "adam")
+      return std::make_unique<train::Adam>(
+          std::move(groups),
+          train::AdamOptions{phase_lr, 0.9, 0.999, 1e-8, wd, train::WeightDecay::decoupled});
+    return std::make_unique<train::Sgd>(std::move(groups),
+                                        train::SgdOptions{phase_lr, momentum, wd, false});
+  };
+  auto restore = [&](models::Module& net, train::Optimizer& opt) {
+    net.load_state_dict(with_prefix(resume, "model."));
+    opt.load_state(with_prefix(resume, "optim."));
+  };
+  auto phase = [&](const std::string& name, bool quantized, int phase_epochs, double phase_lr,
+                   const std::string& schedule) {
+    train::PhaseOptions o;
+    o.name = name;
+    o.quantized = quantized;
+    o.epochs = phase_epochs;
+    o.first_epoch = resume_phase == name ? resume_epoch : 0;
+    o.lr = phase_lr;
+    o.schedule = schedule;
+    o.warmup_epochs = warmup;
+    o.quantizer_l2 = quantized && optimizer == "sgd" ? wd : 0.0;
+    if (quantized) o.targets = targets;
+    o.seed = seed;
+    return o;
+  };
+
+  std::shared_ptr<models::Module> qnet;
+  try {
+    // ---- phase 1: float (trained, or taken from --float-init) ----
+    if (!args.str("float-init").empty() && resume_phase != "quant") {
+      float_net->load_state_dict(
+          with_prefix(train::load_checkpoint(args.str("float-init")), "model."));
+      std::printf("float network from %s (test accuracy %.2f%%)\n", args.str("float-init").c_str(),
+                  100 * train::evaluate(*float_net, *data.test).accuracy);
+    } else if (resume_phase != "quant" && float_epochs > 0) {
+      auto opt = make_opt(*float_net, float_lr);
+      if (resume_phase == "float") restore(*float_net, *opt);
+      trainer.run_phase(phase("float", false, float_epochs, float_lr, args.str("float-schedule")),
+                        *float_net, *opt, *data.train, *data.test);
+      // The trained float network, reusable by other runs (--float-init).
+      train::Checkpoint fck;
+      for (const auto& [k, v] : float_net->state_dict()) fck.tensors.emplace_back("model." + k, v);
+      fck.metadata = {
+          {"phase", "float"}, {"epoch", std::to_string(float_epochs)}, {"model", model_name}};
+      train::save_checkpoint(run_dir + "/float.safetensors", fck);
+    }
+    // ---- phase 2: quantized, from the float weights (none in float mode) ----
+    if (mode == "float") mo.quant = models::QuantConfig::float_network();
+    qnet = models::make_model(model_name, mo);
+    auto qopt = make_opt(*qnet, lr);
+    if (resume_phase == "quant") {
+      restore(*qnet, *qopt);
+    } else {
+      const int copied = load_matching(*qnet, float_net->state_dict());
+      MPQ_CHECK(copied == static_cast<int>(float_net->state_dict().size()), prog, ": only ",
+                copied, " of ", float_net->state_dict().size(),
+                " float tensors found a place in the quantized network");
+      models::init_quantizers_from_weights(*qnet);
+    }
+    if (mode != "float" && epochs > 0)
+      trainer.run_phase(phase("quant", true, epochs, lr, args.str("schedule")), *qnet, *qopt,
+                        *data.train, *data.test);
+  } catch (const train::Trainer::StopRequested&) {
+    std::printf(
+        "stopped after %lld epochs as asked (--stop-after); continue with --resume --run-dir %s\n",
+        static_cast<long long>(stop_after), run_dir.c_str());
+    return 0;
+  }
+
+  // ---- final report ----
+  const train::Evaluation final_eval = train::evaluate(*qnet, *data.test);
+  const models::QuantSummary qs = models::quant_summary(*qnet);
+  const bool met = train::constraints_met(*qnet, targets);
+  const double best_acc = trainer.best_accuracy();
+  std::printf("\nper-layer quantizers of the final network:\n%s",
+              models::format_quant_summary(qs).c_str());
+  std::printf("\nfinal test accuracy: %.2f%% (top-5 %.2f%%)  (best with targets met: %s)\n",
+              100 * final_eval.accuracy, 100 * final_eval.top5,
+              best_acc >= 0 ? (std::to_string(100 * best_acc).substr(0, 5) + "%").c_str() : "none");
+  std::printf(
+      "memory: weights %.1f kB, largest activation %.1f kB, sum of activations %.1f kB -> %s\n",
+      qs.weight_kb, qs.max_activation_kb, qs.sum_activation_kb,
+      met ? "all targets met" : "targets NOT met");
+  Json summary = Json::Object{};
+  summary["program"] = prog;
+  summary["dataset"] = data.name;
+  summary["model"] = model_name;
+  summary["param"] =
+      mode == "float" ? std::string("float") : std::string(quant::parametrization_name(param));
+  summary["mode"] = mode;
+  summary["quantize"] = quantize;
+  summary["experiment"] = args.str("experiment").empty() ? Json() : Json(args.str("experiment"));
+  summary["float_epochs"] = float_epochs;
+  summary["epochs"] = epochs;
+  summary["test_accuracy"] = final_eval.accuracy;
+  summary["test_top5"] = final_eval.top5;
+  summary["best_test_accuracy"] = best_acc >= 0 ? Json(best_acc) : Json();
+  summary["weight_kb"] = qs.weight_kb;
+  summary["activation_kb_max"] = qs.max_activation_kb;
+  summary["activation_kb_sum"] = qs.sum_activation_kb;
+  summary["weight_kb_target"] = opt_number(targets.weight_kb);
+  summary["activation_kb_max_target"] = opt_number(targets.act_max_kb);
+  summary["activation_kb_sum_target"] = opt_number(targets.act_sum_kb);
+  summary["constraints_met"] = met;
+  summary["images_per_s"] = trainer.images_per_s();
+  summary["mean_weight_bits"] = qs.mean_weight_bits;
+  Json bits = Json::Object{};
+  for (const auto& r : qs.rows) bits[r.name] = r.bits;
+  summary["bitwidths"] = bits;
+  summary["run_dir"] = run_dir;
+  summary["wall_time_s"] = seconds_since(start);
+  train::write_file_atomic(run_dir + "/summary.json", summary.dump() + "\n");
+  Json::Array rows;
+  for (const auto& r : qs.rows)
+    rows.push_back(Json::Object{{"name", r.name},
+                                {"kind", r.kind},
+                                {"param", r.param},
+                                {"d", r.d},
+                                {"qmax", r.qmax},
+                                {"qmin", r.qmin},
+                                {"bits", r.bits},
+                                {"count", r.count},
+                                {"kb", r.kb}});
+  train::write_file_atomic(run_dir + "/quantizers.json", Json(rows).dump() + "\n");
+  const std::string report = train::write_report(run_dir);
+  std::printf("report: %s\n", report.c_str());
+  std::printf("run dir: %s (summary.json, log.jsonl, report.html, last.safetensors%s)\n",
+              run_dir.c_str(), best_acc >= 0 ? ", best.safetensors" : "");
+  return 0;
+}
+
+}  // namespace mpq::examples

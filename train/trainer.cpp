@@ -1,0 +1,247 @@
+#include "train/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "core/autograd.h"
+#include "models/quant_summary.h"
+#include "ops/cross_entropy.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "train/checkpoint.h"
+#include "train/json.h"
+#include "train/schedule.h"
+
+namespace mpq::train {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// A double as text that reads back to the same value.
+std::string full_precision(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+void check_finite(const Tensor& t, const std::string& what, int epoch, std::int64_t step) {
+  const Tensor c = t.detach().contiguous();
+  const float* p = c.data<float>();
+  for (std::int64_t i = 0; i < c.numel(); ++i)
+    MPQ_CHECK(std::isfinite(p[i]), "training stopped: non-finite value (", p[i], ") in ", what,
+              " at epoch ", epoch, ", step ", step,
+              "; nothing was saved over the last good checkpoint (try a smaller learning rate)");
+}
+
+// Rows of `logits` [B, K] whose label is the arg max (first maximum, as
+// argmax) and whose label ranks among the k largest: rank = number of logits
+// above the label's, plus equal ones at a lower index.
+void count_correct(const Tensor& logits, const Tensor& labels, std::int64_t k, std::int64_t& top1,
+                   std::int64_t& topk) {
+  const Tensor l = logits.detach().contiguous();
+  const std::int64_t b = l.shape()[0], classes = l.shape()[1];
+  const float* p = l.data<float>();
+  const auto truth = labels.to_vector<std::int32_t>();
+  for (std::int64_t i = 0; i < b; ++i) {
+    const float* row = p + i * classes;
+    const std::int32_t t = truth[static_cast<std::size_t>(i)];
+    std::int64_t rank = 0;
+    for (std::int64_t j = 0; j < classes; ++j) rank += row[j] > row[t] || (row[j] == row[t] && j < t);
+    top1 += rank == 0;
+    topk += rank < k;
+  }
+}
+
+}  // namespace
+
+std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b) {
+  return a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL);
+}
+
+Evaluation evaluate(models::Module& net, BatchSource& data) {
+  NoGradGuard ng;
+  net.eval();
+  Evaluation e;
+  double loss = 0;
+  std::int64_t top1 = 0, top5 = 0;
+  Tensor x, y;
+  data.start_epoch(0);
+  while (data.next(x, y)) {
+    const std::int64_t m = x.shape()[0];
+    const Tensor logits = net.forward(x);
+    loss += cross_entropy(logits, y.contiguous()).item() * static_cast<double>(m);
+    count_correct(logits, y, std::min<std::int64_t>(5, logits.shape()[1]), top1, top5);
+    e.samples += m;
+  }
+  net.train();
+  MPQ_CHECK(e.samples > 0, "evaluate: the evaluation set is empty");
+  const double n = static_cast<double>(e.samples);
+  e.loss = loss / n;
+  e.accuracy = static_cast<double>(top1) / n;
+  e.top5 = static_cast<double>(top5) / n;
+  return e;
+}
+
+struct Trainer::EpochTotals {
+  double ce = 0, penalty = 0;
+  double penalty_terms[3] = {0, 0, 0};  // weights, largest activation, sum of activations
+  std::int64_t correct = 0, seen = 0;
+};
+
+Trainer::Trainer(std::string run_dir, bool append_log, double best_accuracy,
+                 std::int64_t stop_after, std::map<std::string, std::string> metadata)
+    : run_dir_(std::move(run_dir)),
+      log_(run_dir_ + "/log.jsonl", append_log ? std::ios::app : std::ios::trunc),
+      best_accuracy_(best_accuracy),
+      stop_after_(stop_after),
+      metadata_(std::move(metadata)),
+      tty_(isatty(fileno(stderr)) != 0) {
+  MPQ_CHECK(log_.good(), "cannot write ", run_dir_, "/log.jsonl");
+}
+
+void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& opt,
+                        BatchSource& train, BatchSource& test) {
+  Schedule sched = Schedule::parse(o.schedule, o.lr, o.epochs);
+  sched.warmup = o.warmup_epochs;
+  const std::int64_t n = train.size(), batch = train.batch_size();
+  const std::int64_t steps_per_epoch = (n + batch - 1) / batch;
+  const bool penalised = o.quantized && o.targets.any();
+  const std::optional<double>* target[3] = {&o.targets.weight_kb, &o.targets.act_max_kb,
+                                            &o.targets.act_sum_kb};
+  Tensor x, y;
+  for (int epoch = o.first_epoch + 1; epoch <= o.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    train.start_epoch(mix_seed(mix_seed(o.seed, o.quantized ? 2 : 1),
+                               static_cast<std::uint64_t>(epoch)));
+    EpochTotals tot;
+    net.train();
+    for (std::int64_t s = 0; train.next(x, y); ++s) {
+      const std::int64_t m = x.shape()[0];
+      opt.set_lr(sched.at(static_cast<double>(epoch - 1) +
+                          static_cast<double>(s) / static_cast<double>(steps_per_epoch)));
+      const Tensor logits = net.forward(x);
+      const Tensor ce = cross_entropy(logits, y);
+      Tensor loss = ce;
+      double penalty = 0;
+      if (penalised) {
+        const MemoryTerms mt = memory_terms(net, o.targets);
+        loss = add(ce, mt.penalty.to(ce.dtype()));
+        penalty = mt.penalty.item();
+        // Each term on its own, for the log: lambda relu(kB - target)^2.
+        const Tensor* kb[3] = {&mt.weight_kb, &mt.act_max_kb, &mt.act_sum_kb};
+        for (int k = 0; k < 3; ++k)
+          if (*target[k]) {
+            const double over = std::max(0.0, kb[k]->item() - **target[k]);
+            tot.penalty_terms[k] += o.targets.lambda * over * over * static_cast<double>(m);
+          }
+      }
+      const double l = loss.item();
+      const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * steps_per_epoch + s;
+      MPQ_CHECK(std::isfinite(l), "training stopped: the loss is ", l, " at epoch ", epoch,
+                ", step ", global_step,
+                "; nothing was saved over the last good checkpoint (try a smaller learning rate)");
+      opt.zero_grad();
+      loss.backward();
+      for (const auto& [name, p] : net.named_parameters())
+        if (p.grad().defined()) check_finite(p.grad(), "the gradient of " + name, epoch, global_step);
+      if (o.quantized && o.quantizer_l2 > 0)
+        add_l2_to_gradients(net.quantizer_parameters(), o.quantizer_l2);
+      if (penalised) clip_quantizer_gradients(net);
+      opt.step();
+      if (o.quantized) clip_quantizer_parameters(net);
+      tot.ce += ce.item() * static_cast<double>(m);
+      tot.penalty += penalty * static_cast<double>(m);
+      const auto pred = argmax(logits, 1).to_vector<std::int32_t>();
+      const auto truth = y.to_vector<std::int32_t>();
+      for (std::int64_t i = 0; i < m; ++i)
+        tot.correct += pred[static_cast<std::size_t>(i)] == truth[static_cast<std::size_t>(i)];
+      tot.seen += m;
+      if (tty_ && (s % 5 == 0 || tot.seen == n)) {
+        const double secs = seconds_since(t0),
+                     rate = static_cast<double>(tot.seen) / std::max(secs, 1e-9);
+        const int filled = static_cast<int>(30 * std::min(tot.seen, n) / n);
+        std::fprintf(stderr,
+                     "\r%s %d/%d [%.*s%*s] %3d%%  loss %.4f  acc %5.2f%%  %4.0f img/s  ETA %4.0fs ",
+                     o.name.c_str(), epoch, o.epochs, filled, "##############################",
+                     30 - filled, "", static_cast<int>(100 * std::min(tot.seen, n) / n),
+                     tot.ce / static_cast<double>(tot.seen),
+                     100.0 * static_cast<double>(tot.correct) / static_cast<double>(tot.seen), rate,
+                     static_cast<double>(std::max<std::int64_t>(n - tot.seen, 0)) /
+                         std::max(rate, 1e-9));
+        std::fflush(stderr);
+      }
+    }
+    MPQ_CHECK(tot.seen > 0, "training: epoch ", epoch, " of the ", o.name,
+              " phase had no batches (empty training set?)");
+    end_epoch(o, epoch, net, opt, test, tot, seconds_since(t0));
+  }
+}
+
+void Trainer::end_epoch(const PhaseOptions& o, int epoch, models::Module& net, Optimizer& opt,
+                        BatchSource& test, const EpochTotals& tot, double secs) {
+  const double seen = static_cast<double>(tot.seen);
+  images_per_s_ = seen / secs;
+  if (tty_) std::fprintf(stderr, "\r\033[K");
+  last_eval_ = evaluate(net, test);
+  // Memory and constraints (activation sizes from the evaluation's forward).
+  const models::QuantSummary qs = models::quant_summary(net);
+  const bool met = !o.quantized || constraints_met(net, o.targets);
+  std::printf(
+      "%s epoch %d/%d  ce %.4f  penalty %.4f  train acc %.2f%%  test acc %.2f%%  W %.1f kB "
+      "(%.2f b)  Amax %.1f kB  Asum %.1f kB  %s  %.0f img/s  %.0fs\n",
+      o.name.c_str(), epoch, o.epochs, tot.ce / seen, tot.penalty / seen,
+      100.0 * static_cast<double>(tot.correct) / seen, 100 * last_eval_.accuracy, qs.weight_kb,
+      qs.mean_weight_bits, qs.max_activation_kb, qs.sum_activation_kb,
+      o.quantized ? (met ? "targets met" : "targets NOT met") : "float", images_per_s_, secs);
+  std::fflush(stdout);
+  Json line = Json::Object{};
+  line["phase"] = o.name;
+  line["epoch"] = epoch;
+  line["train_ce"] = tot.ce / seen;
+  line["train_penalty"] = tot.penalty / seen;
+  line["train_penalty_weights"] = tot.penalty_terms[0] / seen;
+  line["train_penalty_act_max"] = tot.penalty_terms[1] / seen;
+  line["train_penalty_act_sum"] = tot.penalty_terms[2] / seen;
+  line["train_accuracy"] = static_cast<double>(tot.correct) / seen;
+  line["test_loss"] = last_eval_.loss;
+  line["test_accuracy"] = last_eval_.accuracy;
+  line["test_top5"] = last_eval_.top5;
+  line["weight_kb"] = qs.weight_kb;
+  line["activation_kb_max"] = qs.max_activation_kb;
+  line["activation_kb_sum"] = qs.sum_activation_kb;
+  line["mean_weight_bits"] = qs.mean_weight_bits;
+  line["constraints_met"] = met;
+  line["images_per_s"] = images_per_s_;
+  line["lr"] = opt.lr();
+  // Checkpoints: best (quantized phase, targets met), then last.
+  Checkpoint ck;
+  for (const auto& [k, v] : net.state_dict()) ck.tensors.emplace_back("model." + k, v);
+  for (const auto& [k, v] : opt.state()) ck.tensors.emplace_back("optim." + k, v);
+  if (o.quantized && met && last_eval_.accuracy > best_accuracy_) {
+    best_accuracy_ = last_eval_.accuracy;
+    ck.metadata = {{"phase", o.name},
+                   {"epoch", std::to_string(epoch)},
+                   {"test_accuracy", std::to_string(last_eval_.accuracy)}};
+    save_checkpoint(run_dir_ + "/best.safetensors", ck);
+  }
+  ck.metadata = metadata_;
+  ck.metadata["phase"] = o.name;
+  ck.metadata["epoch"] = std::to_string(epoch);
+  ck.metadata["best_test_accuracy"] = full_precision(best_accuracy_);
+  save_checkpoint(run_dir_ + "/last.safetensors", ck);
+  // Logged once the epoch is safely checkpointed, so a resumed run never
+  // repeats a line.
+  log_ << line.dump() << "\n";
+  log_.flush();
+  MPQ_CHECK(log_.good(), "cannot write ", run_dir_, "/log.jsonl");
+  if (stop_after_ > 0 && ++epochs_done_ == stop_after_) throw StopRequested{};
+}
+
+}  // namespace mpq::train

@@ -1,0 +1,112 @@
+// The training loop of a network with learned mixed precision (PAPER.md,
+// "Memory and the constrained objective"), shared by the examples that train
+// on in-memory tensors (CIFAR-10, Fashion-MNIST) and on image folders
+// (ImageNet).
+//
+// One phase = `epochs` epochs of SGD/Adam steps on
+//
+//   loss = CE + lambda sum_k relu(kB_k - target_k)^2      (quantized phase)
+//   loss = CE                                            (float phase)
+//
+// with, in the quantized phase, the paper's order of operations per step:
+// backward; SGD's L2 decay added to the quantizer gradients; quantizer
+// gradients clipped (when a target is set); optimizer step; quantizer
+// parameters clipped into their bounds. After every epoch the test set is
+// evaluated, a line is appended to RUN_DIR/log.jsonl, RUN_DIR/last.safetensors
+// is written (atomically) and RUN_DIR/best.safetensors whenever the test
+// accuracy improves while every target is met. The log line is written after
+// the checkpoint, so a run resumed from last.safetensors never repeats one.
+//
+// A non-finite loss or gradient stops training with an mpq::Error before
+// anything is saved over the last good checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "core/tensor.h"
+#include "models/module.h"
+#include "train/mixed_precision.h"
+#include "train/optimizer.h"
+
+namespace mpq::train {
+
+// Where a phase's batches come from. `start_epoch(key)` begins an epoch whose
+// order and augmentation depend only on `key`; `next` yields float32
+// [B, C, H, W] images and int32 [B] labels until the epoch ends. The tensors
+// `next` returns may be reused by the source for its next batch.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual std::int64_t size() const = 0;  // samples per epoch
+  virtual std::int64_t batch_size() const = 0;
+  virtual void start_epoch(std::uint64_t key) = 0;
+  virtual bool next(Tensor& images, Tensor& labels) = 0;
+};
+
+// Mixes two 64-bit values into one seed (the per-phase and per-epoch keys).
+std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b);
+
+struct Evaluation {
+  double loss = 0;      // mean cross-entropy
+  double accuracy = 0;  // top-1
+  double top5 = 0;      // top-5 (top-k with k = min(5, classes))
+  std::int64_t samples = 0;
+};
+
+// Evaluates `net` in eval mode on one pass of `data` (key 0) and returns it to
+// training mode.
+Evaluation evaluate(models::Module& net, BatchSource& data);
+
+struct PhaseOptions {
+  std::string name;  // "float" or "quant": log lines and checkpoint metadata
+  bool quantized = false;
+  int epochs = 0;       // the phase's length (the schedule spans it)
+  int first_epoch = 0;  // epochs already done (a resumed phase)
+  double lr = 0.1;
+  std::string schedule = "cosine";  // train::Schedule::parse syntax
+  double warmup_epochs = 0;
+  // SGD: L2 decay added to the quantizer gradients before they are clipped
+  // (their optimizer group then has no decay of its own). 0 with Adam.
+  double quantizer_l2 = 0;
+  MemoryTargets targets;  // quantized phase only
+  std::uint64_t seed = 0;
+};
+
+class Trainer {
+ public:
+  // Thrown after `stop_after` epochs (counted over all phases) when it is > 0:
+  // the process stops as if killed, for testing --resume.
+  struct StopRequested {};
+
+  // run_dir must exist. append_log: keep the lines of log.jsonl (a resumed
+  // run). best_accuracy: the best test accuracy with every target met so far
+  // (-1: none). metadata: extra keys of last.safetensors (model, seed, ...).
+  Trainer(std::string run_dir, bool append_log, double best_accuracy, std::int64_t stop_after,
+          std::map<std::string, std::string> metadata);
+
+  void run_phase(const PhaseOptions& options, models::Module& net, Optimizer& opt,
+                 BatchSource& train, BatchSource& test);
+
+  double best_accuracy() const { return best_accuracy_; }
+  double images_per_s() const { return images_per_s_; }  // of the last epoch
+  const Evaluation& last_evaluation() const { return last_eval_; }
+
+ private:
+  struct EpochTotals;  // the training sums of one epoch
+  void end_epoch(const PhaseOptions& o, int epoch, models::Module& net, Optimizer& opt,
+                 BatchSource& test, const EpochTotals& totals, double seconds);
+
+  std::string run_dir_;
+  std::ofstream log_;
+  double best_accuracy_;
+  std::int64_t stop_after_, epochs_done_ = 0;
+  std::map<std::string, std::string> metadata_;
+  double images_per_s_ = 0;
+  Evaluation last_eval_;
+  bool tty_;
+};
+
+}  // namespace mpq::train
