@@ -45,4 +45,20 @@ class TensorDataset : public Dataset {
   std::vector<std::int32_t> labels_;
 };
 
+// `count` samples of another dataset spread evenly over it: sample i is
+// base[floor(i * N / count)], so a class-sorted listing (an image folder)
+// keeps every class in proportion. count >= N: the whole dataset. The base
+// must outlive the subset.
+class EvenSubset : public Dataset {
+ public:
+  EvenSubset(const Dataset& base, std::int64_t count);
+  std::int64_t size() const override { return count_; }
+  std::optional<Sample> get(std::int64_t i) const override;
+  std::int64_t base_index(std::int64_t i) const;
+
+ private:
+  const Dataset& base_;
+  std::int64_t count_;
+};
+
 }  // namespace mpq::data

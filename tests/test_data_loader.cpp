@@ -279,3 +279,28 @@ TEST_CASE("data: loader over in-memory tensors (MNIST-like [N, 28, 28] uint8)", 
   CHECK_THROWS_WITH(data::TensorDataset(zeros({3, 2}), from_vector<std::int32_t>({1, 2}, {2})),
                     Contains("3 images but 2 labels"));
 }
+
+TEST_CASE("data: EvenSubset spreads its samples over the whole dataset", "[data][loader]") {
+  RangeDataset base(10);
+  const data::EvenSubset s(base, 4);
+  REQUIRE(s.size() == 4);
+  // floor(i * 10 / 4) = 0, 2, 5, 7: every stretch of the listing is visited.
+  const std::vector<std::int64_t> expected{0, 2, 5, 7};
+  for (std::int64_t i = 0; i < 4; ++i) {
+    CHECK(s.base_index(i) == expected[static_cast<std::size_t>(i)]);
+    CHECK(s.get(i)->image.to_vector<float>()[0] == static_cast<float>(expected[static_cast<std::size_t>(i)]));
+  }
+  // Asking for more than there is gives the whole dataset, in order.
+  const data::EvenSubset all(base, 25);
+  REQUIRE(all.size() == 10);
+  for (std::int64_t i = 0; i < 10; ++i) CHECK(all.base_index(i) == i);
+  CHECK_THROWS_WITH(s.get(4), Contains("index 4 outside [0, 4)"));
+  CHECK_THROWS_WITH(data::EvenSubset(base, 0), Contains("at least one sample"));
+  // The loader reads a subset like any dataset.
+  data::Loader loader(s, nullptr, {.batch_size = 3, .shuffle = false});
+  loader.start_epoch(0);
+  data::Batch b;
+  REQUIRE(loader.next(b));
+  CHECK(b.indices == std::vector<std::int64_t>{0, 1, 2});
+  CHECK(b.labels.to_vector<std::int32_t>() == std::vector<std::int32_t>{0, 2, 5});
+}

@@ -1,8 +1,13 @@
 # Resume equivalence: an uninterrupted 2-epoch quantized run and a run killed
 # after epoch 1 then resumed must end with bit-identical checkpoints.
-# Inputs: PROGRAM, WORK_DIR.
+# Inputs: PROGRAM, WORK_DIR; COMMON: the program's flags for a small run with
+# one float epoch (default: resnet_cifar's).
 file(REMOVE_RECURSE ${WORK_DIR})
-set(common --train-limit 256 --test-limit 200 --batch-size 64 --float-epochs 1 --seed 5)
+if(DEFINED COMMON)
+  set(common ${COMMON} --float-epochs 1 --seed 5)
+else()
+  set(common --train-limit 256 --test-limit 200 --batch-size 64 --float-epochs 1 --seed 5)
+endif()
 execute_process(COMMAND ${PROGRAM} ${common} --epochs 2 --run-dir ${WORK_DIR}/a RESULT_VARIABLE rc OUTPUT_QUIET)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "uninterrupted run failed (${rc})")
