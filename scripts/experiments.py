@@ -10,6 +10,7 @@ One command per table; every row is one run of build/examples/resnet_cifar
   scripts/experiments.py status              # which rows are done, partial, missing
   scripts/experiments.py report              # regenerate the tables in docs/results.md
   scripts/experiments.py row ID --seed S [--force]  # (re)run one row, e.g. to check reproducibility
+  scripts/experiments.py all --data CIFAR_DIR --paper-schedule --out runs/cifar10  # the real thing
 
 A finished row (summary.json present) is skipped; an interrupted one resumes
 from its last checkpoint (resnet_cifar --resume), so a table can be completed
@@ -39,6 +40,14 @@ SCHEDULE = {
     "float_lr": 0.1,      # float training and every row trained from random init
     "finetune_lr": 0.02,  # quantized training from the float network (the paper: 0.01-0.03)
     "schedule": "cosine",
+    "batch": 128,
+}
+# The paper's CIFAR-10 schedule (PAPER.md), for --paper-schedule with --data.
+PAPER_SCHEDULE = {
+    "epochs": 160,
+    "float_lr": 0.1,
+    "finetune_lr": 0.01,
+    "schedule": "multistep:80,120",
     "batch": 128,
 }
 PARAMS = ["U1", "U2", "U3", "P1", "P2", "P3"]
@@ -155,6 +164,8 @@ def run_row(row, seed, a, force=False):
                             "--run-dir", folder]
     if a.threads:
         cmd += ["--threads", str(a.threads)]
+    if a.data:
+        cmd += ["--data", a.data]
     if os.path.exists(os.path.join(folder, "last.safetensors")):
         cmd.append("--resume")
         print(f"resume   {row.id} seed {seed}")
@@ -416,6 +427,11 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "experiments"))
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--data", default="",
+                    help="CIFAR-10 binary folder passed to every run (default: Fashion-MNIST); "
+                         "use its own --out")
+    ap.add_argument("--paper-schedule", action="store_true",
+                    help="the paper's 160 + 160 epochs (lr /10 after 80 and 120) instead of SCHEDULE")
     ap.add_argument("--dry-run", action="store_true", help="print the commands only")
     ap.add_argument("--force", action="store_true",
                     help="row: run again even if finished (the earlier folder is kept as <folder>.before-<time>)")
@@ -427,6 +443,10 @@ def main():
         sys.exit(f"experiments: --seeds must be comma-separated integers, got '{a.seeds}'")
     if not a.seeds:
         sys.exit("experiments: --seeds is empty")
+    if a.data and not os.path.isdir(a.data):
+        sys.exit(f"experiments: --data {a.data} is not a folder")
+    if a.paper_schedule:
+        SCHEDULE.update(PAPER_SCHEDULE)
     rows = all_rows()
     if a.what == "toy":
         prog = os.path.join(a.build_dir, "examples", "quant_toy")
