@@ -1,6 +1,7 @@
 #include "core/storage.h"
 
 #include "core/allocator.h"
+#include "core/cuda/allocator.h"
 #include "core/error.h"
 
 namespace mpq {
@@ -18,16 +19,17 @@ bool cuda_built() {
 }
 
 Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  if (!device.is_cpu()) {
-    MPQ_CHECK(cuda_built(), "Storage: cannot allocate on ", device.str(),
-              ": this build of mpq has no CUDA backend (configure with -DMPQ_CUDA=ON)");
-    MPQ_FAIL("Storage: the CUDA backend is not implemented yet; cannot allocate on ", device.str());
-  }
-  data_ = CpuAllocator::instance().allocate(nbytes);
+  // Device memory comes from the caching allocator, which names the reason
+  // (no backend in this build, no GPU, an index past the last device).
+  data_ = device.is_cpu() ? CpuAllocator::instance().allocate(nbytes)
+                          : cuda::Allocator::instance().allocate(nbytes, device);
 }
 
 Storage::~Storage() {
-  if (device_.is_cpu()) CpuAllocator::instance().deallocate(data_, nbytes_);
+  if (device_.is_cpu())
+    CpuAllocator::instance().deallocate(data_, nbytes_);
+  else
+    cuda::Allocator::instance().deallocate(data_, nbytes_, device_);
 }
 
 }  // namespace mpq

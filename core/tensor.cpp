@@ -5,6 +5,8 @@
 
 #include "core/autograd.h"
 #include "core/copy.h"
+#include "core/cuda/copy.h"
+#include "core/cuda/runtime.h"
 #include "core/layout.h"
 #include "core/strided_loop.h"
 
@@ -25,7 +27,19 @@ bool Tensor::is_contiguous() const {
 }
 
 void* Tensor::raw_data() const {
+  if (!device().is_cpu()) host_access_error();
+  return device_data();
+}
+
+void* Tensor::device_data() const {
   return static_cast<char*>(impl().storage->data()) + impl().offset * dtype_size(dtype());
+}
+
+void Tensor::host_access_error() const {
+  MPQ_FAIL("host access to a tensor on ", device().str(), " (", shape_str(shape()), " ",
+           dtype_name(dtype()),
+           "): this operation has no kernel for that device yet; move the tensor with "
+           ".to(Device::cpu()) first");
 }
 
 Tensor& Tensor::set_requires_grad(bool on) {
@@ -72,20 +86,48 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl2));
 }
 
+namespace {
+
+// A copy of `t` on `device`, not recorded: one host <-> device transfer of a
+// dense block in t's layout (a non-dense t is made dense on its own device
+// first). Between two GPUs the data goes through the host.
+Tensor transfer(const Tensor& t, Device device) {
+  const Tensor src = dense(t.detach());
+  Tensor out = empty_strided(src.shape(), src.strides(), src.dtype(), device);
+  const std::size_t nbytes = static_cast<std::size_t>(src.numel()) * dtype_size(src.dtype());
+  if (src.device().is_cpu()) {
+    cuda::copy_to_device(out.device_data(), src.device_data(), nbytes, device);
+  } else if (device.is_cpu()) {
+    cuda::copy_to_host(out.device_data(), src.device_data(), nbytes, src.device());
+  } else {
+    const Tensor host = transfer(src, Device::cpu());
+    cuda::copy_to_device(out.device_data(), host.device_data(), nbytes, device);
+  }
+  return out;
+}
+
+}  // namespace
+
 Tensor Tensor::to(Device device) const {
-  MPQ_CHECK(device == this->device(), "Tensor::to: copying from ", this->device().str(), " to ",
-            device.str(), " needs the CUDA backend, which this build does not have");
-  return *this;
+  if (device == this->device()) return *this;
+  Tensor out = transfer(*this, device);
+  const Device from = this->device();
+  return record("to_device", out, {this},
+                [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
-  check_same_device("copy_", {this, &src});
-  Tensor s = src.shape() == shape() ? src : src.detach().expand(shape());
+  const Tensor from = src.device() == device() ? src : transfer(src, device());
+  Tensor s = from.shape() == shape() ? from : from.detach().expand(shape());
   copy_elements(*this, s);
   return *this;
 }
 
 Tensor& Tensor::fill_(double value) {
+  if (!device().is_cpu()) {
+    cuda::fill(*this, value);
+    return *this;
+  }
   dispatch_all(dtype(), [&]<class T>() {
     const T v = static_cast<T>(value);
     strided_loop<1>(shape(), {strides()},
@@ -101,11 +143,13 @@ Tensor& Tensor::fill_(double value) {
 double Tensor::item() const {
   MPQ_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ",
             shape_str(shape()));
+  if (!device().is_cpu()) return transfer(*this, Device::cpu()).item();
   return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(*data<T>()); });
 }
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  if (!device().is_cpu()) return transfer(*this, Device::cpu()).to_vector<T>();
   Tensor c = (dtype() == dtype_of<T>() ? detach() : detach().to(dtype_of<T>())).contiguous();
   const T* p = c.data<T>();
   return std::vector<T>(p, p + c.numel());
@@ -229,6 +273,10 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
     Tensor tmp = empty(src.shape(), src.dtype(), src.device());
     copy_elements(tmp, src);
     copy_elements(dst, tmp);
+    return;
+  }
+  if (!dst.device().is_cpu()) {
+    cuda::copy_elements(dst, src);
     return;
   }
   if (dst.dtype() == src.dtype() && same_layout(dst, src) && is_dense(dst)) {

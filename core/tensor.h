@@ -53,14 +53,19 @@ class Tensor {
   Device device() const { return impl().storage->device(); }
   bool is_contiguous() const;
 
-  // Pointer to element [0, ..., 0]; T must match the dtype.
+  // Host pointer to element [0, ..., 0]; T must match the dtype. A tensor in
+  // device memory is refused (an op without a kernel for that device would
+  // otherwise read device memory from the host): move it with to(Device::cpu()).
   template <class T>
   T* data() const {
     MPQ_CHECK(dtype_of<T>() == dtype(), "Tensor::data: requested ", dtype_name(dtype_of<T>()),
               " from a ", dtype_name(dtype()), " tensor");
+    if (!device().is_cpu()) host_access_error();
     return static_cast<T*>(impl().storage->data()) + impl().offset;
   }
-  void* raw_data() const;
+  void* raw_data() const;  // host pointer, as data<T>()
+  // Pointer to element [0, ..., 0] on the tensor's own device, for kernels.
+  void* device_data() const;
 
   // ---- autograd ----
   bool requires_grad() const { return impl().requires_grad; }
@@ -94,8 +99,11 @@ class Tensor {
   // ---- copies and conversions ----
   Tensor clone() const;          // differentiable copy
   Tensor to(DType dtype) const;  // differentiable between floating dtypes
+  // A copy on `device` (this tensor when already there), dense in this
+  // tensor's layout when it is dense. Differentiable: the gradient returns to
+  // this tensor's device.
   Tensor to(Device device) const;
-  Tensor& copy_(const Tensor& src);  // in place, broadcasting src; not recorded
+  Tensor& copy_(const Tensor& src);  // in place, broadcasting src, from any device; not recorded
   Tensor& fill_(double value);       // in place; not recorded
 
   double item() const;  // the single element, as double
@@ -110,6 +118,7 @@ class Tensor {
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
  private:
+  [[noreturn]] void host_access_error() const;
   std::shared_ptr<TensorImpl> impl_;
 };
 

@@ -3,14 +3,33 @@
 #include "core/autograd.h"
 #include "core/layout.h"
 #include "ops/cpu/elementwise.h"
+#include "ops/cuda/elementwise.h"
 #include "ops/reduce.h"
 
 namespace mpq {
 
 namespace {
 
-using cpu::BinaryOp;
-using cpu::UnaryOp;
+// The kernels of the operands' device (check_same_device has run).
+void run_binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out,
+                double alpha = 0, double beta = 0) {
+  if (out.device().is_cpu())
+    cpu::binary(op, a, b, out, alpha, beta);
+  else
+    cuda::binary(op, a, b, out, alpha, beta);
+}
+void run_unary(UnaryOp op, const Tensor& x, const Tensor& out, double alpha, double beta) {
+  if (out.device().is_cpu())
+    cpu::unary(op, x, out, alpha, beta);
+  else
+    cuda::unary(op, x, out, alpha, beta);
+}
+void run_where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (out.device().is_cpu())
+    cpu::where(cond, a, b, out);
+  else
+    cuda::where(cond, a, b, out);
+}
 
 void check_binary(const char* op, const Tensor& a, const Tensor& b) {
   check_same_device(op, {&a, &b});
@@ -35,7 +54,7 @@ Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tens
   check_binary(name, a, b);
   const Shape s = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = elementwise_result(s, out_dtype, {&a, &b});
-  cpu::binary(op, a.detach().expand(s), b.detach().expand(s), out, alpha, beta);
+  run_binary(op, a.detach().expand(s), b.detach().expand(s), out, alpha, beta);
   return out;
 }
 
@@ -44,7 +63,7 @@ Tensor unary_forward(UnaryOp op, const char* name, const Tensor& x, double alpha
   MPQ_CHECK(is_floating(x.dtype()), name, ": expected a floating tensor, got ",
             dtype_name(x.dtype()), " ", shape_str(x.shape()));
   Tensor out = elementwise_result(x.shape(), x.dtype(), {&x});
-  cpu::unary(op, x, out, alpha, beta);
+  run_unary(op, x, out, alpha, beta);
   return out;
 }
 
@@ -104,7 +123,7 @@ Tensor select_binary(BinaryOp op, BinaryOp a_wins, const char* name, const Tenso
   const Tensor ad = a.detach(), bd = b.detach();
   return record(name, out, {&a, &b}, [ad, bd, a_wins](const Tensor& g) {
     Tensor mask = compare(a_wins, "minimum/maximum backward", ad, bd);
-    Tensor zero = zeros({}, g.dtype());
+    Tensor zero = zeros({}, g.dtype(), g.device());
     return std::vector<Tensor>{sum_to(where(mask, g, zero), ad.shape()),
                                sum_to(where(mask, zero, g), bd.shape())};
   });
@@ -167,7 +186,7 @@ Tensor relu(const Tensor& x) {
   const Tensor xd = x.detach();
   return record("relu", out, {&x}, [xd](const Tensor& g) {
     Tensor gi = elementwise_result(g.shape(), g.dtype(), {&g, &xd});
-    cpu::binary(BinaryOp::relu_backward, g, xd, gi);
+    run_binary(BinaryOp::relu_backward, g, xd, gi);
     return std::vector<Tensor>{gi};
   });
 }
@@ -186,7 +205,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   const Tensor xd = x.detach();
   return record("clamp", out, {&x}, [xd, lo, hi](const Tensor& g) {
     Tensor gi = elementwise_result(g.shape(), g.dtype(), {&g, &xd});
-    cpu::binary(BinaryOp::clamp_backward, g, xd, gi, lo, hi);
+    run_binary(BinaryOp::clamp_backward, g, xd, gi, lo, hi);
     return std::vector<Tensor>{gi};
   });
 }
@@ -232,18 +251,18 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const Shape s =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = elementwise_result(s, a.dtype(), {&a, &b});
-  cpu::where(cond.expand(s), a.detach().expand(s), b.detach().expand(s), out);
+  run_where(cond.expand(s), a.detach().expand(s), b.detach().expand(s), out);
   const Tensor cd = cond.detach();
   const Shape sa = a.shape(), sb = b.shape();
   return record("where", out, {&a, &b}, [cd, sa, sb](const Tensor& g) {
-    Tensor zero = zeros({}, g.dtype());
+    Tensor zero = zeros({}, g.dtype(), g.device());
     return std::vector<Tensor>{sum_to(where(cd, g, zero), sa), sum_to(where(cd, zero, g), sb)};
   });
 }
 
 void add_(const Tensor& dst, const Tensor& src) {
   check_binary("add_", dst, src);
-  cpu::binary(BinaryOp::add, dst, src.detach().expand(dst.shape()), dst);
+  run_binary(BinaryOp::add, dst, src.detach().expand(dst.shape()), dst);
 }
 
 }  // namespace mpq

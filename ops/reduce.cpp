@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "ops/cpu/reduce.h"
+#include "ops/cuda/reduce.h"
 #include "ops/elementwise.h"
 
 namespace mpq {
@@ -48,6 +49,14 @@ Plan make_plan(const Tensor& x, const std::vector<std::int64_t>& axes, const cha
 }
 
 // x permuted to [kept..., reduced...] and made contiguous (no autograd).
+void max_rows(const Tensor& x, std::int64_t outer, std::int64_t inner, const Tensor& out,
+              const Tensor& index) {
+  if (x.device().is_cpu())
+    cpu::max_rows(x, outer, inner, out, index);
+  else
+    cuda::max_rows(x, outer, inner, out, index);
+}
+
 Tensor arrange(const Tensor& x, const Plan& p) {
   NoGradGuard ng;
   return x.detach().permute(p.perm).contiguous();
@@ -61,7 +70,10 @@ Tensor sum_impl(const Tensor& x, const std::vector<std::int64_t>& axes, bool kee
   MPQ_CHECK(!average || p.inner > 0, op, ": mean over an empty set of elements");
   const double scale = average ? 1.0 / static_cast<double>(p.inner) : 1.0;
   Tensor out = empty(keepdim ? p.keepdim_shape : p.out_shape, x.dtype(), x.device());
-  cpu::sum_rows(arrange(x, p), p.outer, p.inner, scale, out);
+  if (x.device().is_cpu())
+    cpu::sum_rows(arrange(x, p), p.outer, p.inner, scale, out);
+  else
+    cuda::sum_rows(arrange(x, p), p.outer, p.inner, scale, out);
   const Shape in_shape = x.shape(), kd = p.keepdim_shape;
   return record(op, out, {&x}, [in_shape, kd, scale](const Tensor& g) {
     Tensor gi = g.reshape(kd).expand(in_shape);
@@ -86,16 +98,19 @@ Tensor max(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim)
             shape_str(x.shape()), ")");
   Tensor out = empty(keepdim ? p.keepdim_shape : p.out_shape, x.dtype(), x.device());
   const bool need_grad = any_requires_grad({&x});
-  Tensor index = need_grad ? empty({p.outer}, DType::i32) : Tensor();
-  cpu::max_rows(arrange(x, p), p.outer, p.inner, out, index);
+  Tensor index = need_grad ? empty({p.outer}, DType::i32, x.device()) : Tensor();
+  max_rows(arrange(x, p), p.outer, p.inner, out, index);
   if (!need_grad) return out;
   const Shape in_shape = x.shape();
   return record("max", out, {&x}, [p, index, in_shape](const Tensor& g) {
     // Scatter g into the argmax positions of the permuted [outer, inner] layout,
     // then undo the permutation.
-    Tensor gp = zeros({p.outer, p.inner}, g.dtype());
+    Tensor gp = zeros({p.outer, p.inner}, g.dtype(), g.device());
     const Tensor gc = g.contiguous();
-    dispatch_floating(g.dtype(), "max backward", [&]<class T>() {
+    if (!g.device().is_cpu())
+      cuda::scatter_rows(gc, index, p.outer, p.inner, gp);
+    else
+      dispatch_floating(g.dtype(), "max backward", [&]<class T>() {
       T* dst = gp.data<T>();
       const T* src = gc.data<T>();
       const std::int32_t* idx = index.data<std::int32_t>();
@@ -115,9 +130,9 @@ Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
             dtype_name(x.dtype()));
   const Plan p = make_plan(x, {axis}, "argmax");
   MPQ_CHECK(p.inner > 0, "argmax: empty axis in shape ", shape_str(x.shape()));
-  Tensor values = empty({p.outer}, x.dtype());
-  Tensor index = empty({p.outer}, DType::i32);
-  cpu::max_rows(arrange(x, p), p.outer, p.inner, values, index);
+  Tensor values = empty({p.outer}, x.dtype(), x.device());
+  Tensor index = empty({p.outer}, DType::i32, x.device());
+  max_rows(arrange(x, p), p.outer, p.inner, values, index);
   return index.reshape(keepdim ? p.keepdim_shape : p.out_shape);
 }
 

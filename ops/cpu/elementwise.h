@@ -4,41 +4,13 @@
 #pragma once
 
 #include "core/tensor.h"
+#include "ops/elementwise_kind.h"
 
 namespace mpq::cpu {
 
-enum class BinaryOp {
-  add,
-  sub,
-  mul,
-  div,
-  minimum,
-  maximum,
-  eq,
-  ne,
-  lt,
-  le,
-  gt,
-  ge,              // uint8 result
-  relu_backward,   // out = b > 0 ? a : 0        (a = upstream, b = input)
-  clamp_backward,  // out = lo <= b <= hi ? a : 0 (lo, hi = alpha, beta)
-};
-
-enum class UnaryOp {
-  neg,
-  exp,
-  log,
-  sqrt,
-  abs,
-  sign,
-  relu,
-  round,
-  floor,
-  ceil,
-  clamp,   // min(max(x, alpha), beta)
-  pow,     // x^alpha
-  affine,  // alpha * x + beta
-};
+// The op kinds are shared with the CUDA kernels (ops/elementwise_kind.h).
+using mpq::BinaryOp;
+using mpq::UnaryOp;
 
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 0,
             double beta = 0);

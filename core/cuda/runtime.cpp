@@ -1,0 +1,138 @@
+#include "core/cuda/runtime.h"
+
+#include <mutex>
+#include <vector>
+
+#include "core/error.h"
+
+#ifdef MPQ_WITH_CUDA
+#include "core/cuda/check.cuh"
+#endif
+
+namespace mpq::cuda {
+
+#ifdef MPQ_WITH_CUDA
+
+namespace {
+
+struct Devices {
+  int count = 0;
+  std::string why_none;
+  std::vector<cudaStream_t> streams;
+  std::mutex mutex;  // guards stream creation
+};
+
+Devices& devices() {
+  static Devices* d = [] {
+    auto* s = new Devices;  // never destroyed: streams may be used during static destruction
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+      s->why_none = std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(e) + " (" +
+                    cudaGetErrorString(e) + "); is the NVIDIA driver installed and a GPU present?";
+      (void)cudaGetLastError();  // clear the sticky error state of the failed call
+      n = 0;
+    } else if (n == 0) {
+      s->why_none = "the CUDA driver reports no device";
+    }
+    s->count = n;
+    s->streams.assign(static_cast<std::size_t>(n), nullptr);
+    return s;
+  }();
+  return *d;
+}
+
+}  // namespace
+
+int device_count(std::string* why_none) {
+  Devices& d = devices();
+  if (why_none) *why_none = d.why_none;
+  return d.count;
+}
+
+void require(Device device, const char* op) {
+  MPQ_CHECK(device.type == DeviceType::cuda, op, ": ", device.str(), " is not a CUDA device");
+  std::string why;
+  const int n = device_count(&why);
+  MPQ_CHECK(n > 0, op, ": cannot use ", device.str(), ": no CUDA device is available (", why, ")");
+  MPQ_CHECK(device.index >= 0 && device.index < n, op, ": cannot use ", device.str(), ": only ", n,
+            " CUDA device", n == 1 ? "" : "s", " (cuda:0", n > 1 ? "..cuda:" : "",
+            n > 1 ? std::to_string(n - 1) : std::string(), ")");
+}
+
+cudaStream_t stream(Device device) {
+  require(device, "cuda::stream");
+  Devices& d = devices();
+  MPQ_CUDA_CHECK(cudaSetDevice(device.index));
+  std::lock_guard<std::mutex> lock(d.mutex);
+  cudaStream_t& s = d.streams[static_cast<std::size_t>(device.index)];
+  if (!s) MPQ_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+
+void check_launch(const char* kernel) {
+  const cudaError_t e = cudaGetLastError();
+  MPQ_CHECK(e == cudaSuccess, "CUDA kernel ", kernel, " failed to launch: ", cudaGetErrorName(e),
+            " (", cudaGetErrorString(e), ")");
+}
+
+void set_device(Device device) {
+  require(device, "cuda::set_device");
+  MPQ_CUDA_CHECK(cudaSetDevice(device.index));
+}
+
+void synchronize(Device device) { MPQ_CUDA_CHECK(cudaStreamSynchronize(stream(device))); }
+
+void copy_to_device(void* dst, const void* src, std::size_t nbytes, Device device) {
+  if (nbytes == 0) return;
+  cudaStream_t s = stream(device);
+  MPQ_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, s));
+  // Pageable host memory: the call returns once the source is staged, but the
+  // caller may free `src` right away; waiting keeps that safe for any source.
+  MPQ_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void copy_to_host(void* dst, const void* src, std::size_t nbytes, Device device) {
+  if (nbytes == 0) return;
+  cudaStream_t s = stream(device);
+  MPQ_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, s));
+  MPQ_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void copy_on_device(void* dst, const void* src, std::size_t nbytes, Device device) {
+  if (nbytes == 0) return;
+  MPQ_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, stream(device)));
+}
+
+#else  // no CUDA backend in this build
+
+namespace {
+[[noreturn]] void not_built(Device device, const char* op) {
+  MPQ_FAIL(op, ": cannot use ", device.str(),
+           ": this build of mpq has no CUDA backend (configure with -DMPQ_CUDA=ON where nvcc and "
+           "cuDNN are installed)");
+}
+}  // namespace
+
+int device_count(std::string* why_none) {
+  if (why_none) *why_none = "this build of mpq has no CUDA backend";
+  return 0;
+}
+void require(Device device, const char* op) { not_built(device, op); }
+void set_device(Device device) { not_built(device, "cuda::set_device"); }
+void synchronize(Device device) { not_built(device, "cuda::synchronize"); }
+void copy_to_device(void*, const void*, std::size_t, Device device) {
+  not_built(device, "cuda::copy_to_device");
+}
+void copy_to_host(void*, const void*, std::size_t, Device device) {
+  not_built(device, "cuda::copy_to_host");
+}
+void copy_on_device(void*, const void*, std::size_t, Device device) {
+  not_built(device, "cuda::copy_on_device");
+}
+
+#endif
+
+bool available() { return device_count() > 0; }
+
+}  // namespace mpq::cuda

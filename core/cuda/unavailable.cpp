@@ -1,0 +1,39 @@
+// The CUDA kernels' entry points in a build without the CUDA backend. No
+// tensor can live on a CUDA device in such a build (its allocation fails with
+// the reason first), so these only guard against a logic error.
+#include "core/cuda/copy.h"
+#include "core/cuda/runtime.h"
+#include "ops/cuda/elementwise.h"
+#include "ops/cuda/reduce.h"
+
+namespace mpq::cuda {
+
+namespace {
+[[noreturn]] void unavailable(const Tensor& t, const char* op) {
+  require(t.device(), op);  // throws: this build has no CUDA backend
+  MPQ_FAIL(op, ": no CUDA backend in this build");
+}
+}  // namespace
+
+void copy_elements(const Tensor& dst, const Tensor&) { unavailable(dst, "cuda::copy_elements"); }
+void fill(const Tensor& dst, double) { unavailable(dst, "cuda::fill"); }
+void binary(BinaryOp, const Tensor&, const Tensor&, const Tensor& out, double, double) {
+  unavailable(out, "cuda::binary");
+}
+void unary(UnaryOp, const Tensor&, const Tensor& out, double, double) {
+  unavailable(out, "cuda::unary");
+}
+void where(const Tensor&, const Tensor&, const Tensor&, const Tensor& out) {
+  unavailable(out, "cuda::where");
+}
+void sum_rows(const Tensor& x, std::int64_t, std::int64_t, double, const Tensor&) {
+  unavailable(x, "cuda::sum_rows");
+}
+void max_rows(const Tensor& x, std::int64_t, std::int64_t, const Tensor&, const Tensor&) {
+  unavailable(x, "cuda::max_rows");
+}
+void scatter_rows(const Tensor& g, const Tensor&, std::int64_t, std::int64_t, const Tensor&) {
+  unavailable(g, "cuda::scatter_rows");
+}
+
+}  // namespace mpq::cuda

@@ -1,0 +1,40 @@
+// The elementwise op kinds: one enum for the CPU kernels (ops/cpu/) and the
+// CUDA kernels (ops/cuda/), which implement each kind alike.
+#pragma once
+
+namespace mpq {
+
+enum class BinaryOp {
+  add,
+  sub,
+  mul,
+  div,
+  minimum,
+  maximum,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,              // uint8 result
+  relu_backward,   // out = b > 0 ? a : 0        (a = upstream, b = input)
+  clamp_backward,  // out = lo <= b <= hi ? a : 0 (lo, hi = alpha, beta)
+};
+
+enum class UnaryOp {
+  neg,
+  exp,
+  log,
+  sqrt,
+  abs,
+  sign,
+  relu,
+  round,
+  floor,
+  ceil,
+  clamp,   // min(max(x, alpha), beta)
+  pow,     // x^alpha
+  affine,  // alpha * x + beta
+};
+
+}  // namespace mpq

@@ -1,0 +1,205 @@
+// The CUDA backend against the CPU backend: transfers, copies, elementwise
+// ops and reductions, forward and backward. Every case that needs a GPU
+// starts with MPQ_REQUIRE_CUDA(), which on a machine without one prints the
+// skip marker that ctest turns into "Skipped" (tests/CMakeLists.txt), so the
+// cases are reported, not silently absent. Without a GPU, the error paths are
+// still checked here.
+#include "test_util.h"
+
+#include <cstring>
+#include <iostream>
+
+#include "core/cuda/allocator.h"
+#include "core/cuda/runtime.h"
+#include "core/layout.h"
+
+using namespace mpq;
+using Catch::Matchers::Contains;
+
+// Ends the test case as skipped when this process cannot run CUDA work.
+#define MPQ_REQUIRE_CUDA()                                                          \
+  do {                                                                              \
+    std::string why_;                                                               \
+    if (::mpq::cuda::device_count(&why_) == 0) {                                    \
+      std::cout << "[mpq-skip] no CUDA device: " << why_ << std::endl;              \
+      return;                                                                       \
+    }                                                                               \
+  } while (0)
+
+namespace {
+
+const Device kGpu = Device::cuda(0);
+
+// Bitwise equality of two tensors' values (on any devices).
+bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
+  const Tensor ca = a.to(Device::cpu()).contiguous(), cb = b.to(Device::cpu()).contiguous();
+  return std::memcmp(ca.raw_data(), cb.raw_data(), ca.numel() * dtype_size(ca.dtype())) == 0;
+}
+
+// Runs f on CPU inputs and on their CUDA copies; the outputs and the
+// gradients of every input must agree to (atol, rtol).
+void check_against_cpu(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                       const std::vector<Tensor>& inputs, double atol, double rtol) {
+  std::vector<Tensor> cpu_in, gpu_in;
+  for (const Tensor& t : inputs) {
+    cpu_in.push_back(t.clone().detach().set_requires_grad(true));
+    gpu_in.push_back(t.to(kGpu).detach().set_requires_grad(true));
+  }
+  const Tensor yc = f(cpu_in), yg = f(gpu_in);
+  REQUIRE(yg.device() == kGpu);
+  CHECK_CLOSE(yg.to(Device::cpu()), yc, atol, rtol);
+  // A fixed upstream gradient makes every output element count.
+  const Tensor w = test::rand_f64(yc.shape(), 99).to(yc.dtype());
+  sum(mul(yc, w)).backward();
+  sum(mul(yg, w.to(kGpu))).backward();
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    INFO("gradient of input " << i);
+    REQUIRE(gpu_in[i].grad().defined() == cpu_in[i].grad().defined());
+    if (!cpu_in[i].grad().defined()) continue;
+    CHECK(gpu_in[i].grad().device() == kGpu);
+    CHECK_CLOSE(gpu_in[i].grad().to(Device::cpu()), cpu_in[i].grad(), atol, rtol);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda: a CUDA tensor without a usable device is refused with the reason", "[cuda]") {
+  std::string why;
+  const int n = cuda::device_count(&why);
+  if (n == 0) {
+    CHECK(!why.empty());
+    CHECK_FALSE(cuda::available());
+    CHECK_THROWS_WITH(empty({2, 3}, DType::f32, kGpu), Contains("cuda:0") && Contains(why));
+    CHECK_THROWS_WITH(ones({2}).to(kGpu), Contains("cuda:0"));
+    CHECK_THROWS_WITH(cuda::synchronize(kGpu), Contains("cuda:0"));
+  } else {
+    CHECK(cuda::available());
+    CHECK_THROWS_WITH(empty({2}, DType::f32, Device::cuda(n)),
+                      Contains("cuda:" + std::to_string(n)) && Contains("only"));
+  }
+}
+
+TEST_CASE("cuda: transfers keep values, dtype and layout", "[cuda]") {
+  MPQ_REQUIRE_CUDA();
+  for (DType dt : {DType::f32, DType::f64, DType::i32, DType::i8, DType::u8}) {
+    const Tensor x = mul(test::rand_f64({2, 3, 4, 5}, 1), 50.0).to(dt);
+    const Tensor g = x.to(kGpu);
+    CHECK(g.device() == kGpu);
+    CHECK(g.dtype() == dt);
+    CHECK(same_bits(g.to(Device::cpu()), x));
+  }
+  // A channels-last tensor stays channels-last on the device and back.
+  const Tensor cl = to_channels_last(test::rand_f32({2, 3, 4, 5}, 2));
+  const Tensor g = cl.to(kGpu);
+  CHECK(is_channels_last(g));
+  CHECK(is_channels_last(g.to(Device::cpu())));
+  CHECK(same_bits(g, cl));
+  // A non-dense view (every other column) arrives with the right values.
+  const Tensor base = test::rand_f32({4, 6}, 3);
+  const Tensor view = base.narrow(1, 1, 4).transpose(0, 1);
+  CHECK(same_bits(view.to(kGpu), view.contiguous()));
+  // item() and to_vector() read device tensors.
+  const Tensor s = full({}, 2.5, DType::f32, kGpu);
+  CHECK(s.item() == 2.5);
+  CHECK(full({3}, -1.0, DType::f64, kGpu).to_vector<double>() == std::vector<double>{-1, -1, -1});
+}
+
+TEST_CASE("cuda: copies, fills and dtype conversion on the device", "[cuda]") {
+  MPQ_REQUIRE_CUDA();
+  const Tensor src = test::rand_f64({5, 7}, 4);
+  // copy_ from the host into a strided device view.
+  Tensor dst = zeros({7, 5}, DType::f64, kGpu);
+  Tensor view = dst.transpose(0, 1);
+  view.copy_(src);
+  CHECK(same_bits(dst.to(Device::cpu()), src.transpose(0, 1).contiguous()));
+  // Broadcasting copy and fill.
+  Tensor b = empty({3, 4}, DType::f32, kGpu);
+  b.copy_(from_vector<float>({1, 2, 3, 4}, {4}));
+  CHECK(b.to_vector<float>() == std::vector<float>{1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4});
+  b.narrow(0, 1, 1).fill_(7.0);
+  CHECK(b.to_vector<float>() == std::vector<float>{1, 2, 3, 4, 7, 7, 7, 7, 1, 2, 3, 4});
+  // Conversion (float64 -> float32 -> int32) on the device, as on the CPU.
+  const Tensor scaled = mul(src, 100.0);
+  CHECK(same_bits(scaled.to(kGpu).to(DType::f32).to(DType::i32),
+                  scaled.to(DType::f32).to(DType::i32)));
+  // Host pointers of device tensors are refused with the reason.
+  CHECK_THROWS_WITH(b.data<float>(), Contains("host access") && Contains("cuda:0"));
+  // Mixing devices in an op is an error that names both.
+  CHECK_THROWS_WITH(add(b, ones({3, 4})), Contains("cuda:0") && Contains("cpu"));
+}
+
+TEST_CASE("cuda: the caching allocator reuses freed blocks", "[cuda]") {
+  MPQ_REQUIRE_CUDA();
+  cuda::Allocator& a = cuda::Allocator::instance();
+  { const Tensor warm = empty({1000, 1000}, DType::f32, kGpu); }
+  const AllocatorStats before = a.stats(kGpu);
+  { const Tensor again = empty({1000, 1000}, DType::f32, kGpu); }
+  const AllocatorStats after = a.stats(kGpu);
+  CHECK(after.cache_hits == before.cache_hits + 1);
+  CHECK(after.system_allocations == before.system_allocations);
+  CHECK(after.bytes_in_use == before.bytes_in_use);
+  a.empty_cache();
+  CHECK(a.stats(kGpu).bytes_cached == 0);
+}
+
+TEST_CASE("cuda: elementwise ops and their gradients match the CPU", "[cuda]") {
+  MPQ_REQUIRE_CUDA();
+  const Tensor a = test::rand_f64({3, 4, 5}, 5), b = test::rand_f64({3, 4, 5}, 6);
+  const Tensor pos = test::rand_f64({3, 4, 5}, 7, 0.1, 2.0), row = test::rand_f64({5}, 8);
+  using V = std::vector<Tensor>;
+  for (DType dt : {DType::f64, DType::f32}) {
+    const double tol = dt == DType::f64 ? 1e-12 : 1e-5;
+    auto in = [dt](const Tensor& t) { return t.to(dt); };
+    check_against_cpu([](const V& v) { return add(v[0], v[1]); }, {in(a), in(row)}, tol, tol);
+    check_against_cpu([](const V& v) { return sub(v[0], v[1]); }, {in(a), in(b)}, tol, tol);
+    check_against_cpu([](const V& v) { return mul(v[0], v[1]); }, {in(a), in(row)}, tol, tol);
+    check_against_cpu([](const V& v) { return div(v[0], v[1]); }, {in(a), in(pos)}, tol, tol);
+    check_against_cpu([](const V& v) { return minimum(v[0], v[1]); }, {in(a), in(b)}, tol, tol);
+    check_against_cpu([](const V& v) { return maximum(v[0], v[1]); }, {in(a), in(b)}, tol, tol);
+    check_against_cpu([](const V& v) { return exp(v[0]); }, {in(a)}, tol, tol);
+    check_against_cpu([](const V& v) { return log(v[0]); }, {in(pos)}, tol, tol);
+    check_against_cpu([](const V& v) { return sqrt(v[0]); }, {in(pos)}, tol, tol);
+    check_against_cpu([](const V& v) { return abs(v[0]); }, {in(a)}, tol, tol);
+    check_against_cpu([](const V& v) { return relu(v[0]); }, {in(a)}, tol, tol);
+    check_against_cpu([](const V& v) { return neg(v[0]); }, {in(a)}, tol, tol);
+    check_against_cpu([](const V& v) { return pow(v[0], 1.5); }, {in(pos)}, tol, tol);
+    check_against_cpu([](const V& v) { return clamp(v[0], -0.3, 0.4); }, {in(a)}, tol, tol);
+    check_against_cpu([](const V& v) { return add(mul(v[0], 3.0), 0.5); }, {in(a)}, tol, tol);
+    check_against_cpu([](const V& v) { return where(gt(v[0], v[1]), v[0], v[1]); },
+                      {in(a), in(b)}, tol, tol);
+    // Piecewise-constant ops: values equal, gradients zero on both devices.
+    const Tensor halves = mul(round(mul(a, 8.0)), 0.5);  // ties at .5
+    for (auto f : {+[](const Tensor& x) { return round(x); }, +[](const Tensor& x) { return floor(x); },
+                   +[](const Tensor& x) { return ceil(x); }, +[](const Tensor& x) { return sign(x); }})
+      CHECK(same_bits(f(in(halves).to(kGpu)), f(in(halves))));
+  }
+  // Comparisons give uint8 masks on the device.
+  CHECK(same_bits(le(a.to(kGpu), b.to(kGpu)), le(a, b)));
+  CHECK(same_bits(ne(a.to(kGpu), a.to(kGpu)), ne(a, a)));
+  // Channels-last operands keep their layout, as on the CPU.
+  const Tensor cl = to_channels_last(test::rand_f32({2, 3, 4, 5}, 9));
+  const Tensor r = relu(cl.to(kGpu));
+  CHECK(is_channels_last(r));
+  CHECK(same_bits(r, relu(cl)));
+}
+
+TEST_CASE("cuda: reductions match the CPU and repeat exactly", "[cuda]") {
+  MPQ_REQUIRE_CUDA();
+  using V = std::vector<Tensor>;
+  const Tensor x = test::rand_f64({4, 6, 5}, 10);
+  check_against_cpu([](const V& v) { return sum(v[0]); }, {x}, 1e-12, 1e-12);
+  check_against_cpu([](const V& v) { return sum(v[0], {0, 2}, true); }, {x}, 1e-12, 1e-12);
+  check_against_cpu([](const V& v) { return mean(v[0], {1}); }, {x}, 1e-12, 1e-12);
+  check_against_cpu([](const V& v) { return max(v[0], {2}); }, {x}, 0, 0);
+  check_against_cpu([](const V& v) { return sum_to(v[0], {6, 1}); }, {x}, 1e-12, 1e-12);
+  CHECK(same_bits(argmax(x.to(kGpu), 1), argmax(x, 1)));
+  // Rows longer than one block's chunk, float32: the sums accumulate in double.
+  const Tensor big = test::rand_f32({3, 100000}, 11);
+  const Tensor s1 = sum(big.to(kGpu), {1}), s2 = sum(big.to(kGpu), {1});
+  CHECK(same_bits(s1, s2));
+  CHECK_CLOSE(s1.to(Device::cpu()), sum(big, {1}), 1e-3, 1e-6);
+  // Ties and NaN: the first maximum, and a NaN wins, as on the CPU.
+  const Tensor ties = from_vector<float>({1, 3, 3, 2, NAN, 5, 0, NAN}, {2, 4});
+  CHECK(same_bits(argmax(ties.to(kGpu), 1), argmax(ties, 1)));
+}
