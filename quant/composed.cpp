@@ -9,7 +9,7 @@ namespace mpq::quant {
 
 Tensor quantize_uniform_composed(const Tensor& x, const Tensor& d, const Tensor& qmax,
                                  bool is_signed) {
-  const Tensor lo = is_signed ? neg(qmax) : zeros({}, x.dtype());
+  const Tensor lo = is_signed ? neg(qmax) : zeros({}, x.dtype(), x.device());
   // maximum/minimum give ties to their first operand, so x at a bound keeps
   // the gradient, as the closed interval [lo, q_max] of PAPER.md says.
   const Tensor c = minimum(maximum(x, lo), qmax);
@@ -18,9 +18,10 @@ Tensor quantize_uniform_composed(const Tensor& x, const Tensor& d, const Tensor&
 
 Tensor quantize_pow2_composed(const Tensor& x_in, const Tensor& qmin, const Tensor& qmax,
                               bool is_signed, bool with_zero) {
-  const Tensor zero = zeros({}, x_in.dtype());
+  const Device dev = x_in.device();
+  const Tensor zero = zeros({}, x_in.dtype(), dev);
   const Tensor x = is_signed ? x_in : relu(x_in);
-  const Tensor s = where(ge(x, zero), ones({}, x.dtype()), full({}, -1.0, x.dtype()));
+  const Tensor s = where(ge(x, zero), ones({}, x.dtype(), dev), full({}, -1.0, x.dtype(), dev));
   const Tensor a = abs(x);
   // The middle branch: s 2^round(log2 a); a is kept positive for the branches
   // where it is not selected (their gradient is zero, not NaN).

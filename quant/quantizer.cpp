@@ -141,7 +141,7 @@ Tensor Quantizer::bitwidth() const {
   const double sgn = spec_.is_signed ? 1.0 : 0.0, zero = spec_.with_zero ? 1.0 : 0.0;
   // max(v, b_min) with no gradient when the floor is active.
   auto floor_at = [&](const Tensor& v, double b_min) {
-    const Tensor m = full({}, b_min, dt);
+    const Tensor m = full({}, b_min, dt, v.device());
     return where(gt(v, m), v, m);
   };
   switch (spec_.param) {

@@ -5,6 +5,7 @@
 #include "core/cuda/runtime.h"
 #include "ops/cuda/elementwise.h"
 #include "ops/cuda/reduce.h"
+#include "quant/cuda/quantize.h"
 
 namespace mpq::cuda {
 
@@ -37,3 +38,23 @@ void scatter_rows(const Tensor& g, const Tensor&, std::int64_t, std::int64_t, co
 }
 
 }  // namespace mpq::cuda
+
+namespace mpq::quant::cuda {
+
+void quantize_uniform_forward(const Tensor& x, const Tensor&, const Tensor&, bool, const Tensor&) {
+  mpq::cuda::require(x.device(), "quant::cuda::quantize_uniform_forward");
+}
+void quantize_uniform_backward(const Tensor&, const Tensor& x, const Tensor&, const Tensor&, bool,
+                               const Tensor&, const Tensor&, const Tensor&) {
+  mpq::cuda::require(x.device(), "quant::cuda::quantize_uniform_backward");
+}
+void quantize_pow2_forward(const Tensor& x, const Tensor&, const Tensor&, bool, bool,
+                           const Tensor&) {
+  mpq::cuda::require(x.device(), "quant::cuda::quantize_pow2_forward");
+}
+void quantize_pow2_backward(const Tensor&, const Tensor& x, const Tensor&, const Tensor&, bool,
+                            bool, const Tensor&, const Tensor&, const Tensor&) {
+  mpq::cuda::require(x.device(), "quant::cuda::quantize_pow2_backward");
+}
+
+}  // namespace mpq::quant::cuda
