@@ -5,7 +5,9 @@
 #include "core/autograd.h"
 #include "core/layout.h"
 #include "ops/cpu/conv2d.h"
+#include "ops/cuda/conv2d.h"
 #include "ops/elementwise.h"
+#include "ops/reduce.h"
 #include "ops/reference/conv2d.h"
 
 namespace mpq {
@@ -62,8 +64,44 @@ void check_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dP
 
 }  // namespace
 
+namespace {
+
+// The CUDA path: cuDNN on contiguous NCHW activations (ops/cuda/conv2d.h); the
+// bias gradient is the deterministic sum of dy over N, H and W.
+Tensor conv2d_cuda(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
+                   const Conv2dParams& p) {
+  const Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
+  const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
+  const auto d = dims_of(x.shape(), w.shape(), p);
+  Tensor y = empty({d.N, d.O, d.P, d.Q}, x.dtype(), x.device());
+  cuda::conv2d_forward(x, w, b, p, y);
+  if (!any_requires_grad({&x_in, &w_in, &b_in})) return y;
+  const bool need_x = x_in.requires_grad();
+  const bool need_w = w_in.requires_grad();
+  const bool need_b = b_in.defined() && b_in.requires_grad();
+  const Tensor xs = need_w ? x : Tensor(), ws = need_x ? w : Tensor();
+  const Shape x_shape = x.shape(), w_shape = w.shape();
+  return record("conv2d", y, {&x_in, &w_in, &b_in}, [=](const Tensor& gy) {
+    const Tensor g = gy.contiguous();
+    Tensor dx, dw, db;
+    if (need_x) {
+      dx = empty(x_shape, g.dtype(), g.device());
+      cuda::conv2d_backward_data(g, ws, p, dx);
+    }
+    if (need_w) {
+      dw = empty(w_shape, g.dtype(), g.device());
+      cuda::conv2d_backward_weights(xs, g, p, dw);
+    }
+    if (need_b) db = sum(g, {0, 2, 3});
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+}  // namespace
+
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& p) {
   check_conv(x_in, w_in, b_in, p);
+  if (!x_in.device().is_cpu()) return conv2d_cuda(x_in, w_in, b_in, p);
   // float32 runs on oneDNN in channels-last (nhwc): activations arrive and
   // leave in that layout, so a network pays no reorder between layers; other
   // inputs are converted once. float64 (the reference) works on row-major.
@@ -129,7 +167,7 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& w, const Tensor& b, const Te
   MPQ_CHECK(!residual.defined() || (residual.shape() == y_shape && residual.dtype() == x.dtype()),
             "conv2d_affine: residual ", shape_str(residual.shape()), " for an output of shape ",
             shape_str(y_shape));
-  if (x.dtype() != DType::f32) {  // the reference: the ops composed
+  if (x.dtype() != DType::f32 || !x.device().is_cpu()) {  // the ops composed
     const Tensor y = conv2d(x, w, b, p);
     Tensor z = add(mul(y, scale.reshape({1, O, 1, 1})), shift.reshape({1, O, 1, 1}));
     if (residual.defined()) z = add(z, residual);

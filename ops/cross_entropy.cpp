@@ -1,7 +1,10 @@
 #include "ops/cross_entropy.h"
 
+#include <vector>
+
 #include "core/autograd.h"
 #include "ops/cpu/cross_entropy.h"
+#include "ops/cuda/cross_entropy.h"
 
 namespace mpq {
 
@@ -18,11 +21,25 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& labels_in) {
   // The labels are copied: backward indexes with them, so a later change to
   // the caller's tensor must not reach it.
   const Tensor logits = logits_in.detach().contiguous(), labels = labels_in.detach().clone();
-  const std::int32_t* y = labels.data<std::int32_t>();
-  for (std::int64_t n = 0; n < N; ++n)
-    MPQ_CHECK(y[n] >= 0 && y[n] < K, "cross_entropy: label ", y[n], " at index ", n,
-              " is outside [0, ", K, ")");
+  {
+    // On a GPU the labels are read back for this check (N int32 values); a
+    // label outside the classes would make the kernels index out of bounds.
+    const std::vector<std::int32_t> y = labels.to_vector<std::int32_t>();
+    for (std::int64_t n = 0; n < N; ++n)
+      MPQ_CHECK(y[n] >= 0 && y[n] < K, "cross_entropy: label ", y[n], " at index ", n,
+                " is outside [0, ", K, ")");
+  }
   Tensor probs = empty_like(logits);
+  if (!logits.device().is_cpu()) {
+    // The loss stays on the device; the backward reads g there too.
+    Tensor out = empty({}, logits.dtype(), logits.device());
+    cuda::cross_entropy_forward(logits, labels, probs, out);
+    return record("cross_entropy", out, {&logits_in}, [probs, labels](const Tensor& g) {
+      Tensor dz = empty_like(probs);
+      cuda::cross_entropy_backward(probs, labels, g.contiguous(), dz);
+      return std::vector<Tensor>{dz};
+    });
+  }
   const double loss = cpu::cross_entropy_forward(logits, labels, probs);
   Tensor out = scalar_tensor(loss, logits.dtype());
   return record("cross_entropy", out, {&logits_in}, [probs, labels, N](const Tensor& g) {

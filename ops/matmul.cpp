@@ -2,6 +2,7 @@
 
 #include "core/autograd.h"
 #include "ops/cpu/matmul.h"
+#include "ops/cuda/matmul.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "ops/reference/matmul.h"
@@ -26,7 +27,9 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
     c.fill_(0.0);
     return c;
   }
-  if (a.dtype() == DType::f32) {
+  if (!c.device().is_cpu()) {
+    cuda::matmul(a, b, c);
+  } else if (a.dtype() == DType::f32) {
     cpu::matmul(a, b, c);
   } else {
     reference::matmul(a.data<double>(), a.strides()[0], a.strides()[1], b.data<double>(),

@@ -12,6 +12,11 @@
 #include "core/cuda/allocator.h"
 #include "core/layout.h"
 #include "cuda_util.h"
+#include "ops/batch_norm.h"
+#include "ops/conv2d.h"
+#include "ops/cross_entropy.h"
+#include "ops/matmul.h"
+#include "ops/pool.h"
 
 using namespace mpq;
 using namespace mpq::test;
@@ -156,4 +161,84 @@ TEST_CASE("cuda: reductions match the CPU and repeat exactly", "[cuda]") {
   // Ties and NaN: the first maximum, and a NaN wins, as on the CPU.
   const Tensor ties = from_vector<float>({1, 3, 3, 2, NAN, 5, 0, NAN}, {2, 4});
   CHECK(same_bits(argmax(ties.to(kGpu), 1), argmax(ties, 1)));
+}
+
+TEST_CASE("cuda: matmul, cross-entropy, batch norm and pooling match the CPU", "[cuda]") {
+  MPQ_REQUIRE_CUDA();
+  using V = std::vector<Tensor>;
+  for (DType dt : {DType::f64, DType::f32}) {
+    const double tol = dt == DType::f64 ? 1e-11 : 2e-5;
+    INFO("dtype " << dtype_name(dt));
+    const Tensor a = rand_f64({5, 7}, 20).to(dt), b = rand_f64({7, 3}, 21).to(dt);
+    check_against_cpu([](const V& v) { return matmul(v[0], v[1]); }, {a, b}, tol, tol);
+    check_against_cpu([](const V& v) { return matmul(v[0].t(), v[1]); },
+                      {rand_f64({7, 5}, 22).to(dt), b}, tol, tol);
+    check_against_cpu([](const V& v) { return linear(v[0], v[1], v[2]); },
+                      {a, rand_f64({4, 7}, 23).to(dt), rand_f64({4}, 24).to(dt)}, tol, tol);
+    const Tensor labels = from_vector<std::int32_t>({0, 3, 1, 1, 2}, {5});
+    check_against_cpu([&](const V& v) { return cross_entropy(v[0], labels.to(v[0].device())); },
+                      {rand_f64({5, 4}, 25, -3, 3).to(dt)}, tol, tol);
+    // Batch norm in training (running statistics updated alike) and inference.
+    const Tensor x = rand_f64({4, 3, 5, 6}, 26, -2, 3).to(dt);
+    const Tensor gamma = rand_f64({3}, 27, 0.5, 1.5).to(dt), beta = rand_f64({3}, 28).to(dt);
+    for (bool training : {true, false}) {
+      Tensor rm_c = rand_f64({3}, 29).to(dt), rv_c = rand_f64({3}, 30, 0.5, 2).to(dt);
+      Tensor rm_g = rm_c.to(kGpu), rv_g = rv_c.to(kGpu);
+      check_against_cpu(
+          [&](const V& v) {
+            const bool gpu = !v[0].device().is_cpu();
+            return batch_norm2d(v[0], v[1], v[2], gpu ? rm_g : rm_c, gpu ? rv_g : rv_c, training);
+          },
+          {x, gamma, beta}, tol, tol);
+      CHECK_CLOSE(rm_g.to(Device::cpu()), rm_c, tol, tol);
+      CHECK_CLOSE(rv_g.to(Device::cpu()), rv_c, tol, tol);
+    }
+    // A channels-last input (as conv2d gives on the CPU) is accepted too.
+    check_against_cpu(
+        [&](const V& v) { return batch_norm2d(v[0], v[1], v[2], Tensor(), Tensor(), true); },
+        {to_channels_last(x), gamma, beta}, tol, tol);
+    // Pooling: overlapping windows with padding, so the backward gathers.
+    const Pool2dParams p3{{3, 3}, {2, 2}, {1, 1}};
+    check_against_cpu([&](const V& v) { return max_pool2d(v[0], p3); }, {x}, 1e-12, 0);
+    check_against_cpu([&](const V& v) { return avg_pool2d(v[0], p3); }, {x}, tol, tol);
+    check_against_cpu([](const V& v) { return global_avg_pool2d(v[0]); }, {x}, tol, tol);
+  }
+}
+
+TEST_CASE("cuda: conv2d through cuDNN matches the CPU and repeats exactly", "[cuda]") {
+  MPQ_REQUIRE_CUDA();
+  using V = std::vector<Tensor>;
+  struct Case {
+    Shape x, w;
+    Conv2dParams p;
+    bool bias;
+  };
+  const std::vector<Case> cases{
+      {{2, 3, 9, 8}, {4, 3, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 1}, true},
+      {{2, 4, 9, 9}, {6, 2, 3, 3}, {{2, 2}, {1, 1}, {1, 1}, 2}, false},
+      {{1, 4, 10, 10}, {4, 1, 3, 3}, {{1, 1}, {2, 2}, {2, 2}, 4}, true},  // depthwise, dilated
+      {{3, 5, 6, 7}, {2, 5, 1, 1}, {{2, 1}, {0, 0}, {1, 1}, 1}, false}};
+  for (DType dt : {DType::f64, DType::f32}) {
+    const double tol = dt == DType::f64 ? 1e-11 : 1e-4;
+    for (const Case& c : cases) {
+      INFO("x " << shape_str(c.x) << " w " << shape_str(c.w) << " " << c.p.str() << " "
+                << dtype_name(dt));
+      V in{rand_f64(c.x, 40).to(dt), rand_f64(c.w, 41).to(dt)};
+      if (c.bias) in.push_back(rand_f64({c.w[0]}, 42).to(dt));
+      const Conv2dParams p = c.p;
+      check_against_cpu(
+          [p](const V& v) { return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); }, in,
+          tol, tol);
+    }
+  }
+  // The same inputs give the same bits (deterministic algorithms).
+  const Tensor x = rand_f32({8, 16, 12, 12}, 43).to(kGpu), w = rand_f32({16, 16, 3, 3}, 44).to(kGpu);
+  auto run = [&] {
+    Tensor xv = x.detach().set_requires_grad(true), wv = w.detach().set_requires_grad(true);
+    const Tensor y = conv2d(xv, wv, Tensor(), {{1, 1}, {1, 1}, {1, 1}, 1});
+    sum(mul(y, y)).backward();
+    return std::vector<Tensor>{y, xv.grad(), wv.grad()};
+  };
+  const auto r1 = run(), r2 = run();
+  for (std::size_t i = 0; i < r1.size(); ++i) CHECK(same_bits(r1[i], r2[i]));
 }

@@ -1,5 +1,6 @@
 #include "core/cuda/runtime.h"
 
+#include <atomic>
 #include <mutex>
 #include <vector>
 
@@ -134,5 +135,11 @@ void copy_on_device(void*, const void*, std::size_t, Device device) {
 #endif
 
 bool available() { return device_count() > 0; }
+
+namespace {
+std::atomic<bool> g_allow_tf32{false};
+}
+void set_allow_tf32(bool on) { g_allow_tf32 = on; }
+bool allow_tf32() { return g_allow_tf32; }
 
 }  // namespace mpq::cuda

@@ -32,6 +32,13 @@ void require(Device device, const char* op);
 // Makes `device` current for the calling thread (cudaSetDevice).
 void set_device(Device device);
 
+// Whether float32 convolutions and matmuls may use TF32 tensor cores (10-bit
+// mantissa products, float32 sums). Off by default: results then compare
+// with the CPU backend to float32 rounding. PyTorch allows TF32 for cuDNN
+// convolutions by default; benchmarks against it state which they used.
+void set_allow_tf32(bool on);
+bool allow_tf32();
+
 // Waits until every kernel and copy queued for `device` has finished.
 void synchronize(Device device);
 

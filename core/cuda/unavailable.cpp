@@ -3,7 +3,12 @@
 // the reason first), so these only guard against a logic error.
 #include "core/cuda/copy.h"
 #include "core/cuda/runtime.h"
+#include "ops/cuda/batch_norm.h"
+#include "ops/cuda/conv2d.h"
+#include "ops/cuda/cross_entropy.h"
 #include "ops/cuda/elementwise.h"
+#include "ops/cuda/matmul.h"
+#include "ops/cuda/pool.h"
 #include "ops/cuda/reduce.h"
 #include "quant/cuda/quantize.h"
 
@@ -35,6 +40,44 @@ void max_rows(const Tensor& x, std::int64_t, std::int64_t, const Tensor&, const 
 }
 void scatter_rows(const Tensor& g, const Tensor&, std::int64_t, std::int64_t, const Tensor&) {
   unavailable(g, "cuda::scatter_rows");
+}
+void matmul(const Tensor& a, const Tensor&, const Tensor&) { unavailable(a, "cuda::matmul"); }
+void conv2d_forward(const Tensor& x, const Tensor&, const Tensor&, const Conv2dParams&,
+                    const Tensor&) {
+  unavailable(x, "cuda::conv2d_forward");
+}
+void conv2d_backward_data(const Tensor& dy, const Tensor&, const Conv2dParams&, const Tensor&) {
+  unavailable(dy, "cuda::conv2d_backward_data");
+}
+void conv2d_backward_weights(const Tensor& x, const Tensor&, const Conv2dParams&, const Tensor&) {
+  unavailable(x, "cuda::conv2d_backward_weights");
+}
+void cross_entropy_forward(const Tensor& z, const Tensor&, const Tensor&, const Tensor&) {
+  unavailable(z, "cuda::cross_entropy_forward");
+}
+void cross_entropy_backward(const Tensor& p, const Tensor&, const Tensor&, const Tensor&) {
+  unavailable(p, "cuda::cross_entropy_backward");
+}
+void batch_norm_forward(const Tensor& x, const Tensor&, const Tensor&, const Tensor&,
+                        const Tensor&, bool, double, double, const Tensor&, const Tensor&,
+                        const Tensor&) {
+  unavailable(x, "cuda::batch_norm_forward");
+}
+void batch_norm_backward(const Tensor&, const Tensor& x, const Tensor&, const Tensor&,
+                         const Tensor&, bool, const Tensor&, const Tensor&, const Tensor&) {
+  unavailable(x, "cuda::batch_norm_backward");
+}
+void max_pool2d_forward(const Tensor& x, const Pool2dParams&, const Tensor&, const Tensor&) {
+  unavailable(x, "cuda::max_pool2d_forward");
+}
+void max_pool2d_backward(const Tensor& dy, const Tensor&, const Pool2dParams&, const Tensor&) {
+  unavailable(dy, "cuda::max_pool2d_backward");
+}
+void avg_pool2d_forward(const Tensor& x, const Pool2dParams&, const Tensor&) {
+  unavailable(x, "cuda::avg_pool2d_forward");
+}
+void avg_pool2d_backward(const Tensor& dy, const Pool2dParams&, const Tensor&) {
+  unavailable(dy, "cuda::avg_pool2d_backward");
 }
 
 }  // namespace mpq::cuda

@@ -1,0 +1,148 @@
+#include "core/cuda/check.cuh"
+#include "ops/cuda/batch_norm.h"
+
+namespace mpq::cuda {
+
+namespace {
+
+constexpr int kBnThreads = 256;
+
+// Sum over the block with a fixed tree; every thread gets the result.
+__device__ double block_sum(double v, double* buf) {
+  buf[threadIdx.x] = v;
+  __syncthreads();
+  for (int s = kBnThreads / 2; s > 0; s /= 2) {
+    if (static_cast<int>(threadIdx.x) < s) buf[threadIdx.x] += buf[threadIdx.x + s];
+    __syncthreads();
+  }
+  const double total = buf[0];
+  __syncthreads();
+  return total;
+}
+
+// Element j of channel c (j over N*HW) in NCHW.
+__device__ __forceinline__ std::int64_t at(std::int64_t j, std::int64_t c, std::int64_t C,
+                                           std::int64_t HW) {
+  return ((j / HW) * C + c) * HW + j % HW;
+}
+
+// One block per channel: statistics (training) or running ones, then
+// y = scale x + shift with scale = gamma rstd, shift = beta - mu gamma rstd.
+template <class T>
+__global__ void forward_kernel(const T* __restrict__ x, const T* __restrict__ gamma,
+                               const T* __restrict__ beta, T* __restrict__ running_mean,
+                               T* __restrict__ running_var, bool training, double momentum,
+                               double eps, T* __restrict__ y, T* __restrict__ mean,
+                               T* __restrict__ rstd, std::int64_t C, std::int64_t HW,
+                               std::int64_t M) {
+  __shared__ double buf[kBnThreads];
+  const std::int64_t c = blockIdx.x;
+  double mu, var;
+  if (training) {
+    double s = 0;
+    for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) s += static_cast<double>(x[at(j, c, C, HW)]);
+    mu = block_sum(s, buf) / static_cast<double>(M);
+    double ss = 0;  // two-pass variance: no cancellation
+    for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
+      const double d = static_cast<double>(x[at(j, c, C, HW)]) - mu;
+      ss += d * d;
+    }
+    var = block_sum(ss, buf) / static_cast<double>(M);
+    if (threadIdx.x == 0) {
+      if (running_mean)
+        running_mean[c] = static_cast<T>((1 - momentum) * static_cast<double>(running_mean[c]) + momentum * mu);
+      if (running_var && M > 1)
+        running_var[c] = static_cast<T>((1 - momentum) * static_cast<double>(running_var[c]) +
+                                        momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
+    }
+  } else {
+    mu = static_cast<double>(running_mean[c]);
+    var = static_cast<double>(running_var[c]);
+  }
+  const double r = 1.0 / sqrt(var + eps);
+  if (threadIdx.x == 0) {
+    mean[c] = static_cast<T>(mu);
+    rstd[c] = static_cast<T>(r);
+  }
+  const double g = gamma ? static_cast<double>(gamma[c]) : 1.0;
+  const T scale = static_cast<T>(g * r);
+  const T shift = static_cast<T>((beta ? static_cast<double>(beta[c]) : 0.0) - mu * g * r);
+  for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
+    const std::int64_t i = at(j, c, C, HW);
+    y[i] = scale * x[i] + shift;
+  }
+}
+
+template <class T>
+__global__ void backward_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+                                const T* __restrict__ gamma, const T* __restrict__ mean,
+                                const T* __restrict__ rstd, bool training, T* __restrict__ dx,
+                                T* __restrict__ dgamma, T* __restrict__ dbeta, std::int64_t C,
+                                std::int64_t HW, std::int64_t M) {
+  __shared__ double buf[kBnThreads];
+  const std::int64_t c = blockIdx.x;
+  const double mu = static_cast<double>(mean[c]), r = static_cast<double>(rstd[c]);
+  double sg = 0, sgx = 0;  // sum g, sum g (x - mu)
+  for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
+    const std::int64_t i = at(j, c, C, HW);
+    const double g = static_cast<double>(dy[i]);
+    sg += g;
+    sgx += g * (static_cast<double>(x[i]) - mu);
+  }
+  const double sum_g = block_sum(sg, buf), sum_gx = block_sum(sgx, buf) * r;
+  if (threadIdx.x == 0) {
+    if (dgamma) dgamma[c] = static_cast<T>(sum_gx);
+    if (dbeta) dbeta[c] = static_cast<T>(sum_g);
+  }
+  if (!dx) return;
+  const double gr_scale = (gamma ? static_cast<double>(gamma[c]) : 1.0) * r;
+  const double Md = static_cast<double>(M);
+  const T a = static_cast<T>(gr_scale);
+  const T b = training ? static_cast<T>(-gr_scale * sum_g / Md) : T(0);
+  const T k = training ? static_cast<T>(-gr_scale * r * sum_gx / Md) : T(0);
+  const T m = static_cast<T>(mu);
+  for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
+    const std::int64_t i = at(j, c, C, HW);
+    dx[i] = training ? a * dy[i] + k * (x[i] - m) + b : a * dy[i];
+  }
+}
+
+template <class T>
+const T* cptr(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.device_data()) : nullptr;
+}
+template <class T>
+T* mptr(const Tensor& t) {
+  return t.defined() ? static_cast<T*>(t.device_data()) : nullptr;
+}
+
+}  // namespace
+
+void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                        const Tensor& running_mean, const Tensor& running_var, bool training,
+                        double momentum, double eps, const Tensor& y, const Tensor& mean,
+                        const Tensor& rstd) {
+  const std::int64_t C = x.shape()[1], HW = x.shape()[2] * x.shape()[3], M = x.numel() / C;
+  if (C == 0) return;
+  dispatch_floating(x.dtype(), "batch_norm2d", [&]<class T>() {
+    forward_kernel<T><<<static_cast<unsigned>(C), kBnThreads, 0, stream(x.device())>>>(
+        cptr<T>(x), cptr<T>(gamma), cptr<T>(beta), mptr<T>(running_mean), mptr<T>(running_var),
+        training, momentum, eps, mptr<T>(y), mptr<T>(mean), mptr<T>(rstd), C, HW, M);
+  });
+  check_launch("batch_norm_forward");
+}
+
+void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                         const Tensor& rstd, bool training, const Tensor& dx, const Tensor& dgamma,
+                         const Tensor& dbeta) {
+  const std::int64_t C = x.shape()[1], HW = x.shape()[2] * x.shape()[3], M = x.numel() / C;
+  if (C == 0) return;
+  dispatch_floating(x.dtype(), "batch_norm2d backward", [&]<class T>() {
+    backward_kernel<T><<<static_cast<unsigned>(C), kBnThreads, 0, stream(x.device())>>>(
+        cptr<T>(dy), cptr<T>(x), cptr<T>(gamma), cptr<T>(mean), cptr<T>(rstd), training,
+        mptr<T>(dx), mptr<T>(dgamma), mptr<T>(dbeta), C, HW, M);
+  });
+  check_launch("batch_norm_backward");
+}
+
+}  // namespace mpq::cuda
