@@ -116,6 +116,18 @@ Tensor Tensor::to(Device device) const {
                 [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
 }
 
+void Tensor::move_to_(Device device) {
+  MPQ_CHECK(is_leaf(), "move_to_: only leaf tensors (parameters, buffers) move in place; this one "
+                       "is the result of ", grad_fn()->name());
+  if (device == this->device()) return;
+  const Tensor moved = transfer(*this, device);
+  TensorImpl& i = impl();
+  i.storage = moved.impl().storage;
+  i.strides = moved.strides();
+  i.offset = moved.offset();
+  if (i.grad) i.grad = transfer(Tensor(i.grad), device).impl_ptr();
+}
+
 Tensor& Tensor::copy_(const Tensor& src) {
   const Tensor from = src.device() == device() ? src : transfer(src, device());
   Tensor s = from.shape() == shape() ? from : from.detach().expand(shape());

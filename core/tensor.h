@@ -104,6 +104,10 @@ class Tensor {
   // this tensor's device.
   Tensor to(Device device) const;
   Tensor& copy_(const Tensor& src);  // in place, broadcasting src, from any device; not recorded
+  // Moves this leaf's data to `device` in place: every handle of the tensor
+  // (a module's parameter and the optimizer's reference alike) then refers to
+  // the device copy; an accumulated gradient moves along. Not recorded.
+  void move_to_(Device device);
   Tensor& fill_(double value);       // in place; not recorded
 
   double item() const;  // the single element, as double

@@ -72,8 +72,8 @@ void add_experiment_flags(Args& args, const ExperimentDefaults& d) {
       "learned (trained quantizers), fixed (fixed bitwidths), learn-qmax (the paper's baseline:\n"
       "      bitwidth fixed, q_max learned) or float (no quantized phase)");
   args.add("quantize", "all", "all (weights and activations) or weights");
-  args.add("wbits", d.wbits, "weight bitwidth of the fixed and learn-qmax modes");
-  args.add("abits", d.abits, "activation bitwidth of the fixed and learn-qmax modes");
+  args.add("wbits", fixed(d.wbits), "weight bitwidth of the fixed and learn-qmax modes");
+  args.add("abits", fixed(d.abits), "activation bitwidth of the fixed and learn-qmax modes");
   args.add("model", d.model, d.model_help);
   args.add("param", "U3",
            "quantizer parametrization for weights and activations: U1 U2 U3 P1 P2 P3");

@@ -47,7 +47,7 @@ struct ExperimentDefaults {
   int float_epochs = 2, epochs = 2;
   std::int64_t batch_size = 128;
   double float_lr = 0.1, lr = 0.02, weight_decay = 2e-4;
-  std::string wbits = "2", abits = "4";
+  double wbits = 2, abits = 4;  // bitwidths of the fixed and learn-qmax modes
 };
 
 struct Experiment {

@@ -85,8 +85,8 @@ int run(int argc, char** argv) {
   examples::ExperimentDefaults defaults;
   defaults.model = "resnet18";
   defaults.model_help = "resnet18 or mobilenet_v2";
-  defaults.wbits = "4";
-  defaults.abits = "4";
+  defaults.wbits = 4;
+  defaults.abits = 4;
   defaults.batch_size = 64;
   defaults.weight_decay = 1e-4;
   examples::add_experiment_flags(args, defaults);

@@ -94,8 +94,10 @@ Dropout::Dropout(double prob, std::uint64_t seed) : p(prob), gen(seed) {
 
 Tensor Dropout::forward(const Tensor& x) {
   if (!is_training() || p == 0) return x;
-  const Tensor keep = lt(rand_uniform(x.shape(), 0, 1, gen, x.dtype()), full({}, 1 - p, x.dtype()));
-  return where(keep, mul(x, 1.0 / (1 - p)), zeros({}, x.dtype()));
+  // The mask is drawn on the host (one RNG stream for every device) and moved.
+  const Tensor keep =
+      lt(rand_uniform(x.shape(), 0, 1, gen, x.dtype()), full({}, 1 - p, x.dtype())).to(x.device());
+  return where(keep, mul(x, 1.0 / (1 - p)), zeros({}, x.dtype(), x.device()));
 }
 
 void Sequential::push_back(std::shared_ptr<Module> m) {

@@ -131,6 +131,28 @@ NamedTensors Module::state_dict() const {
   return out;
 }
 
+void Module::to(Device device) {
+  for (auto& [name, t] : params_) t.move_to_(device);
+  for (auto& [name, t] : buffers_) t.move_to_(device);
+  for (auto& [name, q] : quantizers_)
+    if (q)  // frozen raw parameters (fixed bitwidths) move too
+      for (std::string_view raw : quant::raw_parameter_names(q->spec().param)) {
+        Tensor t = q->raw(raw);
+        t.move_to_(device);
+      }
+  for (auto& [name, child] : children_) child->to(device);
+}
+
+Device Module::device() const {
+  if (!params_.empty()) return params_.front().second.device();
+  if (!buffers_.empty()) return buffers_.front().second.device();
+  for (const auto& [name, child] : children_) {
+    const NamedTensors s = child->state_dict();
+    if (!s.empty()) return s.front().second.device();
+  }
+  return Device::cpu();
+}
+
 void Module::load_state_dict(const NamedTensors& state) {
   const NamedTensors mine = state_dict();
   std::map<std::string, Tensor> given(state.begin(), state.end());

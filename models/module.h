@@ -56,6 +56,15 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
+  // ---- device ----
+  // Moves every parameter, buffer and quantizer parameter (this module's and
+  // its children's) to `device` in place; references to them stay valid.
+  // Optimizers built before the move keep working (their state moves with the
+  // first step that finds it on another device).
+  void to(Device device);
+  // The device of the first parameter or buffer (CPU for a module with none).
+  Device device() const;
+
   // ---- state ----
   NamedTensors state_dict() const;
   // Copies every entry into the module's tensors. Errors list missing and

@@ -75,7 +75,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   for (const auto& [name, t] : ckpt.tensors) {
     MPQ_CHECK(name != "__metadata__" && !header.has(name),
               "save_checkpoint: duplicate or reserved name '", name, "'");
-    const Tensor c = t.detach().contiguous();
+    const Tensor c = t.detach().to(Device::cpu()).contiguous();  // saved from any device
     const std::size_t begin = data.size(), nbytes = c.numel() * dtype_size(c.dtype());
     data.append(static_cast<const char*>(c.raw_data()), nbytes);
     Json::Array shape;

@@ -10,30 +10,31 @@ namespace mpq::train {
 
 namespace {
 // kB of one site: bits * count / 8192, bits from the quantizer or 32.
-Tensor site_kb(const models::QuantSite& s) {
+Tensor site_kb(const models::QuantSite& s, Device device) {
   const double scale = static_cast<double>(s.count) / 8.0 / 1024.0;
   if (s.quantizer) return mul(s.quantizer->bitwidth().to(DType::f32), scale).reshape({1});
-  return full({1}, 32.0 * scale);
+  return full({1}, 32.0 * scale, DType::f32, device);
 }
 }  // namespace
 
 MemoryTerms memory_terms(const models::Module& net, const MemoryTargets& t) {
   std::vector<Tensor> weights, acts;
+  const Device dev = net.device();  // the terms live where the quantizers do
   for (const auto& s : net.quant_sites()) {
     if (s.kind == models::QuantSite::Kind::activation) {
       MPQ_CHECK(s.count > 0, "memory_terms: activation '", s.name,
                 "' has no size yet (run a forward pass before computing memory)");
-      acts.push_back(site_kb(s));
+      acts.push_back(site_kb(s, dev));
     } else {
-      weights.push_back(site_kb(s));
+      weights.push_back(site_kb(s, dev));
     }
   }
   MemoryTerms m;
-  m.weight_kb = weights.empty() ? zeros({}) : sum(concat(weights, 0));
-  const Tensor a = acts.empty() ? zeros({1}) : concat(acts, 0);
+  m.weight_kb = weights.empty() ? zeros({}, DType::f32, dev) : sum(concat(weights, 0));
+  const Tensor a = acts.empty() ? zeros({1}, DType::f32, dev) : concat(acts, 0);
   m.act_max_kb = max(a);
   m.act_sum_kb = sum(a);
-  m.penalty = zeros({});
+  m.penalty = zeros({}, DType::f32, dev);
   if (t.weight_kb)
     m.penalty = add(m.penalty, quant::memory_penalty(m.weight_kb, *t.weight_kb, t.lambda));
   if (t.act_max_kb)

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/parallel.h"
+#include "train/cuda/optimizer.h"
 
 namespace mpq::train {
 
@@ -44,7 +45,7 @@ Tensor restore(const std::map<std::string, Tensor>& state, const std::string& ke
   if (it == state.end()) return Tensor();
   MPQ_CHECK(it->second.shape() == like.shape(), "optimizer state '", key, "' has shape ",
             shape_str(it->second.shape()), ", the parameter ", shape_str(like.shape()));
-  return it->second.to(like.dtype()).contiguous().clone().detach();
+  return it->second.to(like.device()).to(like.dtype()).contiguous().clone().detach();
 }
 }  // namespace
 
@@ -70,6 +71,12 @@ void Sgd::step() {
     const double lr = lr_ * group.lr_scale, wd = group.weight_decay;
     const bool first = mom > 0 && !velocity_[k].defined();
     if (first) velocity_[k] = zeros_like(p);
+    if (mom > 0) velocity_[k].move_to_(p.device());  // state follows a moved parameter
+    if (!p.device().is_cpu()) {
+      cuda::sgd_update(p, g, mom > 0 ? velocity_[k] : Tensor(), first, lr, mom,
+                       decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, nesterov);
+      continue;
+    }
     dispatch_floating(p.dtype(), "Sgd::step", [&]<class T>() {
       T* pp = p.data<T>();
       const T* pg = g.data<T>();
@@ -133,6 +140,13 @@ void Adam::step() {
     if (!m_[k].defined()) {
       m_[k] = zeros_like(p);
       v_[k] = zeros_like(p);
+    }
+    m_[k].move_to_(p.device());  // state follows a moved parameter
+    v_[k].move_to_(p.device());
+    if (!p.device().is_cpu()) {
+      cuda::adam_update(p, g, m_[k], v_[k], b1, b2, eps, c1, c2, lr, decoupled ? 0.0 : wd,
+                        decoupled ? 1 - lr * wd : 1.0);
+      continue;
     }
     dispatch_floating(p.dtype(), "Adam::step", [&]<class T>() {
       T* pp = p.data<T>();

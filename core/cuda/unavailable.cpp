@@ -11,6 +11,7 @@
 #include "ops/cuda/pool.h"
 #include "ops/cuda/reduce.h"
 #include "quant/cuda/quantize.h"
+#include "train/cuda/optimizer.h"
 
 namespace mpq::cuda {
 
@@ -101,3 +102,16 @@ void quantize_pow2_backward(const Tensor&, const Tensor& x, const Tensor&, const
 }
 
 }  // namespace mpq::quant::cuda
+
+namespace mpq::train::cuda {
+
+void sgd_update(const Tensor& p, const Tensor&, const Tensor&, bool, double, double, double,
+                double, bool) {
+  mpq::cuda::require(p.device(), "train::cuda::sgd_update");
+}
+void adam_update(const Tensor& p, const Tensor&, const Tensor&, const Tensor&, double, double,
+                 double, double, double, double, double, double) {
+  mpq::cuda::require(p.device(), "train::cuda::adam_update");
+}
+
+}  // namespace mpq::train::cuda
