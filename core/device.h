@@ -1,5 +1,4 @@
-// Where a tensor's memory lives. Only the CPU backend exists so far; the CUDA
-// tag is already part of every tensor so that ops can refuse to mix devices.
+// Where a tensor's memory lives: the CPU or CUDA device `index`.
 #pragma once
 
 #include <string>
@@ -17,6 +16,8 @@ struct Device {
   bool is_cpu() const { return type == DeviceType::cpu; }
   bool operator==(const Device&) const = default;
   std::string str() const;
+  // "cpu", "cuda" (= cuda:0) or "cuda:N"; mpq::Error for anything else.
+  static Device parse(const std::string& text);
 };
 
 // True when this build of mpq was configured with the CUDA backend.

@@ -10,6 +10,15 @@ std::string Device::str() const {
   return type == DeviceType::cpu ? std::string("cpu") : "cuda:" + std::to_string(index);
 }
 
+Device Device::parse(const std::string& text) {
+  if (text == "cpu") return cpu();
+  if (text == "cuda") return cuda(0);
+  if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.size() < 10 &&
+      text.find_first_not_of("0123456789", 5) == std::string::npos)
+    return cuda(std::stoi(text.substr(5)));
+  MPQ_FAIL("unknown device '", text, "' (expected cpu, cuda or cuda:N)");
+}
+
 bool cuda_built() {
 #ifdef MPQ_WITH_CUDA
   return true;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/autograd.h"
+#include "core/cuda/runtime.h"
 #include "core/parallel.h"
 #include "models/quant_summary.h"
 #include "models/zoo.h"
@@ -105,6 +106,8 @@ void add_experiment_flags(Args& args, const ExperimentDefaults& d) {
   args.add_switch("resume", "continue the run in --run-dir from its last.safetensors");
   args.add("seed", "1", "seed of initialisation, shuffling and augmentation");
   args.add("threads", "0", "threads (0: all cores)");
+  args.add("device", "cpu",
+           "cpu, cuda or cuda:N: where the networks train (a run may resume on another device)");
   args.add("stop-after", "0",
            "stop after this many epochs (float + quantized) as if killed; for testing --resume");
 }
@@ -122,7 +125,7 @@ int run_experiment(const Experiment& e, Args& args) {
     run_dir = buf;
   }
   const std::string config_path = run_dir + "/config.json";
-  const std::set<std::string> per_process{"resume", "run-dir", "threads", "stop-after"};
+  const std::set<std::string> per_process{"resume", "run-dir", "threads", "stop-after", "device"};
   if (args.on("resume")) {
     MPQ_CHECK(std::filesystem::exists(config_path), prog, ": cannot resume: ", config_path,
               " is missing (not a ", prog, " run folder?)");
@@ -179,6 +182,8 @@ int run_experiment(const Experiment& e, Args& args) {
   const std::uint64_t seed = static_cast<std::uint64_t>(args.integer("seed", 0, INT64_MAX));
   const std::int64_t stop_after = args.integer("stop-after", 0, 1 << 30);
   if (const auto t = args.integer("threads", 0, 1024); t > 0) set_num_threads(static_cast<int>(t));
+  const Device device = Device::parse(args.str("device"));
+  if (!device.is_cpu()) cuda::require(device, prog.c_str());  // before anything is written
   // Checked before anything is written: a bad value must not leave a run folder behind.
   train::Schedule::parse(args.str("float-schedule"), float_lr, std::max(float_epochs, 1));
   train::Schedule::parse(args.str("schedule"), lr, std::max(epochs, 1));
@@ -218,6 +223,7 @@ int run_experiment(const Experiment& e, Args& args) {
   mo.num_classes = data.num_classes;
   mo.seed = seed;
   auto float_net = models::make_model(model_name, mo);
+  float_net->to(device);
   {
     // Weights and activations get the same kind of quantizer; fixed and learn-qmax
     // use the uniform or power-of-two baseline that matches --param.
@@ -342,6 +348,7 @@ int run_experiment(const Experiment& e, Args& args) {
     // ---- phase 2: quantized, from the float weights (none in float mode) ----
     if (mode == "float") mo.quant = models::QuantConfig::float_network();
     qnet = models::make_model(model_name, mo);
+    qnet->to(device);
     auto qopt = make_opt(*qnet, lr);
     if (resume_phase == "quant") {
       restore(*qnet, *qopt);
@@ -398,6 +405,7 @@ int run_experiment(const Experiment& e, Args& args) {
   summary["activation_kb_sum_target"] = opt_number(targets.act_sum_kb);
   summary["constraints_met"] = met;
   summary["images_per_s"] = trainer.images_per_s();
+  summary["device"] = device.str();
   summary["mean_weight_bits"] = qs.mean_weight_bits;
   Json bits = Json::Object{};
   for (const auto& r : qs.rows) bits[r.name] = r.bits;

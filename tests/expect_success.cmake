@@ -3,6 +3,7 @@
 separate_arguments(arg_list UNIX_COMMAND "${ARGS}")
 execute_process(COMMAND ${PROGRAM} ${arg_list} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
+  message("${err}")  # verbatim, for ctest's skip and failure patterns
   message(FATAL_ERROR "exit ${rc}\nstdout: ${out}\nstderr: ${err}")
 endif()
 if(NOT out MATCHES "${EXPECTED}")

@@ -2,8 +2,10 @@
 // errors (exit code 2) for malformed input.
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
+#include "core/cuda/runtime.h"
 #include "core/npy.h"
 #include "temp_dir.h"
 #include "test_util.h"
@@ -105,4 +107,31 @@ TEST_CASE("mpq summary: ResNet-20 prints the paper's memory numbers", "[cli][sum
   const Result bad = run_cli(dir, "summary --model resnet99");
   CHECK(bad.code == 2);
   CHECK_THAT(bad.err, Contains("unknown model 'resnet99'"));
+}
+
+TEST_CASE("mpq quant: --device cuda gives the CPU's results, or the reason it cannot",
+          "[cli][quant][cuda]") {
+  test::TempDir dir;
+  save_npy(dir.file("x.npy"), from_vector<double>({0.3, -0.45, 1.2, -2.0, 0.1, 0.7}, {2, 3}));
+  for (const char* param : {"U3 --d 0.25 --qmax 0.9", "P3 --qmin 0.125 --qmax 1"}) {
+    const std::string common = std::string("quant --param ") + param + " --input " +
+                               dir.file("x.npy") + " --json ";
+    const Result c = run_cli(dir, common + dir.file("cpu.json") + " --output " + dir.file("qc.npy"));
+    REQUIRE(c.code == 0);
+    const Result g = run_cli(dir, common + dir.file("gpu.json") + " --output " +
+                                      dir.file("qg.npy") + " --device cuda");
+    std::string why;
+    if (cuda::device_count(&why) == 0) {
+      CHECK(g.code == 2);
+      CHECK_THAT(g.err, Contains("cuda:0"));
+      std::cout << "[mpq-skip] no CUDA device: " << why << std::endl;
+      return;
+    }
+    INFO(g.err);
+    REQUIRE(g.code == 0);
+    CHECK(load_npy(dir.file("qg.npy")).to_vector<float>() ==
+          load_npy(dir.file("qc.npy")).to_vector<float>());
+    CHECK(train::read_file(dir.file("gpu.json"), "test") ==
+          train::read_file(dir.file("cpu.json"), "test"));
+  }
 }

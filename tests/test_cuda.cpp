@@ -12,11 +12,13 @@
 #include "core/cuda/allocator.h"
 #include "core/layout.h"
 #include "cuda_util.h"
+#include "models/zoo.h"
 #include "ops/batch_norm.h"
 #include "ops/conv2d.h"
 #include "ops/cross_entropy.h"
 #include "ops/matmul.h"
 #include "ops/pool.h"
+#include "train/optimizer.h"
 
 using namespace mpq;
 using namespace mpq::test;
@@ -241,4 +243,52 @@ TEST_CASE("cuda: conv2d through cuDNN matches the CPU and repeats exactly", "[cu
   };
   const auto r1 = run(), r2 = run();
   for (std::size_t i = 0; i < r1.size(); ++i) CHECK(same_bits(r1[i], r2[i]));
+}
+
+TEST_CASE("cuda: device names parse, nonsense is refused", "[cuda]") {
+  CHECK(Device::parse("cpu") == Device::cpu());
+  CHECK(Device::parse("cuda") == Device::cuda(0));
+  CHECK(Device::parse("cuda:3") == Device::cuda(3));
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CPU", ""})
+    CHECK_THROWS_WITH(Device::parse(bad), Contains("unknown device"));
+}
+
+TEST_CASE("cuda: a quantized ResNet-20 training step matches the CPU", "[cuda]") {
+  MPQ_REQUIRE_CUDA();
+  for (const char* param : {"U3", "P3"}) {
+    INFO("parametrization " << param);
+    models::ModelOptions o;
+    o.seed = 7;
+    o.quant = models::QuantConfig::learned(quant::parse_parametrization(param), 4, 4);
+    auto cpu_net = models::make_model("resnet20", o), gpu_net = models::make_model("resnet20", o);
+    gpu_net->to(kGpu);
+    CHECK(gpu_net->device() == kGpu);
+    const Tensor x = rand_f32({8, 3, 32, 32}, 50, -1, 1);
+    const Tensor y = from_vector<std::int32_t>({0, 1, 2, 3, 4, 5, 6, 7}, {8});
+    train::Sgd opt_c(cpu_net->parameters(), {0.05, 0.9, 2e-4, false});
+    train::Sgd opt_g(gpu_net->parameters(), {0.05, 0.9, 2e-4, false});
+    for (int step = 0; step < 2; ++step) {
+      const Tensor lc = cross_entropy(cpu_net->forward(x), y);
+      const Tensor lg = cross_entropy(gpu_net->forward(x.to(kGpu)), y.to(kGpu));
+      CHECK(lg.item() == Approx(lc.item()).epsilon(1e-4));
+      opt_c.zero_grad();
+      opt_g.zero_grad();
+      lc.backward();
+      lg.backward();
+      opt_c.step();
+      opt_g.step();
+    }
+    // After two steps every parameter and buffer agrees to float32 rounding
+    // (different summation orders), and the state loads back on the CPU.
+    const auto sc = cpu_net->state_dict(), sg = gpu_net->state_dict();
+    REQUIRE(sc.size() == sg.size());
+    for (std::size_t i = 0; i < sc.size(); ++i) {
+      INFO(sc[i].first);
+      CHECK(sg[i].second.device() == kGpu);
+      CHECK_CLOSE(sg[i].second.to(Device::cpu()), sc[i].second, 1e-4, 1e-3);
+    }
+    auto back = models::make_model("resnet20", o);
+    back->load_state_dict(sg);
+    CHECK(back->device() == Device::cpu());
+  }
 }

@@ -12,6 +12,7 @@
 #include "ops/cross_entropy.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "ops/shape.h"
 #include "train/checkpoint.h"
 #include "train/json.h"
 #include "train/schedule.h"
@@ -31,13 +32,41 @@ std::string full_precision(double v) {
   return buf;
 }
 
-void check_finite(const Tensor& t, const std::string& what, int epoch, std::int64_t step) {
-  const Tensor c = t.detach().contiguous();
-  const float* p = c.data<float>();
-  for (std::int64_t i = 0; i < c.numel(); ++i)
-    MPQ_CHECK(std::isfinite(p[i]), "training stopped: non-finite value (", p[i], ") in ", what,
-              " at epoch ", epoch, ", step ", step,
-              "; nothing was saved over the last good checkpoint (try a smaller learning rate)");
+[[noreturn]] void non_finite(double v, const std::string& what, int epoch, std::int64_t step) {
+  MPQ_FAIL("training stopped: non-finite value (", v, ") in ", what, " at epoch ", epoch,
+           ", step ", step,
+           "; nothing was saved over the last good checkpoint (try a smaller learning rate)");
+}
+
+// Every parameter gradient must be finite. On the CPU each is scanned; on a
+// GPU the largest |g| of every gradient (NaN wins in max) is gathered and read
+// back once per step, and only a failure looks for the culprit.
+void check_gradients_finite(const models::Module& net, int epoch, std::int64_t step) {
+  const models::NamedTensors params = net.named_parameters();
+  if (net.device().is_cpu()) {
+    for (const auto& [name, p] : params) {
+      if (!p.grad().defined()) continue;
+      const Tensor c = p.grad().detach().contiguous();
+      dispatch_floating(c.dtype(), "gradient check", [&]<class T>() {
+        const T* v = c.data<T>();
+        for (std::int64_t i = 0; i < c.numel(); ++i)
+          if (!std::isfinite(v[i])) non_finite(static_cast<double>(v[i]), "the gradient of " + name, epoch, step);
+      });
+    }
+    return;
+  }
+  NoGradGuard ng;
+  std::vector<Tensor> peaks;
+  std::vector<std::string> names;
+  for (const auto& [name, p] : params)
+    if (p.grad().defined() && p.grad().numel() > 0) {
+      peaks.push_back(max(abs(p.grad().to(DType::f32))).reshape({1}));
+      names.push_back(name);
+    }
+  if (peaks.empty()) return;
+  const std::vector<float> v = concat(peaks, 0).to_vector<float>();
+  for (std::size_t k = 0; k < v.size(); ++k)
+    if (!std::isfinite(v[k])) non_finite(v[k], "the gradient of " + names[k], epoch, step);
 }
 
 // Rows of `logits` [B, K] whose label is the arg max (first maximum, as
@@ -45,7 +74,7 @@ void check_finite(const Tensor& t, const std::string& what, int epoch, std::int6
 // above the label's, plus equal ones at a lower index.
 void count_correct(const Tensor& logits, const Tensor& labels, std::int64_t k, std::int64_t& top1,
                    std::int64_t& topk) {
-  const Tensor l = logits.detach().contiguous();
+  const Tensor l = logits.detach().to(Device::cpu()).contiguous();
   const std::int64_t b = l.shape()[0], classes = l.shape()[1];
   const float* p = l.data<float>();
   const auto truth = labels.to_vector<std::int32_t>();
@@ -72,11 +101,12 @@ Evaluation evaluate(models::Module& net, BatchSource& data) {
   double loss = 0;
   std::int64_t top1 = 0, top5 = 0;
   Tensor x, y;
+  const Device dev = net.device();
   data.start_epoch(0);
   while (data.next(x, y)) {
     const std::int64_t m = x.shape()[0];
-    const Tensor logits = net.forward(x);
-    loss += cross_entropy(logits, y.contiguous()).item() * static_cast<double>(m);
+    const Tensor logits = net.forward(x.to(dev));
+    loss += cross_entropy(logits, y.to(dev).contiguous()).item() * static_cast<double>(m);
     count_correct(logits, y, std::min<std::int64_t>(5, logits.shape()[1]), top1, top5);
     e.samples += m;
   }
@@ -116,6 +146,7 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
   const std::optional<double>* target[3] = {&o.targets.weight_kb, &o.targets.act_max_kb,
                                             &o.targets.act_sum_kb};
   Tensor x, y;
+  const Device dev = net.device();  // batches are copied there
   for (int epoch = o.first_epoch + 1; epoch <= o.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     train.start_epoch(mix_seed(mix_seed(o.seed, o.quantized ? 2 : 1),
@@ -126,8 +157,8 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
       const std::int64_t m = x.shape()[0];
       opt.set_lr(sched.at(static_cast<double>(epoch - 1) +
                           static_cast<double>(s) / static_cast<double>(steps_per_epoch)));
-      const Tensor logits = net.forward(x);
-      const Tensor ce = cross_entropy(logits, y);
+      const Tensor logits = net.forward(x.to(dev));
+      const Tensor ce = cross_entropy(logits, y.to(dev));
       Tensor loss = ce;
       double penalty = 0;
       if (penalised) {
@@ -149,8 +180,7 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
                 "; nothing was saved over the last good checkpoint (try a smaller learning rate)");
       opt.zero_grad();
       loss.backward();
-      for (const auto& [name, p] : net.named_parameters())
-        if (p.grad().defined()) check_finite(p.grad(), "the gradient of " + name, epoch, global_step);
+      check_gradients_finite(net, epoch, global_step);
       if (o.quantized && o.quantizer_l2 > 0)
         add_l2_to_gradients(net.quantizer_parameters(), o.quantizer_l2);
       if (penalised) clip_quantizer_gradients(net);

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "core/cuda/allocator.h"
+#include "core/cuda/runtime.h"
 #include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/parallel.h"
@@ -50,6 +52,8 @@ int bench_step_command(int argc, char** argv) {
   args.add("warmup", "3", "untimed steps before timing");
   args.add("threads", "0", "threads for oneDNN and mpq's kernels (0: OpenMP's default)");
   args.add("seed", "0", "seed of the model and the generated data");
+  args.add("device", "cpu", "cpu, cuda or cuda:N");
+  args.add_switch("tf32", "CUDA: allow TF32 tensor cores for float32 convolutions and matmuls");
   args.add_switch("print-loss",
                   "print every step's training loss (a fixed-seed curve to compare builds)");
   if (!args.parse(argc, argv)) return 0;
@@ -60,6 +64,9 @@ int bench_step_command(int argc, char** argv) {
   const std::int64_t threads = args.integer("threads", 0, 1024);
   const bool eval = args.on("eval"), print_loss = args.on("print-loss");
   if (threads > 0) set_num_threads(static_cast<int>(threads));
+  const Device device = Device::parse(args.str("device"));
+  if (!device.is_cpu()) cuda::require(device, "mpq bench-step");
+  cuda::set_allow_tf32(args.on("tf32"));
 
   models::ModelOptions o;
   o.seed = static_cast<std::uint64_t>(args.integer("seed", 0, std::int64_t{1} << 62));
@@ -77,11 +84,13 @@ int bench_step_command(int argc, char** argv) {
   }();
 
   Generator gen(o.seed + 1);
-  const Tensor x = randn(in_shape, 0.0, 1.0, gen);
-  Tensor y = empty({batch}, DType::i32);
+  const Tensor x = randn(in_shape, 0.0, 1.0, gen).to(device);
+  Tensor y_host = empty({batch}, DType::i32);
   for (std::int64_t i = 0; i < batch; ++i)
-    y.data<std::int32_t>()[i] =
+    y_host.data<std::int32_t>()[i] =
         static_cast<std::int32_t>(gen.below(static_cast<std::uint64_t>(classes)));
+  const Tensor y = y_host.to(device);
+  model->to(device);
   train::SgdOptions so;
   so.lr = 0.01;
   so.momentum = 0.9;
@@ -106,25 +115,36 @@ int bench_step_command(int argc, char** argv) {
       std::printf("step %lld loss %.9g\n", static_cast<long long>(step_index), loss.item());
     ++step_index;
   };
+  // A step on a GPU is timed until its kernels have finished.
+  auto finish = [&] {
+    if (!device.is_cpu()) cuda::synchronize(device);
+  };
+  auto stats = [&] {
+    return device.is_cpu() ? CpuAllocator::instance().stats()
+                           : cuda::Allocator::instance().stats(device);
+  };
   for (std::int64_t s = 0; s < warmup; ++s) step();
+  finish();
   // Tensor memory comes from the caching allocator: in the steady state every
   // buffer should be a reused block (no system allocation per step).
-  const AllocatorStats before = CpuAllocator::instance().stats();
+  const AllocatorStats before = stats();
   std::vector<double> times;
   for (std::int64_t s = 0; s < steps; ++s) {
     const auto t0 = std::chrono::steady_clock::now();
     step();
+    finish();
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  const AllocatorStats after = CpuAllocator::instance().stats();
+  const AllocatorStats after = stats();
   double total = 0;
   for (double t : times) total += t;
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[sorted.size() / 2];
-  std::printf("%s batch %lld, %s, %s, %d threads: %lld steps, median %.2f ms, mean %.2f ms\n",
+  std::printf("%s batch %lld, %s, %s, %s, %d threads: %lld steps, median %.2f ms, mean %.2f ms\n",
               name.c_str(), static_cast<long long>(batch), quant_name.c_str(),
-              eval ? "inference" : "training", num_threads(), static_cast<long long>(steps),
+              eval ? "inference" : "training", device.str().c_str(), num_threads(),
+              static_cast<long long>(steps),
               median * 1e3, total / static_cast<double>(steps) * 1e3);
   std::printf(
       "tensor allocations in the timed steps: %llu, of which from the system: %llu\n",

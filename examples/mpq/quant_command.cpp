@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/cuda/runtime.h"
 #include "core/autograd.h"
 #include "core/npy.h"
 #include "examples/args.h"
@@ -121,6 +122,7 @@ int quant_command(int argc, char** argv) {
   args.add("grad-input", "", "write dL/dx to this .npy (float32, the input's shape)");
   args.add("json", "", "write a JSON summary: param, signed, with_zero, bitwidth, effective, grad");
   args.add("plot", "", "write an SVG of Q(x), dQ/dx and the per-element parameter gradients");
+  args.add("device", "cpu", "cpu, cuda or cuda:N: where the quantizer runs");
   if (!args.parse(argc, argv)) return 0;
 
   MPQ_CHECK(args.given("param"), "mpq quant: --param is required (U1, U2, U3, P1, P2 or P3)");
@@ -166,6 +168,19 @@ int quant_command(int argc, char** argv) {
     return init.get(n);
   };
   Quantizer qz(spec, raw_value(names[0]), raw_value(names[1]), DType::f64);
+  const Device device = Device::parse(args.str("device"));
+  auto move_quantizer = [&](Device to) {
+    for (auto n : names) {
+      Tensor r = qz.raw(n);
+      r.move_to_(to);
+    }
+  };
+  if (!device.is_cpu()) {
+    cuda::require(device, "mpq quant");
+    move_quantizer(device);
+    x = x.to(device);
+    upstream = upstream.to(device);
+  }
 
   x.set_requires_grad(true);
   const Tensor q = qz.forward(x);
@@ -196,8 +211,11 @@ int quant_command(int argc, char** argv) {
        << "\": " << json_number(g[1]) << "}}\n";
     train::write_file_atomic(args.str("json"), js.str());
   }
-  if (args.given("plot"))
-    train::write_file_atomic(args.str("plot"), plot(qz, x.detach(), q.detach()));
+  if (args.given("plot")) {  // the sweep behind the plot runs on the CPU
+    move_quantizer(Device::cpu());
+    train::write_file_atomic(args.str("plot"),
+                             plot(qz, x.detach().to(Device::cpu()), q.detach().to(Device::cpu())));
+  }
 
   if (!args.given("output") && !args.given("grad-input") && !args.given("json") &&
       !args.given("plot")) {
