@@ -2,6 +2,7 @@
 
 #include "core/allocator.h"
 #include "core/cuda/allocator.h"
+#include "core/cuda/pinned.h"
 #include "core/error.h"
 
 namespace mpq {
@@ -27,7 +28,13 @@ bool cuda_built() {
 #endif
 }
 
-Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+Storage::Storage(std::size_t nbytes, Device device, bool pinned)
+    : nbytes_(nbytes), device_(device) {
+  if (pinned && device.is_cpu()) {
+    data_ = cuda::pinned_allocate(nbytes);
+    pinned_ = data_ != nullptr;
+    if (pinned_) return;
+  }
   // Device memory comes from the caching allocator, which names the reason
   // (no backend in this build, no GPU, an index past the last device).
   data_ = device.is_cpu() ? CpuAllocator::instance().allocate(nbytes)
@@ -35,7 +42,9 @@ Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(d
 }
 
 Storage::~Storage() {
-  if (device_.is_cpu())
+  if (pinned_)
+    cuda::pinned_deallocate(data_, nbytes_);
+  else if (device_.is_cpu())
     CpuAllocator::instance().deallocate(data_, nbytes_);
   else
     cuda::Allocator::instance().deallocate(data_, nbytes_, device_);

@@ -12,7 +12,9 @@ namespace mpq {
 
 class Storage {
  public:
-  Storage(std::size_t nbytes, Device device);
+  // pinned: CPU memory page-locked for asynchronous copies to a GPU
+  // (core/cuda/pinned.h); ordinary memory when pinning is unavailable.
+  Storage(std::size_t nbytes, Device device, bool pinned = false);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -20,11 +22,13 @@ class Storage {
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  bool pinned() const { return pinned_; }
 
  private:
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;
+  bool pinned_ = false;
 };
 
 }  // namespace mpq

@@ -95,7 +95,9 @@ Tensor transfer(const Tensor& t, Device device) {
   const Tensor src = dense(t.detach());
   Tensor out = empty_strided(src.shape(), src.strides(), src.dtype(), device);
   const std::size_t nbytes = static_cast<std::size_t>(src.numel()) * dtype_size(src.dtype());
-  if (src.device().is_cpu()) {
+  if (src.device().is_cpu() && src.is_pinned()) {
+    cuda::copy_to_device_async(out.device_data(), src.device_data(), nbytes, device);
+  } else if (src.device().is_cpu()) {
     cuda::copy_to_device(out.device_data(), src.device_data(), nbytes, device);
   } else if (device.is_cpu()) {
     cuda::copy_to_host(out.device_data(), src.device_data(), nbytes, src.device());

@@ -52,6 +52,8 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
   Device device() const { return impl().storage->device(); }
   bool is_contiguous() const;
+  // In page-locked host memory (core/cuda/pinned.h): copies to a GPU are asynchronous.
+  bool is_pinned() const { return impl().storage->pinned(); }
 
   // Host pointer to element [0, ..., 0]; T must match the dtype. A tensor in
   // device memory is refused (an op without a kernel for that device would

@@ -1,5 +1,7 @@
 #include "data/loader.h"
 
+#include "core/cuda/pinned.h"
+
 #include <cstring>
 #include <utility>
 
@@ -182,7 +184,9 @@ Batch Loader::collate(std::vector<Tensor>& images, std::vector<std::int32_t>& la
   const Shape& s = images.front().shape();
   const auto n = static_cast<std::int64_t>(images.size());
   Batch b;
-  b.images = empty({n, s[0], s[1], s[2]}, DType::f32);
+  // Pinned batches copy to a GPU asynchronously (core/cuda/pinned.h).
+  b.images = options_.pin_memory ? cuda::empty_pinned({n, s[0], s[1], s[2]}, DType::f32)
+                                 : empty({n, s[0], s[1], s[2]}, DType::f32);
   const std::int64_t per = numel_of(s);
   float* dst = b.images.data<float>();
   for (std::int64_t k = 0; k < n; ++k)

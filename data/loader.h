@@ -63,6 +63,9 @@ struct LoaderOptions {
   bool drop_last = false;  // drop a final batch smaller than batch_size
   std::uint64_t seed = 0;
   int prefetch = 2;  // batches prepared ahead of the consumer, >= 1
+  // Images in page-locked memory, for asynchronous copies to a GPU (ordinary
+  // memory where pinning is unavailable).
+  bool pin_memory = false;
 };
 
 class Loader {

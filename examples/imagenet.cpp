@@ -30,8 +30,12 @@ namespace {
 class FolderSource : public train::BatchSource {
  public:
   FolderSource(std::unique_ptr<data::ImageFolder> folder, std::int64_t limit,
-               data::Transform transform, std::int64_t batch, bool train)
-      : folder_(std::move(folder)), transform_(std::move(transform)), batch_(batch), train_(train) {
+               data::Transform transform, std::int64_t batch, bool train, bool pin)
+      : folder_(std::move(folder)),
+        transform_(std::move(transform)),
+        batch_(batch),
+        train_(train),
+        pin_(pin) {
     if (limit > 0) subset_ = std::make_unique<data::EvenSubset>(*folder_, limit);
   }
   std::int64_t size() const override { return dataset().size(); }
@@ -42,6 +46,7 @@ class FolderSource : public train::BatchSource {
     o.shuffle = train_;
     o.seed = key;
     o.prefetch = 3;
+    o.pin_memory = pin_;
     loader_ = std::make_unique<data::Loader>(dataset(), transform_, o);
     loader_->start_epoch(0);
   }
@@ -64,7 +69,7 @@ class FolderSource : public train::BatchSource {
   std::unique_ptr<data::Loader> loader_;  // declared after what it reads: destroyed first
   data::Batch batch_data_;
   std::int64_t batch_;
-  bool train_;
+  bool train_, pin_;
 };
 
 int run(int argc, char** argv) {
@@ -119,6 +124,7 @@ int run(int argc, char** argv) {
     MPQ_CHECK(!root.empty(), "imagenet: --data ROOT is required (ROOT/train/<class>/*.jpg, "
                              "ROOT/val/<class>/*.jpg)");
     const std::int64_t size = a.integer("image-size", 8, 4096);
+    const bool pin = Device::parse(a.str("device")).type == DeviceType::cuda;  // async copies
     // torchvision's evaluation resize: 256 for a 224 crop.
     const auto resize = static_cast<std::int64_t>(std::lround(static_cast<double>(size) * 256.0 / 224.0));
     auto train_folder = std::make_unique<data::ImageFolder>(root, a.str("train-split"));
@@ -134,11 +140,12 @@ int run(int argc, char** argv) {
     out.num_classes = static_cast<std::int64_t>(train_folder->classes().size());
     out.train = std::make_unique<FolderSource>(std::move(train_folder),
                                                a.integer("train-limit", 0, INT64_MAX),
-                                               data::imagenet_train_transform(size), batch, true);
+                                               data::imagenet_train_transform(size), batch, true,
+                                               pin);
     out.test = std::make_unique<FolderSource>(std::move(val_folder),
                                               a.integer("test-limit", 0, INT64_MAX),
                                               data::imagenet_eval_transform(resize, size), batch,
-                                              false);
+                                              false, pin);
     return out;
   };
   return examples::run_experiment(e, args);

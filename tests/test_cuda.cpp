@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "core/cuda/allocator.h"
+#include "core/cuda/pinned.h"
 #include "core/layout.h"
 #include "cuda_util.h"
 #include "models/zoo.h"
@@ -290,5 +291,26 @@ TEST_CASE("cuda: a quantized ResNet-20 training step matches the CPU", "[cuda]")
     auto back = models::make_model("resnet20", o);
     back->load_state_dict(sg);
     CHECK(back->device() == Device::cpu());
+  }
+}
+
+TEST_CASE("cuda: pinned host memory, and ordinary memory where there is none", "[cuda]") {
+  const Tensor p = cuda::empty_pinned({4, 5});
+  CHECK(p.device() == Device::cpu());
+  CHECK(p.is_pinned() == cuda::available());  // falls back without a GPU
+  CHECK_FALSE(empty({3}).is_pinned());
+  MPQ_REQUIRE_CUDA();
+  // Asynchronous copies from reused pinned blocks carry the right data: each
+  // block is refilled right after its tensor dies, while copies may still run.
+  std::vector<Tensor> on_gpu;
+  for (int i = 0; i < 20; ++i) {
+    Tensor h = cuda::empty_pinned({256, 1024});
+    h.fill_(static_cast<double>(i));
+    on_gpu.push_back(h.to(kGpu));
+  }
+  for (int i = 0; i < 20; ++i) {
+    const auto v = on_gpu[static_cast<std::size_t>(i)].to_vector<float>();
+    CHECK(v.front() == static_cast<float>(i));
+    CHECK(v.back() == static_cast<float>(i));
   }
 }

@@ -93,6 +93,11 @@ void copy_to_device(void* dst, const void* src, std::size_t nbytes, Device devic
   MPQ_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
+void copy_to_device_async(void* dst, const void* src, std::size_t nbytes, Device device) {
+  if (nbytes == 0) return;
+  MPQ_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, stream(device)));
+}
+
 void copy_to_host(void* dst, const void* src, std::size_t nbytes, Device device) {
   if (nbytes == 0) return;
   cudaStream_t s = stream(device);
@@ -124,6 +129,9 @@ void set_device(Device device) { not_built(device, "cuda::set_device"); }
 void synchronize(Device device) { not_built(device, "cuda::synchronize"); }
 void copy_to_device(void*, const void*, std::size_t, Device device) {
   not_built(device, "cuda::copy_to_device");
+}
+void copy_to_device_async(void*, const void*, std::size_t, Device device) {
+  not_built(device, "cuda::copy_to_device_async");
 }
 void copy_to_host(void*, const void*, std::size_t, Device device) {
   not_built(device, "cuda::copy_to_host");

@@ -47,6 +47,9 @@ void synchronize(Device device);
 // their completion before returning; host -> device copies return once the
 // source may be reused (the host buffer is staged by the driver).
 void copy_to_device(void* dst, const void* src, std::size_t nbytes, Device device);
+// The same from pinned host memory without waiting: the copy is ordered on
+// the device's stream, and the pinned block is not reused before it ends.
+void copy_to_device_async(void* dst, const void* src, std::size_t nbytes, Device device);
 void copy_to_host(void* dst, const void* src, std::size_t nbytes, Device device);
 void copy_on_device(void* dst, const void* src, std::size_t nbytes, Device device);
 
