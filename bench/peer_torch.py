@@ -147,13 +147,20 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    ap.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 (PyTorch's cuDNN default)")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        # The same arithmetic as mpq unless --tf32: full float32 by default.
+        torch.backends.cudnn.allow_tf32 = a.tf32
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    model = ResNetCifar(int(a.model[6:]), 10, a.quant != "none")
-    x = torch.randn(a.batch, 3, 32, 32)
-    y = torch.randint(0, 10, (a.batch,))
+    model = ResNetCifar(int(a.model[6:]), 10, a.quant != "none").to(dev)
+    x = torch.randn(a.batch, 3, 32, 32).to(dev)
+    y = torch.randint(0, 10, (a.batch,)).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     model.train(not a.eval)
 
@@ -169,17 +176,26 @@ def main():
 
     for _ in range(a.warmup):
         step()
+    def finish():  # a GPU step is timed until its kernels have finished
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    finish()
     times = []
     for _ in range(a.steps):
         t0 = time.perf_counter()
         step()
+        finish()
         times.append(time.perf_counter() - t0)
     print(f"torch {torch.__version__} {a.model} batch {a.batch}, {a.quant}, "
           f"{'inference' if a.eval else 'training'}, {torch.get_num_threads()} threads: "
           f"{a.steps} steps, median {statistics.median(times) * 1e3:.2f} ms, "
           f"mean {statistics.mean(times) * 1e3:.2f} ms")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"images_per_s={a.batch * a.steps / sum(times):.1f} peak_rss_mb={peak:.1f}")
+    line = f"images_per_s={a.batch * a.steps / sum(times):.1f} peak_rss_mb={peak:.1f}"
+    if dev.type == "cuda":
+        line += f" peak_device_mb={torch.cuda.max_memory_allocated(dev) / 2**20:.1f}"
+    print(line)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 #include "core/cuda/handles.cuh"
 
+#include <dlfcn.h>
+
 #include <map>
 #include <mutex>
 
@@ -30,16 +32,40 @@ Handles& handles(Device device) {
 
 }  // namespace
 
+const Cublas& cublas() {
+  static const Cublas lib = [] {
+    // The soname of the toolkit mpq was built with, then the path it was found at.
+    void* h = dlopen(MPQ_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) h = dlopen(MPQ_CUBLAS_PATH, RTLD_NOW | RTLD_LOCAL);
+    MPQ_CHECK(h, "cannot load cuBLAS (", MPQ_CUBLAS_SONAME, " or ", MPQ_CUBLAS_PATH,
+              "): ", dlerror());
+    auto sym = [h](const char* name) {
+      void* f = dlsym(h, name);
+      MPQ_CHECK(f, "cuBLAS (", MPQ_CUBLAS_SONAME, ") lacks ", name);
+      return f;
+    };
+    Cublas c;
+    c.create = reinterpret_cast<decltype(c.create)>(sym("cublasCreate_v2"));
+    c.set_stream = reinterpret_cast<decltype(c.set_stream)>(sym("cublasSetStream_v2"));
+    c.set_math_mode = reinterpret_cast<decltype(c.set_math_mode)>(sym("cublasSetMathMode"));
+    c.sgemm = reinterpret_cast<decltype(c.sgemm)>(sym("cublasSgemm_v2"));
+    c.dgemm = reinterpret_cast<decltype(c.dgemm)>(sym("cublasDgemm_v2"));
+    c.status_string = reinterpret_cast<decltype(c.status_string)>(sym("cublasGetStatusString"));
+    return c;
+  }();
+  return lib;
+}
+
 cublasHandle_t cublas_handle(Device device) {
   cudaStream_t s = stream(device);  // also checks the device and makes it current
   std::lock_guard<std::mutex> lock(handles_mutex());
   Handles& h = handles(device);
   if (!h.cublas) {
-    MPQ_CUBLAS_CHECK(cublasCreate(&h.cublas));
-    MPQ_CUBLAS_CHECK(cublasSetStream(h.cublas, s));
+    MPQ_CUBLAS_CHECK(cublas().create(&h.cublas));
+    MPQ_CUBLAS_CHECK(cublas().set_stream(h.cublas, s));
   }
   // Full float32 arithmetic unless TF32 is allowed (core/cuda/runtime.h).
-  MPQ_CUBLAS_CHECK(cublasSetMathMode(
+  MPQ_CUBLAS_CHECK(cublas().set_math_mode(
       h.cublas, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   return h.cublas;
 }

@@ -13,7 +13,7 @@
   do {                                                                                \
     const cublasStatus_t mpq_cublas_st_ = (call);                                     \
     MPQ_CHECK(mpq_cublas_st_ == CUBLAS_STATUS_SUCCESS, "cuBLAS error in ", #call, ": ", \
-              cublasGetStatusString(mpq_cublas_st_));                                 \
+              ::mpq::cuda::cublas().status_string(mpq_cublas_st_));                   \
   } while (0)
 
 #define MPQ_CUDNN_CHECK(call)                                                         \
@@ -24,6 +24,19 @@
   } while (0)
 
 namespace mpq::cuda {
+
+// cuBLAS, loaded on first use (dlopen) rather than linked: mapping the
+// library costs every process about 150 MB of resident memory, which a run on
+// the CPU should not pay. Throws mpq::Error naming the library when it is missing.
+struct Cublas {
+  decltype(&cublasCreate_v2) create;
+  decltype(&cublasSetStream_v2) set_stream;
+  decltype(&cublasSetMathMode) set_math_mode;
+  decltype(&cublasSgemm_v2) sgemm;
+  decltype(&cublasDgemm_v2) dgemm;
+  decltype(&cublasGetStatusString) status_string;
+};
+const Cublas& cublas();
 
 cublasHandle_t cublas_handle(Device device);
 cudnnHandle_t cudnn_handle(Device device);

@@ -35,13 +35,13 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& c) {
   const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
   if (a.dtype() == DType::f32) {
     const float one = 1.0f, zero = 0.0f;
-    MPQ_CUBLAS_CHECK(cublasSgemm(h, ob.op, oa.op, m, n, k, &one,
+    MPQ_CUBLAS_CHECK(cublas().sgemm(h, ob.op, oa.op, m, n, k, &one,
                                  static_cast<const float*>(b.device_data()), ob.ld,
                                  static_cast<const float*>(a.device_data()), oa.ld, &zero,
                                  static_cast<float*>(c.device_data()), m));
   } else {
     const double one = 1.0, zero = 0.0;
-    MPQ_CUBLAS_CHECK(cublasDgemm(h, ob.op, oa.op, m, n, k, &one,
+    MPQ_CUBLAS_CHECK(cublas().dgemm(h, ob.op, oa.op, m, n, k, &one,
                                  static_cast<const double*>(b.device_data()), ob.ld,
                                  static_cast<const double*>(a.device_data()), oa.ld, &zero,
                                  static_cast<double*>(c.device_data()), m));
