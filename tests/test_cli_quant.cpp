@@ -22,7 +22,11 @@ struct Result {
 
 Result run_cli(const test::TempDir& dir, const std::string& args) {
   const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
-  const std::string cmd = std::string(MPQ_CLI_PATH) + " " + args + " >" + out + " 2>" + err;
+  // MPQ_CLI_PATH_OVERRIDE: the CLI when the tests run away from their build
+  // folder (scripts/gpu_check.sh).
+  const char* override_path = std::getenv("MPQ_CLI_PATH_OVERRIDE");
+  const std::string cli = override_path ? override_path : MPQ_CLI_PATH;
+  const std::string cmd = cli + " " + args + " >" + out + " 2>" + err;
   const int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, train::read_file(out, "test"),
           train::read_file(err, "test")};
