@@ -281,7 +281,7 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
   MPQ_CHECK(dst.shape() == src.shape(), "copy: shapes ", shape_str(dst.shape()), " and ",
             shape_str(src.shape()), " differ");
   if (dst.numel() == 0) return;
-  if (dst.impl().storage == src.impl().storage && dst.raw_data() != src.raw_data()) {
+  if (dst.impl().storage == src.impl().storage && dst.device_data() != src.device_data()) {
     // Overlapping views of one storage (e.g. a shifted narrow): copy through a
     // temporary so that no element is read after it was overwritten.
     Tensor tmp = empty(src.shape(), src.dtype(), src.device());

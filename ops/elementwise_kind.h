@@ -35,6 +35,11 @@ enum class UnaryOp {
   clamp,   // min(max(x, alpha), beta)
   pow,     // x^alpha
   affine,  // alpha * x + beta
+  // Computed in double and rounded to the dtype once (the quantizers' scalar
+  // steps need the same values on every device):
+  exp2,        // 2^x
+  log2,        // log2(x)
+  pow2_round,  // 2^round(log2 x)
 };
 
 }  // namespace mpq

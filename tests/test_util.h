@@ -34,6 +34,7 @@ inline double closeness(const Tensor& a, const Tensor& b, double atol, double rt
   double worst = 0;
   for (std::size_t i = 0; i < va.size(); ++i) {
     if (std::isnan(va[i]) || std::isnan(vb[i])) return INFINITY;
+    if (va[i] == vb[i]) continue;  // also with atol = rtol = 0 (exact comparisons)
     worst = std::max(worst, std::abs(va[i] - vb[i]) / (atol + rtol * std::abs(vb[i])));
   }
   return worst;

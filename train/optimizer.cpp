@@ -73,6 +73,8 @@ void Sgd::step() {
     if (first) velocity_[k] = zeros_like(p);
     if (mom > 0) velocity_[k].move_to_(p.device());  // state follows a moved parameter
     if (!p.device().is_cpu()) {
+      check_same_device("Sgd::step", {&p, &g, &velocity_[k]});
+      MPQ_CHECK(g.is_contiguous(), "Sgd::step: gradients must be contiguous");
       cuda::sgd_update(p, g, mom > 0 ? velocity_[k] : Tensor(), first, lr, mom,
                        decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, nesterov);
       continue;
@@ -144,6 +146,8 @@ void Adam::step() {
     m_[k].move_to_(p.device());  // state follows a moved parameter
     v_[k].move_to_(p.device());
     if (!p.device().is_cpu()) {
+      check_same_device("Adam::step", {&p, &g, &m_[k], &v_[k]});
+      MPQ_CHECK(g.is_contiguous(), "Adam::step: gradients must be contiguous");
       cuda::adam_update(p, g, m_[k], v_[k], b1, b2, eps, c1, c2, lr, decoupled ? 0.0 : wd,
                         decoupled ? 1 - lr * wd : 1.0);
       continue;

@@ -60,11 +60,11 @@ void check_gradients_finite(const models::Module& net, int epoch, std::int64_t s
   std::vector<std::string> names;
   for (const auto& [name, p] : params)
     if (p.grad().defined() && p.grad().numel() > 0) {
-      peaks.push_back(max(abs(p.grad().to(DType::f32))).reshape({1}));
+      peaks.push_back(max(abs(p.grad())).to(DType::f64).reshape({1}));
       names.push_back(name);
     }
   if (peaks.empty()) return;
-  const std::vector<float> v = concat(peaks, 0).to_vector<float>();
+  const std::vector<double> v = concat(peaks, 0).to_vector<double>();
   for (std::size_t k = 0; k < v.size(); ++k)
     if (!std::isfinite(v[k])) non_finite(v[k], "the gradient of " + names[k], epoch, step);
 }

@@ -67,7 +67,10 @@ void* Allocator::allocate(std::size_t nbytes, Device device) {
     cudaError_t e = cudaMalloc(&p, cls);
     if (e == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();
-      release_cached(device.index, d);  // give the cache back and try once more
+      // Give the cache back and try once more; queued kernels may still read
+      // the cached blocks, so they finish first.
+      MPQ_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
+      release_cached(device.index, d);
       e = cudaMalloc(&p, cls);
     }
     if (e != cudaSuccess) {

@@ -23,6 +23,8 @@ namespace mpq::cuda {
 // use, non-blocking with respect to the legacy default stream). Also makes
 // the device current.
 cudaStream_t stream(Device device);
+// True once `device`'s stream exists (work may have been queued on it).
+bool has_stream(int device_index);
 
 // Checks the launch of the kernel just queued (configuration errors surface
 // here; faults inside the kernel surface at the next synchronising call).

@@ -48,9 +48,12 @@ void* pinned_allocate(std::size_t nbytes) {
     }
   }
   if (b.ptr) {
+    // Copies that read the block must have finished before it is refilled.
     for (cudaEvent_t e : b.events) {
-      MPQ_CUDA_CHECK(cudaEventSynchronize(e));  // copies that read the block have finished
-      MPQ_CUDA_CHECK(cudaEventDestroy(e));
+      const cudaError_t err = cudaEventSynchronize(e);
+      (void)cudaEventDestroy(e);
+      MPQ_CHECK(err == cudaSuccess, "pinned memory: waiting for earlier copies failed: ",
+                cudaGetErrorString(err));
     }
     return b.ptr;
   }
@@ -62,14 +65,33 @@ void* pinned_allocate(std::size_t nbytes) {
   return p;
 }
 
-void pinned_deallocate(void* ptr, std::size_t nbytes) {
+// Called from ~Storage: never throws. An event that cannot be recorded (a
+// device in an error state, a runtime shutting down) makes the block wait for
+// that whole device instead, or leaves it unused when even that fails.
+void pinned_deallocate(void* ptr, std::size_t nbytes) noexcept {
   if (!ptr) return;
   const std::size_t cls = CpuAllocator::size_class(nbytes == 0 ? 1 : nbytes);
   Block b{ptr, {}};
   for (int d = 0; d < device_count(); ++d) {
+    if (!has_stream(d)) continue;  // nothing was ever queued there
+    cudaStream_t s = nullptr;
+    try {
+      s = stream(Device::cuda(d));  // also makes device d current, before the event is made
+    } catch (...) {
+      return;
+    }
     cudaEvent_t e;
-    MPQ_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-    MPQ_CUDA_CHECK(cudaEventRecord(e, stream(Device::cuda(d))));
+    if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
+      (void)cudaGetLastError();
+      if (cudaStreamSynchronize(s) != cudaSuccess) return;  // unusable: never reuse it
+      continue;
+    }
+    if (cudaEventRecord(e, s) != cudaSuccess) {
+      (void)cudaGetLastError();
+      (void)cudaEventDestroy(e);
+      if (cudaStreamSynchronize(s) != cudaSuccess) return;
+      continue;
+    }
     b.events.push_back(e);
   }
   Cache& c = cache();
@@ -80,7 +102,7 @@ void pinned_deallocate(void* ptr, std::size_t nbytes) {
 #else
 
 void* pinned_allocate(std::size_t) { return nullptr; }
-void pinned_deallocate(void*, std::size_t) {}
+void pinned_deallocate(void*, std::size_t) noexcept {}
 
 #endif
 

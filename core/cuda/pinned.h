@@ -21,7 +21,7 @@ namespace mpq::cuda {
 // Memory from the pinned cache (nullptr when pinning is unavailable; the
 // caller then uses ordinary memory).
 void* pinned_allocate(std::size_t nbytes);
-void pinned_deallocate(void* ptr, std::size_t nbytes);
+void pinned_deallocate(void* ptr, std::size_t nbytes) noexcept;
 
 // An uninitialised CPU tensor in pinned memory (ordinary memory when pinning
 // is unavailable; Tensor::is_pinned() tells).

@@ -71,6 +71,13 @@ cudaStream_t stream(Device device) {
   return s;
 }
 
+bool has_stream(int device_index) {
+  Devices& d = devices();
+  std::lock_guard<std::mutex> lock(d.mutex);
+  return device_index >= 0 && device_index < d.count &&
+         d.streams[static_cast<std::size_t>(device_index)] != nullptr;
+}
+
 void check_launch(const char* kernel) {
   const cudaError_t e = cudaGetLastError();
   MPQ_CHECK(e == cudaSuccess, "CUDA kernel ", kernel, " failed to launch: ", cudaGetErrorName(e),

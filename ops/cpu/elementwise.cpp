@@ -152,6 +152,14 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, double alpha, double 
         return run_unary<T>(x, out, [a](T v) { return std::pow(v, a); });
       case UnaryOp::affine:
         return run_unary<T>(x, out, [a, b](T v) { return a * v + b; });
+      case UnaryOp::exp2:
+        return run_unary<T>(x, out, [](T v) { return static_cast<T>(std::exp2(double(v))); });
+      case UnaryOp::log2:
+        return run_unary<T>(x, out, [](T v) { return static_cast<T>(std::log2(double(v))); });
+      case UnaryOp::pow2_round:
+        return run_unary<T>(x, out, [](T v) {
+          return static_cast<T>(std::exp2(std::round(std::log2(double(v)))));
+        });
     }
   });
 }

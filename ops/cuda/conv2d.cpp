@@ -54,19 +54,27 @@ struct Plan {
   cudnnConvolutionFwdAlgo_t fwd{};
   cudnnConvolutionBwdDataAlgo_t bwd_data{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+  // The math type each choice was ranked with: set on the descriptor before its call.
+  cudnnMathType_t fwd_math{}, bwd_data_math{}, bwd_filter_math{};
   std::size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
 };
 
 using Key = std::tuple<int, int, bool, Shape, Shape, std::int64_t, std::int64_t, std::int64_t,
                        std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
 
-// The first deterministic algorithm of cuDNN's heuristic ranking that succeeds.
-template <class Perf, class Algo>
-Algo pick(const Perf* perf, int n, const char* what) {
+// The first deterministic algorithm of cuDNN's heuristic ranking that succeeds
+// with a workspace of at most 1 GiB (else the first deterministic one).
+template <class Perf>
+const Perf& pick(const Perf* perf, int n, const char* what) {
+  constexpr std::size_t kWorkspaceCap = std::size_t{1} << 30;
+  const Perf* any = nullptr;
   for (int k = 0; k < n; ++k)
-    if (perf[k].status == CUDNN_STATUS_SUCCESS && perf[k].determinism == CUDNN_DETERMINISTIC)
-      return perf[k].algo;
-  MPQ_FAIL("cuDNN offers no deterministic ", what, " algorithm for this convolution");
+    if (perf[k].status == CUDNN_STATUS_SUCCESS && perf[k].determinism == CUDNN_DETERMINISTIC) {
+      if (perf[k].memory <= kWorkspaceCap) return perf[k];
+      if (!any) any = &perf[k];
+    }
+  MPQ_CHECK(any, "cuDNN offers no deterministic ", what, " algorithm for this convolution");
+  return *any;
 }
 
 const Plan& plan_for(const Tensor& x, const Tensor& w, const Shape& ys, const Conv2dParams& p) {
@@ -84,19 +92,33 @@ const Plan& plan_for(const Tensor& x, const Tensor& w, const Shape& ys, const Co
   cudnnHandle_t h = cudnn_handle(x.device());
   constexpr int kMax = 16;
   int n = 0;
+  // Each direction is ranked with the requested math type (full float32
+  // unless TF32 is allowed); the chosen one is set again before each call.
+  const cudnnMathType_t base =
+      x.dtype() == DType::f32 && allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
   cudnnConvolutionFwdAlgoPerf_t fp[kMax];
   MPQ_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, kMax, &n, fp));
-  pl.fwd = pick<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(fp, n, "forward");
+  const auto& pf = pick(fp, n, "forward");
+  pl.fwd = pf.algo;
+  pl.fwd_math = pf.mathType;
+  MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, pl.fwd_math));
   MPQ_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, pl.fwd, &pl.fwd_ws));
   cudnnConvolutionBwdDataAlgoPerf_t bp[kMax];
+  MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, base));
   MPQ_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x, kMax, &n, bp));
-  pl.bwd_data = pick<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(bp, n, "backward-data");
+  const auto& pb = pick(bp, n, "backward-data");
+  pl.bwd_data = pb.algo;
+  pl.bwd_data_math = pb.mathType;
+  MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, pl.bwd_data_math));
   MPQ_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, pl.bwd_data,
                                                                &pl.bwd_data_ws));
   cudnnConvolutionBwdFilterAlgoPerf_t wp[kMax];
+  MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, base));
   MPQ_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w, kMax, &n, wp));
-  pl.bwd_filter = pick<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(
-      wp, n, "backward-weights");
+  const auto& pw = pick(wp, n, "backward-weights");
+  pl.bwd_filter = pw.algo;
+  pl.bwd_filter_math = pw.mathType;
+  MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, pl.bwd_filter_math));
   MPQ_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w,
                                                                  pl.bwd_filter, &pl.bwd_filter_ws));
   return cache->emplace(key, std::move(pl)).first->second;
@@ -125,6 +147,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
   const Scalars s;
   const DType t = x.dtype();
   cudnnHandle_t h = cudnn_handle(x.device());
+  MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(pl.d->conv, pl.fwd_math));
   MPQ_CUDNN_CHECK(cudnnConvolutionForward(h, s.one(t), pl.d->x, x.device_data(), pl.d->w,
                                           w.device_data(), pl.d->conv, pl.fwd,
                                           workspace(x.device(), pl.fwd_ws), pl.fwd_ws, s.zero(t),
@@ -140,6 +163,7 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams&
   const Plan& pl = plan_for(dx, w, dy.shape(), p);
   const Scalars s;
   const DType t = dy.dtype();
+  MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(pl.d->conv, pl.bwd_data_math));
   MPQ_CUDNN_CHECK(cudnnConvolutionBackwardData(
       cudnn_handle(dy.device()), s.one(t), pl.d->w, w.device_data(), pl.d->y, dy.device_data(),
       pl.d->conv, pl.bwd_data, workspace(dy.device(), pl.bwd_data_ws), pl.bwd_data_ws, s.zero(t),
@@ -152,6 +176,7 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dPara
   const Plan& pl = plan_for(x, dw, dy.shape(), p);
   const Scalars s;
   const DType t = dy.dtype();
+  MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(pl.d->conv, pl.bwd_filter_math));
   MPQ_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
       cudnn_handle(dy.device()), s.one(t), pl.d->x, x.device_data(), pl.d->y, dy.device_data(),
       pl.d->conv, pl.bwd_filter, workspace(dy.device(), pl.bwd_filter_ws), pl.bwd_filter_ws,

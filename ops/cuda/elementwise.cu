@@ -42,7 +42,10 @@ __device__ __forceinline__ T apply_unary(T v, T a, T b) {
   else if constexpr (OP == UnaryOp::ceil) return ceil(v);
   else if constexpr (OP == UnaryOp::clamp) return v < a ? a : (v > b ? b : v);
   else if constexpr (OP == UnaryOp::pow) return pow(v, a);
-  else return a * v + b;  // affine
+  else if constexpr (OP == UnaryOp::affine) return a * v + b;
+  else if constexpr (OP == UnaryOp::exp2) return static_cast<T>(exp2(static_cast<double>(v)));
+  else if constexpr (OP == UnaryOp::log2) return static_cast<T>(log2(static_cast<double>(v)));
+  else return static_cast<T>(exp2(round(log2(static_cast<double>(v)))));  // pow2_round
 }
 
 template <BinaryOp OP, class O, class T>
@@ -133,7 +136,7 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, double alpha, double 
   case UnaryOp::K: return launch_unary<UnaryOp::K, T>(x, out, alpha, beta);
       MPQ_CASE(neg) MPQ_CASE(exp) MPQ_CASE(log) MPQ_CASE(sqrt) MPQ_CASE(abs) MPQ_CASE(sign)
       MPQ_CASE(relu) MPQ_CASE(round) MPQ_CASE(floor) MPQ_CASE(ceil) MPQ_CASE(clamp)
-      MPQ_CASE(pow) MPQ_CASE(affine)
+      MPQ_CASE(pow) MPQ_CASE(affine) MPQ_CASE(exp2) MPQ_CASE(log2) MPQ_CASE(pow2_round)
 #undef MPQ_CASE
     }
   });

@@ -134,6 +134,10 @@ void quantize_pow2_forward(const Tensor& x, double qmin, double qmax, bool is_si
         const T v = is_signed ? px[i] : (px[i] > T(0) ? px[i] : T(0));
         const T s = v >= T(0) ? T(1) : T(-1);
         const T a = std::abs(v);
+        if (v != v) {  // NaN stays NaN, as in the float32 path
+          pq[i] = v;
+          continue;
+        }
         switch (region(a, lo, hi, zero_below, with_zero)) {
           case Region::zero:
             pq[i] = T(0);

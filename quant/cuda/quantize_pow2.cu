@@ -44,7 +44,7 @@ __global__ void forward_kernel(const T* __restrict__ x, T* __restrict__ q, std::
       m = hi;
     else
       m = pow2_level(a);
-    q[i] = xi == xi ? s * m : xi;
+    q[i] = v == v ? s * m : v;  // NaN stays NaN (unsigned: relu made it 0 first, as on the CPU)
   }
 }
 

@@ -11,7 +11,8 @@ template <class T>
 __global__ void forward_kernel(const T* __restrict__ x, T* __restrict__ q, std::int64_t n,
                                const T* __restrict__ d_p, const T* __restrict__ qmax_p,
                                bool is_signed) {
-  const T d = *d_p, hi = *qmax_p, lo = is_signed ? -hi : T(0), inv = T(1) / d;
+  const T d = *d_p, hi = *qmax_p, lo = is_signed ? -hi : T(0);
+  const T inv = static_cast<T>(1.0 / static_cast<double>(d));  // as the CPU: 1/d in double
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const T xi = x[i];
@@ -30,7 +31,8 @@ __global__ void backward_kernel(const T* __restrict__ g, const T* __restrict__ x
                                 T* __restrict__ dx, std::int64_t n, const T* __restrict__ d_p,
                                 const T* __restrict__ qmax_p, bool is_signed,
                                 double* __restrict__ partial) {
-  const T d = *d_p, hi = *qmax_p, lo = is_signed ? -hi : T(0), inv = T(1) / d;
+  const T d = *d_p, hi = *qmax_p, lo = is_signed ? -hi : T(0);
+  const T inv = static_cast<T>(1.0 / static_cast<double>(d));  // as the CPU: 1/d in double
   const double dinv = 1.0 / static_cast<double>(d);
   const double r_hi = round(static_cast<double>(hi) * dinv) - static_cast<double>(hi) * dinv;
   const T tr_hi = static_cast<T>(r_hi), tr_lo = is_signed ? static_cast<T>(-r_hi) : T(0);
