@@ -184,22 +184,11 @@ int run_experiment(const Experiment& e, Args& args) {
   if (const auto t = args.integer("threads", 0, 1024); t > 0) set_num_threads(static_cast<int>(t));
   const Device device = Device::parse(args.str("device"));
   if (!device.is_cpu()) cuda::require(device, prog.c_str());  // before anything is written
-  // Checked before anything is written: a bad value must not leave a run folder behind.
+  // Everything is checked before anything is written (below, once the data,
+  // the targets and the checkpoints are read): bad input leaves no run folder.
   train::Schedule::parse(args.str("float-schedule"), float_lr, std::max(float_epochs, 1));
   train::Schedule::parse(args.str("schedule"), lr, std::max(epochs, 1));
-  std::filesystem::create_directories(run_dir);
-  if (!args.on("resume")) {
-    Json cfg = Json::Object{};
-    for (const auto& [k, v] : args.values())
-      if (!per_process.count(k)) cfg[k] = v;
-    train::write_file_atomic(config_path, cfg.dump() + "\n");
-  }
   const std::string last_path = run_dir + "/last.safetensors";
-
-  // ---- data ----
-  ExperimentData data = e.load(args, batch);
-  std::printf("dataset: %s\n", data.description.c_str());
-  std::printf("run dir: %s\n", run_dir.c_str());
 
   // ---- resume state ----
   std::string resume_phase;
@@ -217,6 +206,10 @@ int run_experiment(const Experiment& e, Args& args) {
     std::printf("resuming %s phase after epoch %d from %s\n", resume_phase.c_str(), resume_epoch,
                 last_path.c_str());
   }
+
+  // ---- data ----
+  ExperimentData data = e.load(args, batch);
+  std::printf("dataset: %s\n", data.description.c_str());
 
   models::ModelOptions mo;
   mo.in_channels = data.input[1];
@@ -286,6 +279,21 @@ int run_experiment(const Experiment& e, Args& args) {
       fmt_target(targets.weight_kb).c_str(), fmt_target(targets.act_max_kb).c_str(),
       fmt_target(targets.act_sum_kb).c_str(), targets.lambda);
 
+  // The float network of --float-init, read now so that a missing or broken
+  // file stops the run before its folder exists.
+  train::Checkpoint float_init;
+  if (!args.str("float-init").empty() && resume_phase != "quant")
+    float_init = train::load_checkpoint(args.str("float-init"));
+
+  // Every flag, the data and the checkpoints read: only now is anything written.
+  std::filesystem::create_directories(run_dir);
+  if (!args.on("resume")) {
+    Json cfg = Json::Object{};
+    for (const auto& [k, v] : args.values())
+      if (!per_process.count(k)) cfg[k] = v;
+    train::write_file_atomic(config_path, cfg.dump() + "\n");
+  }
+  std::printf("run dir: %s\n", run_dir.c_str());
   train::Trainer trainer(run_dir, args.on("resume"), best_acc_so_far, stop_after,
                          {{"model", model_name},
                           {"param", std::string(quant::parametrization_name(param))},
@@ -329,8 +337,7 @@ int run_experiment(const Experiment& e, Args& args) {
   try {
     // ---- phase 1: float (trained, or taken from --float-init) ----
     if (!args.str("float-init").empty() && resume_phase != "quant") {
-      float_net->load_state_dict(
-          with_prefix(train::load_checkpoint(args.str("float-init")), "model."));
+      float_net->load_state_dict(with_prefix(float_init, "model."));
       std::printf("float network from %s (test accuracy %.2f%%)\n", args.str("float-init").c_str(),
                   100 * train::evaluate(*float_net, *data.test).accuracy);
     } else if (resume_phase != "quant" && float_epochs > 0) {

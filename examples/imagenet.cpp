@@ -86,7 +86,8 @@ int run(int argc, char** argv) {
       "sizes) or 'none'.\n\n"
       "A full run (docs/results.md, 'ImageNet recipe'):\n"
       "  imagenet --data ROOT --model resnet18 --batch-size 256 --float-epochs 90 \\\n"
-      "           --float-schedule multistep:30,60 --weight-decay 1e-4 --epochs 30 --lr 0.01");
+      "           --float-schedule multistep:30,60 --weight-decay 1e-4 --epochs 30 --lr 0.01 \\\n"
+      "           --schedule multistep:10,20");
   examples::ExperimentDefaults defaults;
   defaults.model = "resnet18";
   defaults.model_help = "resnet18 or mobilenet_v2";
@@ -100,7 +101,7 @@ int run(int argc, char** argv) {
   args.add("val-split", "val", "evaluation split: the folder ROOT/<split>");
   args.add("image-size", "224", "training and evaluation crop (square)");
   args.add("train-limit", "0",
-           "train on N images spread evenly over the split, every class kept (0: all)");
+           "train on N images spread evenly over the class-sorted split (0: all)");
   args.add("test-limit", "0", "evaluate on N images spread evenly over the split (0: all)");
   if (!args.parse(argc, argv)) return 0;
 

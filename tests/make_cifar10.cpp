@@ -7,6 +7,7 @@
 // records of <1 byte label><1024 R><1024 G><1024 B> (32x32, row-major planes).
 // Label k tints its image with its own colour under pixel noise, so a short
 // run can learn it. DIR is replaced.
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>

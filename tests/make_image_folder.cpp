@@ -7,6 +7,7 @@
 // Class k tints its images with its own colour under pixel noise, so a short
 // run can learn them. ROOT/train/class0/zz_broken.png is not a PNG: the loader
 // must warn and skip it. ROOT is replaced.
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>

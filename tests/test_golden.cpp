@@ -3,6 +3,8 @@
 // Each case runs in float64 (reference kernels) and float32 (fast kernels).
 #include "test_util.h"
 
+#include <cstdlib>
+
 #include <filesystem>
 #include <map>
 
@@ -19,7 +21,12 @@ namespace {
 
 struct Golden {
   std::string dir;
-  explicit Golden(const std::string& name) : dir(std::string(MPQ_GOLDEN_DIR) + "/" + name) {
+  // MPQ_GOLDEN_DIR_OVERRIDE: the golden files when the tests run away from
+  // their source tree (scripts/gpu_check.sh).
+  explicit Golden(const std::string& name)
+      : dir(std::string(std::getenv("MPQ_GOLDEN_DIR_OVERRIDE") ? std::getenv("MPQ_GOLDEN_DIR_OVERRIDE")
+                                                               : MPQ_GOLDEN_DIR) +
+            "/" + name) {
     REQUIRE(std::filesystem::is_directory(dir));
   }
   Tensor operator[](const std::string& key) const { return load_npy(dir + "/" + key + ".npy"); }

@@ -71,18 +71,24 @@ void check_gradients_finite(const models::Module& net, int epoch, std::int64_t s
 
 // Rows of `logits` [B, K] whose label is the arg max (first maximum, as
 // argmax) and whose label ranks among the k largest: rank = number of logits
-// above the label's, plus equal ones at a lower index.
+// above the label's (a NaN counts as above), plus equal ones at a lower index;
+// a NaN label logit ranks last, so a diverged network never scores.
 void count_correct(const Tensor& logits, const Tensor& labels, std::int64_t k, std::int64_t& top1,
                    std::int64_t& topk) {
-  const Tensor l = logits.detach().to(Device::cpu()).contiguous();
+  const Tensor l = logits.detach().to(Device::cpu()).to(DType::f64).contiguous();
   const std::int64_t b = l.shape()[0], classes = l.shape()[1];
-  const float* p = l.data<float>();
+  const double* p = l.data<double>();
   const auto truth = labels.to_vector<std::int32_t>();
   for (std::int64_t i = 0; i < b; ++i) {
-    const float* row = p + i * classes;
+    const double* row = p + i * classes;
     const std::int32_t t = truth[static_cast<std::size_t>(i)];
     std::int64_t rank = 0;
-    for (std::int64_t j = 0; j < classes; ++j) rank += row[j] > row[t] || (row[j] == row[t] && j < t);
+    if (row[t] != row[t]) {
+      rank = classes;
+    } else {
+      for (std::int64_t j = 0; j < classes; ++j)
+        rank += row[j] > row[t] || row[j] != row[j] || (row[j] == row[t] && j < t);
+    }
     top1 += rank == 0;
     topk += rank < k;
   }
