@@ -104,18 +104,11 @@ void launch_unary(const Tensor& x, const Tensor& out, double alpha, double beta)
   check_launch("unary");
 }
 
-void check_operands(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Tensor& first = **ts.begin();
-  for (const Tensor* t : ts)
-    MPQ_CHECK(t->device() == first.device(), op, ": operands on ", first.device().str(), " and ",
-              t->device().str());
-}
-
 }  // namespace
 
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out, double alpha,
             double beta) {
-  check_operands("cuda::binary", {&out, &a, &b});
+  check_same_device("cuda::binary", {&out, &a, &b});
   dispatch_floating(a.dtype(), "elementwise", [&]<class T>() {
     switch (op) {
 #define MPQ_CASE(K) \
@@ -129,7 +122,7 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out, do
 }
 
 void unary(UnaryOp op, const Tensor& x, const Tensor& out, double alpha, double beta) {
-  check_operands("cuda::unary", {&out, &x});
+  check_same_device("cuda::unary", {&out, &x});
   dispatch_floating(x.dtype(), "elementwise", [&]<class T>() {
     switch (op) {
 #define MPQ_CASE(K) \
@@ -143,7 +136,7 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, double alpha, double 
 }
 
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
-  check_operands("cuda::where", {&out, &cond, &a, &b});
+  check_same_device("cuda::where", {&out, &cond, &a, &b});
   const std::int64_t n = out.numel();
   if (n == 0) return;
   const Indexer<4> ix = make_indexer<4>(out.shape(), {&out, &cond, &a, &b});
