@@ -135,11 +135,7 @@ void Module::to(Device device) {
   for (auto& [name, t] : params_) t.move_to_(device);
   for (auto& [name, t] : buffers_) t.move_to_(device);
   for (auto& [name, q] : quantizers_)
-    if (q)  // frozen raw parameters (fixed bitwidths) move too
-      for (std::string_view raw : quant::raw_parameter_names(q->spec().param)) {
-        Tensor t = q->raw(raw);
-        t.move_to_(device);
-      }
+    if (q) q->to(device);  // frozen raw parameters (fixed bitwidths) move too
   for (auto& [name, child] : children_) child->to(device);
 }
 

@@ -80,6 +80,10 @@ std::vector<Tensor> Quantizer::parameters() const {
   return out;
 }
 
+void Quantizer::to(Device device) {
+  for (Tensor& r : raw_) r.move_to_(device);
+}
+
 void Quantizer::set_trainable(std::string_view name, bool on) {
   const int i = index(name);
   trainable_[i] = on;

@@ -54,6 +54,11 @@ class Quantizer {
   std::vector<Tensor> parameters() const;
   void set_trainable(std::string_view name, bool trainable);
   bool trainable(std::string_view name) const;
+  // Moves both raw parameters, trained or frozen, to `device` in place: the
+  // Tensor handles stay the same, so an optimizer or module that holds them
+  // sees the moved data.
+  void to(Device device);
+  Device device() const { return raw_[0].device(); }
 
   // Effective parameters as differentiable scalars (undefined where n/a).
   struct Effective {

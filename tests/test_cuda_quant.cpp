@@ -11,6 +11,7 @@
 #include "quant/composed.h"
 #include "quant/quantize_pow2.h"
 #include "quant/quantize_uniform.h"
+#include "quant/quantizer.h"
 
 using namespace mpq;
 using namespace mpq::test;
@@ -110,4 +111,25 @@ TEST_CASE("cuda quant: layouts, NaN, large inputs and exact repeats", "[cuda][qu
   const auto [gcd, gcq] = grads(big);
   CHECK_CLOSE(g1d.to(Device::cpu()), gcd, 1e-2, 1e-5);
   CHECK_CLOSE(g1q.to(Device::cpu()), gcq, 1e-2, 1e-5);
+}
+
+TEST_CASE("cuda quant: Quantizer::to moves trained and frozen parameters in place",
+          "[cuda][quant]") {
+  MPQ_REQUIRE_CUDA();
+  const auto spec = quant::QuantizerSpec::activations(quant::Parametrization::U3);
+  quant::Quantizer q = quant::Quantizer::for_activations(spec, 4);
+  q.set_trainable("qmax", false);    // a frozen parameter must move too
+  const Tensor handle = q.raw("d");  // shares storage with the quantizer's own
+  const Tensor x = quant_input({2, 3, 4, 5}, 3, DType::f32);
+  const Tensor on_cpu = q.forward(x);
+  const double bits_cpu = q.bitwidth().item();
+  q.to(kGpu);
+  CHECK(q.device() == kGpu);
+  CHECK(q.raw("qmax").device() == kGpu);
+  CHECK(handle.device() == kGpu);  // the handle an optimizer holds sees the move
+  CHECK(same_bits(q.forward(x.to(kGpu)).to(Device::cpu()), on_cpu));
+  CHECK(q.bitwidth().to(Device::cpu()).item() == bits_cpu);
+  q.to(Device::cpu());
+  CHECK(q.device().is_cpu());
+  CHECK(same_bits(q.forward(x), on_cpu));
 }

@@ -169,15 +169,9 @@ int quant_command(int argc, char** argv) {
   };
   Quantizer qz(spec, raw_value(names[0]), raw_value(names[1]), DType::f64);
   const Device device = Device::parse(args.str("device"));
-  auto move_quantizer = [&](Device to) {
-    for (auto n : names) {
-      Tensor r = qz.raw(n);
-      r.move_to_(to);
-    }
-  };
   if (!device.is_cpu()) {
     cuda::require(device, "mpq quant");
-    move_quantizer(device);
+    qz.to(device);
     x = x.to(device);
     upstream = upstream.to(device);
   }
@@ -212,7 +206,7 @@ int quant_command(int argc, char** argv) {
     train::write_file_atomic(args.str("json"), js.str());
   }
   if (args.given("plot")) {  // the sweep behind the plot runs on the CPU
-    move_quantizer(Device::cpu());
+    qz.to(Device::cpu());
     train::write_file_atomic(args.str("plot"),
                              plot(qz, x.detach().to(Device::cpu()), q.detach().to(Device::cpu())));
   }
