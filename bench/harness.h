@@ -13,12 +13,12 @@
 
 #include <benchmark/benchmark.h>
 
-#include <chrono>
 #include <exception>
 #include <memory>
 #include <string>
 
 #include "bench/check.h"
+#include "core/stopwatch.h"
 
 namespace mpq::bench {
 
@@ -91,9 +91,9 @@ template <class Body>
 Timing timed_loop(benchmark::State& state, const std::string& key, Body&& body) {
   Timing t;
   try {
-    const auto start = std::chrono::steady_clock::now();
+    const Stopwatch loop_time;
     for (auto _ : state) body();
-    t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    t.seconds = loop_time.seconds();
     t.iterations = static_cast<double>(state.iterations());
     t.ok = t.seconds > 0 && t.iterations > 0;
   } catch (const std::exception& e) {

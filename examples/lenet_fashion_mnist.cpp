@@ -8,7 +8,6 @@
 // mean and standard deviation.
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include "core/autograd.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "core/stopwatch.h"
 #include "data/idx.h"
 #include "examples/args.h"
 #include "ops/batch_norm.h"
@@ -175,7 +175,7 @@ int run(int argc, char** argv) {
   Tensor xb = empty({batch, 1, 28, 28}), yb = empty({batch}, DType::i32);
 
   for (int epoch = 1; epoch <= epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch epoch_time;
     const Tensor perm = randperm(n, gen);
     const std::int32_t* idx = perm.data<std::int32_t>();
     double loss_sum = 0;
@@ -200,13 +200,11 @@ int run(int argc, char** argv) {
       const auto pred = argmax(logits, 1).to_vector<std::int32_t>();
       const auto truth = y.to_vector<std::int32_t>();
       for (std::int64_t i = 0; i < m; ++i) correct += pred[i] == truth[i];
-      const double secs =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double secs = epoch_time.seconds();
       if (tty && (step % 10 == 0 || b + m == n))
         progress(epoch, epochs, seen, n, loss_sum / seen, 100.0 * correct / seen, secs);
     }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = epoch_time.seconds();
     if (tty) std::fprintf(stderr, "\r\033[K");
     const EvalResult ev = evaluate(net, x_test, test.labels);
     std::printf(

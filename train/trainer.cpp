@@ -3,11 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 
 #include "core/autograd.h"
+#include "core/stopwatch.h"
 #include "models/quant_summary.h"
 #include "ops/cross_entropy.h"
 #include "ops/elementwise.h"
@@ -20,10 +20,6 @@
 namespace mpq::train {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 // A double as text that reads back to the same value.
 std::string full_precision(double v) {
@@ -154,7 +150,7 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
   Tensor x, y;
   const Device dev = net.device();  // batches are copied there
   for (int epoch = o.first_epoch + 1; epoch <= o.epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch epoch_time;
     train.start_epoch(mix_seed(mix_seed(o.seed, o.quantized ? 2 : 1),
                                static_cast<std::uint64_t>(epoch)));
     EpochTotals tot;
@@ -200,7 +196,7 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
         tot.correct += pred[static_cast<std::size_t>(i)] == truth[static_cast<std::size_t>(i)];
       tot.seen += m;
       if (tty_ && (s % 5 == 0 || tot.seen == n)) {
-        const double secs = seconds_since(t0),
+        const double secs = epoch_time.seconds(),
                      rate = static_cast<double>(tot.seen) / std::max(secs, 1e-9);
         const int filled = static_cast<int>(30 * std::min(tot.seen, n) / n);
         std::fprintf(stderr,
@@ -216,7 +212,7 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
     }
     MPQ_CHECK(tot.seen > 0, "training: epoch ", epoch, " of the ", o.name,
               " phase had no batches (empty training set?)");
-    end_epoch(o, epoch, net, opt, test, tot, seconds_since(t0));
+    end_epoch(o, epoch, net, opt, test, tot, epoch_time.seconds());
   }
 }
 

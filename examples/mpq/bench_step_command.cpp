@@ -4,16 +4,16 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
-#include "core/cuda/allocator.h"
-#include "core/cuda/runtime.h"
 #include "core/allocator.h"
 #include "core/autograd.h"
+#include "core/cuda/allocator.h"
+#include "core/cuda/runtime.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "core/stopwatch.h"
 #include "examples/args.h"
 #include "examples/mpq/commands.h"
 #include "models/zoo.h"
@@ -130,10 +130,10 @@ int bench_step_command(int argc, char** argv) {
   const AllocatorStats before = stats();
   std::vector<double> times;
   for (std::int64_t s = 0; s < steps; ++s) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch step_time;
     step();
     finish();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    times.push_back(step_time.seconds());
   }
   const AllocatorStats after = stats();
   double total = 0;
