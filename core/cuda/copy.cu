@@ -1,5 +1,6 @@
 #include "core/cuda/check.cuh"
 #include "core/cuda/copy.h"
+#include "core/cuda/grid_stride.cuh"
 #include "core/cuda/indexer.cuh"
 #include "core/cuda/runtime.h"
 
@@ -10,8 +11,7 @@ namespace {
 template <class D, class S>
 __global__ void copy_kernel(D* __restrict__ dst, const S* __restrict__ src, std::int64_t n,
                             Indexer<2> ix) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : grid_stride(n)) {
     std::int64_t off[2];
     ix.offsets(i, off);
     dst[off[0]] = static_cast<D>(src[off[1]]);
@@ -20,8 +20,7 @@ __global__ void copy_kernel(D* __restrict__ dst, const S* __restrict__ src, std:
 
 template <class T>
 __global__ void fill_kernel(T* __restrict__ dst, T value, std::int64_t n, Indexer<1> ix) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : grid_stride(n)) {
     std::int64_t off[1];
     ix.offsets(i, off);
     dst[off[0]] = value;

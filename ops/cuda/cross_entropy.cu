@@ -1,4 +1,5 @@
 #include "core/cuda/check.cuh"
+#include "core/cuda/grid_stride.cuh"
 #include "ops/cuda/cross_entropy.h"
 
 namespace mpq::cuda {
@@ -11,8 +12,7 @@ template <class T>
 __global__ void forward_kernel(const T* __restrict__ z, const std::int32_t* __restrict__ y,
                                T* __restrict__ p, double* __restrict__ row_loss, std::int64_t N,
                                std::int64_t K) {
-  for (std::int64_t n = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; n < N;
-       n += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t n : grid_stride(N)) {
     const T* zr = z + n * K;
     T* pr = p + n * K;
     T m = zr[0];
@@ -41,8 +41,7 @@ __global__ void backward_kernel(const T* __restrict__ p, const std::int32_t* __r
                                 const T* __restrict__ g, T* __restrict__ dz, std::int64_t N,
                                 std::int64_t K) {
   const T s = static_cast<T>(static_cast<double>(*g) / static_cast<double>(N));
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-       i < N * K; i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : grid_stride(N * K)) {
     const std::int64_t n = i / K, k = i % K;
     dz[i] = s * p[i] - (k == y[n] ? s : T(0));
   }

@@ -1,4 +1,5 @@
 #include "core/cuda/check.cuh"
+#include "core/cuda/grid_stride.cuh"
 #include "core/cuda/indexer.cuh"
 #include "ops/cuda/elementwise.h"
 
@@ -51,8 +52,7 @@ __device__ __forceinline__ T apply_unary(T v, T a, T b) {
 template <BinaryOp OP, class O, class T>
 __global__ void binary_kernel(O* out, const T* a, const T* b, std::int64_t n, Indexer<3> ix,
                               T lo, T hi) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : grid_stride(n)) {
     std::int64_t off[3];
     ix.offsets(i, off);
     out[off[0]] = static_cast<O>(apply_binary<OP>(a[off[1]], b[off[2]], lo, hi));
@@ -61,8 +61,7 @@ __global__ void binary_kernel(O* out, const T* a, const T* b, std::int64_t n, In
 
 template <UnaryOp OP, class T>
 __global__ void unary_kernel(T* out, const T* x, std::int64_t n, Indexer<2> ix, T a, T b) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : grid_stride(n)) {
     std::int64_t off[2];
     ix.offsets(i, off);
     out[off[0]] = apply_unary<OP>(x[off[1]], a, b);
@@ -72,8 +71,7 @@ __global__ void unary_kernel(T* out, const T* x, std::int64_t n, Indexer<2> ix, 
 template <class T>
 __global__ void where_kernel(T* out, const std::uint8_t* cond, const T* a, const T* b,
                              std::int64_t n, Indexer<4> ix) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : grid_stride(n)) {
     std::int64_t off[4];
     ix.offsets(i, off);
     out[off[0]] = cond[off[1]] ? a[off[2]] : b[off[3]];

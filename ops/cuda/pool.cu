@@ -1,4 +1,5 @@
 #include "core/cuda/check.cuh"
+#include "core/cuda/grid_stride.cuh"
 #include "ops/cuda/pool.h"
 
 namespace mpq::cuda {
@@ -27,14 +28,10 @@ Geom geom(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
 __device__ __forceinline__ std::int64_t imax(std::int64_t a, std::int64_t b) { return a > b ? a : b; }
 __device__ __forceinline__ std::int64_t imin(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
 
-#define MPQ_GRID_LOOP(i, n)                                                                    \
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n; \
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
-
 template <class T>
 __global__ void max_forward(const T* __restrict__ x, T* __restrict__ y,
                             std::int32_t* __restrict__ index, Geom g) {
-  MPQ_GRID_LOOP(o, g.planes * g.P * g.Q) {
+  for (const std::int64_t o : grid_stride(g.planes * g.P * g.Q)) {
     const std::int64_t ow = o % g.Q, oh = (o / g.Q) % g.P, pl = o / (g.P * g.Q);
     const T* in = x + pl * g.H * g.W;
     T best = -INFINITY;
@@ -63,7 +60,7 @@ __global__ void max_forward(const T* __restrict__ x, T* __restrict__ y,
 template <class T>
 __global__ void max_backward(const T* __restrict__ dy, const std::int32_t* __restrict__ index,
                              T* __restrict__ dx, Geom g) {
-  MPQ_GRID_LOOP(k, g.planes * g.H * g.W) {
+  for (const std::int64_t k : grid_stride(g.planes * g.H * g.W)) {
     const std::int64_t w = k % g.W, h = (k / g.W) % g.H, pl = k / (g.H * g.W);
     const std::int64_t local = h * g.W + w;
     // Windows covering h: oh * sh - ph <= h < oh * sh - ph + kh.
@@ -83,7 +80,7 @@ __global__ void max_backward(const T* __restrict__ dy, const std::int32_t* __res
 
 template <class T>
 __global__ void avg_forward(const T* __restrict__ x, T* __restrict__ y, Geom g, double inv) {
-  MPQ_GRID_LOOP(o, g.planes * g.P * g.Q) {
+  for (const std::int64_t o : grid_stride(g.planes * g.P * g.Q)) {
     const std::int64_t ow = o % g.Q, oh = (o / g.Q) % g.P, pl = o / (g.P * g.Q);
     const T* in = x + pl * g.H * g.W;
     double acc = 0;
@@ -101,7 +98,7 @@ __global__ void avg_forward(const T* __restrict__ x, T* __restrict__ y, Geom g, 
 
 template <class T>
 __global__ void avg_backward(const T* __restrict__ dy, T* __restrict__ dx, Geom g, double inv) {
-  MPQ_GRID_LOOP(k, g.planes * g.H * g.W) {
+  for (const std::int64_t k : grid_stride(g.planes * g.H * g.W)) {
     const std::int64_t w = k % g.W, h = (k / g.W) % g.H, pl = k / (g.H * g.W);
     const std::int64_t oh_lo = imax(0, (h + g.ph - g.kh + g.sh) / g.sh);
     const std::int64_t oh_hi = imin(g.P - 1, (h + g.ph) / g.sh);
@@ -114,8 +111,6 @@ __global__ void avg_backward(const T* __restrict__ dy, T* __restrict__ dx, Geom 
     dx[k] = acc;
   }
 }
-
-#undef MPQ_GRID_LOOP
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "core/cuda/check.cuh"
+#include "core/cuda/grid_stride.cuh"
 #include "ops/cuda/reduce.h"
 
 namespace mpq::cuda {
@@ -31,8 +32,7 @@ __global__ void sum_partial_kernel(const T* __restrict__ x, std::int64_t inner, 
 template <class T>
 __global__ void sum_final_kernel(const double* __restrict__ partial, std::int64_t outer,
                                  int chunks, double scale, T* __restrict__ out) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-       i < outer; i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : grid_stride(outer)) {
     double acc = 0;
     for (int c = 0; c < chunks; ++c) acc += partial[i * chunks + c];
     out[i] = static_cast<T>(acc * scale);
@@ -87,9 +87,7 @@ __global__ void max_kernel(const T* __restrict__ x, std::int64_t inner, T* __res
 template <class T>
 __global__ void scatter_kernel(const T* __restrict__ g, const std::int32_t* __restrict__ index,
                                std::int64_t outer, std::int64_t inner, T* __restrict__ grad) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-       i < outer; i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
-    grad[i * inner + index[i]] = g[i];
+  for (const std::int64_t i : grid_stride(outer)) grad[i * inner + index[i]] = g[i];
 }
 
 }  // namespace

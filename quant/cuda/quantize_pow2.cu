@@ -1,4 +1,5 @@
 #include "core/cuda/check.cuh"
+#include "core/cuda/grid_stride.cuh"
 #include "quant/cuda/block_reduce.cuh"
 #include "quant/cuda/quantize.h"
 
@@ -29,8 +30,7 @@ __global__ void forward_kernel(const T* __restrict__ x, T* __restrict__ q, std::
                                bool is_signed, bool with_zero) {
   const T lo = *qmin_p, hi = *qmax_p;
   const T zero_below = static_cast<T>(static_cast<double>(lo) / 1.41421356237309504880);
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : mpq::cuda::grid_stride(n)) {
     const T xi = x[i];
     const T v = is_signed ? xi : (xi > T(0) ? xi : T(0));
     const T s = v >= T(0) ? T(1) : T(-1);

@@ -1,4 +1,5 @@
 #include "core/cuda/check.cuh"
+#include "core/cuda/grid_stride.cuh"
 #include "quant/cuda/block_reduce.cuh"
 #include "quant/cuda/quantize.h"
 
@@ -13,8 +14,7 @@ __global__ void forward_kernel(const T* __restrict__ x, T* __restrict__ q, std::
                                bool is_signed) {
   const T d = *d_p, hi = *qmax_p, lo = is_signed ? -hi : T(0);
   const T inv = static_cast<T>(1.0 / static_cast<double>(d));  // as the CPU: 1/d in double
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : mpq::cuda::grid_stride(n)) {
     const T xi = x[i];
     const T c = xi < lo ? lo : (xi > hi ? hi : xi);
     q[i] = xi == xi ? d * round(c * inv) : xi;

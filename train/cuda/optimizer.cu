@@ -1,4 +1,5 @@
 #include "core/cuda/check.cuh"
+#include "core/cuda/grid_stride.cuh"
 #include "train/cuda/optimizer.h"
 
 namespace mpq::train::cuda {
@@ -9,8 +10,7 @@ template <class T>
 __global__ void sgd_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ v,
                            std::int64_t n, bool first, T lr, T mom, T l2, T shrink,
                            bool nesterov) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : mpq::cuda::grid_stride(n)) {
     T d = g[i] + l2 * p[i];
     if (v) {
       v[i] = first ? d : mom * v[i] + d;
@@ -24,8 +24,7 @@ template <class T>
 __global__ void adam_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m,
                             T* __restrict__ v, std::int64_t n, double b1, double b2, double eps,
                             double c1, double c2, double lr, double l2, double shrink) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (const std::int64_t i : mpq::cuda::grid_stride(n)) {
     const double gi = static_cast<double>(g[i]) + l2 * static_cast<double>(p[i]);
     m[i] = static_cast<T>(b1 * static_cast<double>(m[i]) + (1 - b1) * gi);
     v[i] = static_cast<T>(b2 * static_cast<double>(v[i]) + (1 - b2) * gi * gi);
