@@ -6,9 +6,10 @@
 // already reported it (a warning, a counter) and the loader skips it. Errors
 // that make the whole dataset unusable throw mpq::Error instead.
 //
-// Threading: the loader calls get() from its one background thread, never from
-// two threads at once; get() is const so that a dataset can be shared
-// read-only. Implementations that keep bookkeeping (skip counters) protect it.
+// Threading: the loader calls get() from its background threads, from several
+// at once when LoaderOptions::workers > 1; get() is const so that a dataset
+// can be shared read-only, and must be safe to call concurrently.
+// Implementations that keep bookkeeping (skip counters) protect it.
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,7 @@
 #include "core/cuda/pinned.h"
 
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "core/autograd.h"
@@ -34,7 +35,131 @@ Loader::Loader(const Dataset& dataset, Transform transform, LoaderOptions option
   MPQ_CHECK(options_.batch_size >= 1, "Loader: batch_size ", options_.batch_size,
             " must be at least 1");
   MPQ_CHECK(options_.prefetch >= 1, "Loader: prefetch ", options_.prefetch, " must be at least 1");
+  MPQ_CHECK(options_.workers >= 1 && options_.workers <= 256, "Loader: workers ", options_.workers,
+            " must be in [1, 256]");
 }
+
+// One sample as the batching needs it: skipped (the dataset had none), an
+// image with its label, or the exception that reading or transforming threw.
+struct Loader::Prepared {
+  bool skipped = false;
+  Tensor image;  // float32 [C, H, W]
+  std::int32_t label = 0;
+  std::exception_ptr error;
+};
+
+Loader::Prepared Loader::prepare(std::int64_t index, std::uint64_t epoch_key) const {
+  Prepared p;
+  try {
+    std::optional<Sample> s = dataset_.get(index);
+    if (!s) {
+      p.skipped = true;  // reported by the dataset
+      return p;
+    }
+    Generator gen(mix(epoch_key, static_cast<std::uint64_t>(index)));
+    Tensor x = transform_ ? transform_(s->image, gen) : s->image;
+    MPQ_CHECK(x.defined(), "the transform returned an undefined tensor");
+    if (x.dim() == 2) x = x.unsqueeze(0);
+    MPQ_CHECK(x.dim() == 3, "expected an image [C, H, W] after the transform, got ",
+              shape_str(x.shape()));
+    p.image = to_float32(x);
+    p.label = s->label;
+  } catch (...) {
+    p.error = std::current_exception();
+  }
+  return p;
+}
+
+// The W threads of an epoch with workers = W > 1. They claim positions of the
+// epoch order one at a time, at most `window` ahead of the next position the
+// assembling worker takes, and leave each result in a ring slot; take(pos)
+// waits for position pos. Positions are taken strictly in order, so the ring
+// slot of pos is free again once pos - window has been taken.
+class Loader::SamplePool {
+ public:
+  SamplePool(const Loader& loader, const std::vector<std::int64_t>& order, std::uint64_t key)
+      : loader_(loader),
+        order_(order),
+        key_(key),
+        window_(4 * static_cast<std::int64_t>(loader.options_.workers)),
+        ring_(static_cast<std::size_t>(window_)) {}
+  SamplePool(const SamplePool&) = delete;
+  SamplePool& operator=(const SamplePool&) = delete;
+  // Stops claiming, lets each thread finish its sample and joins them all.
+  ~SamplePool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    room_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  // Separate from the constructor: if creating a thread throws, the
+  // destructor still joins the ones already running.
+  void start() {
+    for (int k = 0; k < loader_.options_.workers; ++k) threads_.emplace_back([this] { work(); });
+  }
+  Prepared take(std::int64_t pos) {
+    Slot& slot = ring_[static_cast<std::size_t>(pos % window_)];
+    std::unique_lock<std::mutex> lock(mutex_);
+    Prepared p;
+    if (claimed_ <= pos) {
+      // No thread has it: they stop claiming once the loader stops (so that
+      // stop() waits for the samples in progress only). Read it here.
+      claimed_ = pos + 1;
+      lock.unlock();
+      p = loader_.prepare(order_[static_cast<std::size_t>(pos)], key_);
+      lock.lock();
+    } else {
+      ready_.wait(lock, [&] { return slot.pos == pos; });
+      p = std::move(slot.sample);
+      slot.pos = -1;
+    }
+    taken_ = pos + 1;
+    lock.unlock();
+    room_.notify_one();  // one slot freed: one position more may be claimed
+    return p;
+  }
+
+ private:
+  struct Slot {
+    std::int64_t pos = -1;  // the position whose result the slot holds, -1: none
+    Prepared sample;
+  };
+  void work() {
+    NoGradGuard no_grad;
+    set_num_threads(1);
+    const auto n = static_cast<std::int64_t>(order_.size());
+    for (;;) {
+      std::int64_t pos = 0;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        room_.wait(lock, [&] { return stop_ || claimed_ >= n || claimed_ < taken_ + window_; });
+        if (stop_ || loader_.stop_ || claimed_ >= n) return;
+        pos = claimed_++;
+      }
+      Prepared p = loader_.prepare(order_[static_cast<std::size_t>(pos)], key_);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        Slot& slot = ring_[static_cast<std::size_t>(pos % window_)];
+        slot.sample = std::move(p);
+        slot.pos = pos;
+      }
+      ready_.notify_one();  // the assembling worker is the only one waiting
+    }
+  }
+
+  const Loader& loader_;
+  const std::vector<std::int64_t>& order_;
+  const std::uint64_t key_;
+  const std::int64_t window_;
+  std::vector<Slot> ring_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;                      // guards ring_, claimed_, taken_, stop_
+  std::condition_variable ready_, room_;  // a slot was filled; a slot was freed
+  std::int64_t claimed_ = 0, taken_ = 0;
+  bool stop_ = false;
+};
 
 Loader::~Loader() {
   stop();
@@ -142,6 +267,12 @@ void Loader::run(std::vector<std::int64_t> order, std::uint64_t epoch_key) {
 void Loader::produce(const std::vector<std::int64_t>& order, std::uint64_t epoch_key,
                      std::int64_t& current) {
   const auto batch = static_cast<std::size_t>(options_.batch_size);
+  // Samples come from the pool's threads with workers > 1, else from this one.
+  std::optional<SamplePool> pool;
+  if (options_.workers > 1) {
+    pool.emplace(*this, order, epoch_key);
+    pool->start();
+  }
   std::size_t pos = 0;
   while (pos < order.size()) {
     std::vector<Tensor> images;
@@ -149,21 +280,17 @@ void Loader::produce(const std::vector<std::int64_t>& order, std::uint64_t epoch
     std::vector<std::int64_t> indices;
     while (images.size() < batch && pos < order.size()) {
       if (stop_) return;
+      const auto at = static_cast<std::int64_t>(pos);
       current = order[pos++];
-      std::optional<Sample> s = dataset_.get(current);
-      if (!s) continue;  // reported by the dataset
-      Generator gen(mix(epoch_key, static_cast<std::uint64_t>(current)));
-      Tensor x = transform_ ? transform_(s->image, gen) : s->image;
-      MPQ_CHECK(x.defined(), "the transform returned an undefined tensor");
-      if (x.dim() == 2) x = x.unsqueeze(0);
-      MPQ_CHECK(x.dim() == 3, "expected an image [C, H, W] after the transform, got ",
-                shape_str(x.shape()));
-      MPQ_CHECK(images.empty() || x.shape() == images.front().shape(), "image shape ",
-                shape_str(x.shape()), " differs from the batch's ",
+      Prepared s = pool ? pool->take(at) : prepare(current, epoch_key);
+      if (s.error) std::rethrow_exception(s.error);
+      if (s.skipped) continue;
+      MPQ_CHECK(images.empty() || s.image.shape() == images.front().shape(), "image shape ",
+                shape_str(s.image.shape()), " differs from the batch's ",
                 shape_str(images.front().shape()),
                 " (use a transform that crops or resizes to one size)");
-      images.push_back(to_float32(x));
-      labels.push_back(s->label);
+      images.push_back(std::move(s.image));
+      labels.push_back(s.label);
       indices.push_back(current);
     }
     current = -1;

@@ -1,5 +1,5 @@
-// Loader: batches of a Dataset, shuffled with a seed, prepared ahead on a
-// background thread.
+// Loader: batches of a Dataset, shuffled with a seed, prepared ahead on
+// background threads.
 //
 //   data::Loader loader(dataset, data::cifar_train_transform(), {.batch_size = 128, .seed = 1});
 //   for (int epoch = 0; epoch < epochs; ++epoch) {
@@ -17,19 +17,24 @@
 // left out; the batch is filled from the next samples of the order.
 //
 // Threading contract.
-// - start_epoch() starts one worker thread. It calls dataset.get() and the
-//   transform for one sample at a time, in epoch order, and puts finished
-//   batches in a queue of at most `prefetch` batches; it waits while the queue
-//   is full. get() and the transform therefore run concurrently with the
-//   consumer's own code: they must not touch state the consumer uses without
-//   synchronisation. The worker sets its own OpenMP thread count to 1, so
-//   tensor ops inside a transform do not compete with training for the cores.
+// - start_epoch() starts one worker thread. It assembles the epoch's batches
+//   in order and puts them in a queue of at most `prefetch` batches; it waits
+//   while the queue is full. With workers == 1 it also calls dataset.get()
+//   and the transform itself, one sample at a time; with workers = W > 1, W
+//   more threads call them for different samples at once (up to 4W samples
+//   ahead of the batch being assembled), and the worker takes their results
+//   in epoch order, so the batches are the same for any W. get() and the
+//   transform therefore run concurrently with the consumer's own code, and
+//   with W > 1 with themselves: they must be safe to call from several
+//   threads and must not touch state the consumer uses without
+//   synchronisation. Each loader thread sets its own OpenMP thread count to
+//   1, so tensor ops inside a transform do not compete with training.
 // - next(), start_epoch(), stop() and the destructor are called from one
 //   consumer thread; the Loader is not safe to use from two threads at once.
 // - stop(), start_epoch() and the destructor end a running epoch: the worker
-//   finishes the sample in progress (one get() + transform at most), drops
-//   the queued batches and is joined. No thread outlives the Loader; the
-//   dataset and transform must outlive it.
+//   threads finish the samples in progress (one get() + transform each at
+//   most), the queued batches are dropped and every thread is joined. No thread outlives the
+//   Loader; the dataset and transform must outlive it.
 // - An exception from get(), the transform or batching ends the epoch. The
 //   batches finished before it are still delivered, then next() rethrows it
 //   (an mpq::Error gains the dataset index of the sample); later calls of
@@ -63,6 +68,9 @@ struct LoaderOptions {
   bool drop_last = false;  // drop a final batch smaller than batch_size
   std::uint64_t seed = 0;
   int prefetch = 2;  // batches prepared ahead of the consumer, >= 1
+  // Threads that read and transform samples, >= 1 (see the threading
+  // contract); the batches do not depend on it.
+  int workers = 1;
   // Images in page-locked memory, for asynchronous copies to a GPU (ordinary
   // memory where pinning is unavailable).
   bool pin_memory = false;
@@ -96,9 +104,14 @@ class Loader {
                                                std::int64_t epoch, bool shuffle);
 
  private:
+  struct Prepared;
+  class SamplePool;
   void run(std::vector<std::int64_t> order, std::uint64_t epoch_key);
   void produce(const std::vector<std::int64_t>& order, std::uint64_t epoch_key,
                std::int64_t& current);
+  // Sample `index` read and transformed ([C, H, W] float32); an exception is
+  // kept in the result, so that it surfaces in epoch order.
+  Prepared prepare(std::int64_t index, std::uint64_t epoch_key) const;
   Batch collate(std::vector<Tensor>& images, std::vector<std::int32_t>& labels,
                 std::vector<std::int64_t>& indices) const;
 
