@@ -155,8 +155,11 @@ std::vector<std::string> ImageFolder::skipped_files() const {
 
 std::string ImageFolder::summary() const {
   std::ostringstream os;
-  os << size() << " images in " << classes_.size() << " classes under " << folder_ << ", "
-     << num_skipped() << " skipped (undecodable)";
+  os << size() << " images in " << classes_.size() << " classes under " << folder_;
+  // Files are decoded as they are read, so a count before the first epoch
+  // would always say 0: it is shown once there is something to show.
+  if (const std::int64_t skipped = num_skipped(); skipped > 0)
+    os << ", " << skipped << " skipped so far (undecodable)";
   return os.str();
 }
 

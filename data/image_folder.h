@@ -58,7 +58,8 @@ class ImageFolder : public Dataset {
   // Distinct images that failed to decode so far, and their paths.
   std::int64_t num_skipped() const;
   std::vector<std::string> skipped_files() const;
-  // One line: images, classes, folder and skipped count.
+  // One line: images, classes, folder, and how many files were skipped so far
+  // (only once one has been).
   std::string summary() const;
 
  private:

@@ -1,7 +1,6 @@
 #include "examples/experiment.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include "core/autograd.h"
 #include "core/cuda/runtime.h"
 #include "core/parallel.h"
+#include "core/stopwatch.h"
 #include "models/quant_summary.h"
 #include "models/zoo.h"
 #include "train/checkpoint.h"
@@ -31,10 +31,6 @@ std::string fixed(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 // Copies every entry of `src` whose name and shape exist in `dst`.
@@ -125,7 +121,8 @@ int run_experiment(const Experiment& e, Args& args) {
     run_dir = buf;
   }
   const std::string config_path = run_dir + "/config.json";
-  const std::set<std::string> per_process{"resume", "run-dir", "threads", "stop-after", "device"};
+  std::set<std::string> per_process{"resume", "run-dir", "threads", "stop-after", "device"};
+  per_process.insert(e.per_process_flags.begin(), e.per_process_flags.end());
   if (args.on("resume")) {
     MPQ_CHECK(std::filesystem::exists(config_path), prog, ": cannot resume: ", config_path,
               " is missing (not a ", prog, " run folder?)");
@@ -164,7 +161,7 @@ int run_experiment(const Experiment& e, Args& args) {
   const std::string optimizer = args.str("optimizer");
   MPQ_CHECK(optimizer == "sgd" || optimizer == "adam", prog,
             ": --optimizer must be sgd or adam, got '", optimizer, "'");
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch run_time;
   const std::string model_name = args.str("model");
   {
     std::string names;
@@ -390,6 +387,10 @@ int run_experiment(const Experiment& e, Args& args) {
       "memory: weights %.1f kB, largest activation %.1f kB, sum of activations %.1f kB -> %s\n",
       qs.weight_kb, qs.max_activation_kb, qs.sum_activation_kb,
       met ? "all targets met" : "targets NOT met");
+  const std::int64_t skipped = data.skipped_files ? data.skipped_files() : 0;
+  if (skipped > 0)
+    std::printf("data: skipped %lld undecodable file%s (each named in a warning)\n",
+                static_cast<long long>(skipped), skipped == 1 ? "" : "s");
   Json summary = Json::Object{};
   summary["program"] = prog;
   summary["dataset"] = data.name;
@@ -399,7 +400,11 @@ int run_experiment(const Experiment& e, Args& args) {
   summary["mode"] = mode;
   summary["quantize"] = quantize;
   summary["experiment"] = args.str("experiment").empty() ? Json() : Json(args.str("experiment"));
-  summary["float_epochs"] = float_epochs;
+  // With --float-init the float network was trained elsewhere: this run
+  // trained no float epochs, and names where its float weights came from.
+  const bool float_given = !args.str("float-init").empty();
+  summary["float_epochs"] = float_given ? 0 : float_epochs;
+  summary["float_init"] = float_given ? Json(args.str("float-init")) : Json();
   summary["epochs"] = epochs;
   summary["test_accuracy"] = final_eval.accuracy;
   summary["test_top5"] = final_eval.top5;
@@ -413,12 +418,13 @@ int run_experiment(const Experiment& e, Args& args) {
   summary["constraints_met"] = met;
   summary["images_per_s"] = trainer.images_per_s();
   summary["device"] = device.str();
+  summary["skipped_files"] = skipped;
   summary["mean_weight_bits"] = qs.mean_weight_bits;
   Json bits = Json::Object{};
   for (const auto& r : qs.rows) bits[r.name] = r.bits;
   summary["bitwidths"] = bits;
   summary["run_dir"] = run_dir;
-  summary["wall_time_s"] = seconds_since(start);
+  summary["wall_time_s"] = run_time.seconds();
   train::write_file_atomic(run_dir + "/summary.json", summary.dump() + "\n");
   Json::Array rows;
   for (const auto& r : qs.rows)

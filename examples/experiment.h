@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct ExperimentData {
   std::unique_ptr<train::BatchSource> train, test;
   Shape input;                   // one sample as the model sees it: [1, C, H, W]
   std::int64_t num_classes = 0;  // 0: the model's usual
+  // Files skipped so far because they could not be decoded (both splits);
+  // empty for datasets read whole at start, which fail instead of skipping.
+  std::function<std::int64_t()> skipped_files;
 };
 
 // 'auto' memory targets: multiples of the network's size at a fixed bitwidth
@@ -56,6 +60,9 @@ struct Experiment {
   std::function<AutoTargets(const std::string& model)> auto_targets;
   // Called once the flags are final (after --config and --resume).
   std::function<ExperimentData(const Args& args, std::int64_t batch_size)> load;
+  // The program's own flags that do not change the results (like --threads):
+  // --resume accepts other values for them.
+  std::set<std::string> per_process_flags;
 };
 
 // Declares the flags every experiment has.

@@ -3,7 +3,9 @@
 # Inputs: PROGRAM, WORK_DIR; COMMON: the program's flags for a small run with
 # one float epoch (default: resnet_cifar's); STOP_AFTER: the epochs (float +
 # quantized) before the kill, 2 (default: mid quantized phase) or 1 (at the
-# float/quantized boundary, where only the resumed process writes float.safetensors).
+# float/quantized boundary, where only the resumed process writes float.safetensors);
+# RESUME_FLAGS: flags for the resumed process only that must not change the
+# result (e.g. imagenet's --workers).
 file(REMOVE_RECURSE ${WORK_DIR})
 if(DEFINED COMMON)
   set(common ${COMMON} --float-epochs 1 --seed 5)
@@ -27,8 +29,9 @@ execute_process(COMMAND ${PROGRAM} ${common} --epochs 2 --run-dir ${WORK_DIR}/b 
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "first half failed (${rc})")
 endif()
-# Only --resume and --run-dir: every other setting comes from the run's config.json.
-execute_process(COMMAND ${PROGRAM} --run-dir ${WORK_DIR}/b --resume
+# Only --resume and --run-dir (and RESUME_FLAGS): every other setting comes
+# from the run's config.json.
+execute_process(COMMAND ${PROGRAM} --run-dir ${WORK_DIR}/b --resume ${RESUME_FLAGS}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "resumed run failed (${rc})")

@@ -107,7 +107,7 @@ TEST_CASE("data: image folder lists classes in sorted order and decodes exactly"
   CHECK(jpg->image.shape() == Shape{3, 8, 6});
   CHECK(jpg->label == 2);
   CHECK(ds.num_skipped() == 0);
-  CHECK_THAT(ds.summary(), Contains("6 images in 3 classes") && Contains("0 skipped"));
+  CHECK_THAT(ds.summary(), Contains("6 images in 3 classes") && !Contains("skipped"));
 }
 
 TEST_CASE("data: an undecodable image is skipped with a warning and counted",
