@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -166,6 +167,7 @@ def run_row(row, seed, a, force=False):
         cmd += ["--threads", str(a.threads)]
     if a.data:
         cmd += ["--data", a.data]
+    cmd += shlex.split(a.extra)
     if os.path.exists(os.path.join(folder, "last.safetensors")):
         cmd.append("--resume")
         print(f"resume   {row.id} seed {seed}")
@@ -283,9 +285,10 @@ def bitwidth_svgs(report_html):
     return svgs
 
 
-def toy_table(a):
+def toy_table(a, write):
     """The toy experiment's table from toy.csv (initial, final, best MSE, bits,
-    and how many steps made the MSE worse), and its plot copied into docs/results."""
+    and how many steps made the MSE worse), and its plot copied into
+    docs/results when `write`."""
     csv_path = os.path.join(a.out, "toy", "toy.csv")
     if not os.path.exists(csv_path):
         return []
@@ -304,8 +307,10 @@ def toy_table(a):
         ups = sum(1 for x, y in zip(m, m[1:]) if y[0] > x[0])
         out.append(f"| {p} | {m[0][0]:.4g} | {m[-1][0]:.4g} | {min(x for x, _ in m):.4g} | "
                    f"{m[-1][1]} | {ups} |")
-    os.makedirs(os.path.join(ROOT, "docs", "results"), exist_ok=True)
-    shutil.copyfile(os.path.join(a.out, "toy", "toy.svg"), os.path.join(ROOT, "docs", "results", "toy.svg"))
+    if write:
+        os.makedirs(os.path.join(ROOT, "docs", "results"), exist_ok=True)
+        shutil.copyfile(os.path.join(a.out, "toy", "toy.svg"),
+                        os.path.join(ROOT, "docs", "results", "toy.svg"))
     out += ["", "![toy experiment](results/toy.svg)", "",
             "Command: `scripts/experiments.py toy` (= `build/examples/quant_toy --samples 10000 "
             "--steps 1000 --lr 1 --seed 1`).", ""]
@@ -313,9 +318,13 @@ def toy_table(a):
 
 
 def report(a):
+    """The tables, into docs/results.md between its markers together with the
+    evidence files in docs/results/ (each row's summary and run record, the
+    bitwidth plots); with --print, to stdout only, writing nothing."""
     rows = all_rows()
     seeds = a.seeds
-    out = toy_table(a)
+    write = not a.print
+    out = toy_table(a, write)
     fl = rows["float"]
     fcell, _ = cell(fl, seeds, a)
     out.append("### Table 1 analog (test error %, mean (min-max) over seeds)\n")
@@ -369,22 +378,25 @@ def report(a):
     # Evidence kept in the repository: each finished row's summary and run
     # record, and the per-layer bitwidth plots of the constrained runs.
     res_dir = os.path.join(ROOT, "docs", "results")
-    os.makedirs(os.path.join(res_dir, "runs"), exist_ok=True)
+    if write:
+        os.makedirs(os.path.join(res_dir, "runs"), exist_ok=True)
     plots = []
     for r in rows.values():
         for k in seeds_for(r, seeds):
             s = load(r.folder(a.out, k))
             if not s:
                 continue
-            with open(os.path.join(res_dir, "runs", f"{r.id}-s{k}.json"), "w") as f:
-                json.dump({"summary": {x: y for x, y in s.items() if x != "run"}, "run": s["run"]},
-                          f, indent=1)
+            if write:
+                with open(os.path.join(res_dir, "runs", f"{r.id}-s{k}.json"), "w") as f:
+                    json.dump({"summary": {x: y for x, y in s.items() if x != "run"},
+                               "run": s["run"]}, f, indent=1)
             if "-learned-" in r.id and k == seeds[0]:
                 svgs = bitwidth_svgs(os.path.join(r.folder(a.out, k), "report.html"))
                 for kind, svg in zip(("weights", "activations"), svgs):
                     name = f"{r.id}-s{k}-{kind}.svg"
-                    with open(os.path.join(res_dir, name), "w") as f:
-                        f.write(svg)
+                    if write:
+                        with open(os.path.join(res_dir, name), "w") as f:
+                            f.write(svg)
                     plots.append((r.id, k, kind, name))
     if plots:
         out.append("")
@@ -435,7 +447,12 @@ def main():
     ap.add_argument("--dry-run", action="store_true", help="print the commands only")
     ap.add_argument("--force", action="store_true",
                     help="row: run again even if finished (the earlier folder is kept as <folder>.before-<time>)")
-    ap.add_argument("--print", action="store_true", help="report: print instead of updating docs/results.md")
+    ap.add_argument("--print", action="store_true",
+                    help="report: print the tables instead of updating docs/results.md (writes nothing)")
+    ap.add_argument("--extra", default="",
+                    help="more resnet_cifar flags for every run, e.g. '--train-limit 256 "
+                         "--test-limit 200' to check the runner quickly (not for results: rows "
+                         "would no longer compare with the tables)")
     a = ap.parse_args()
     try:
         a.seeds = [int(x) for x in a.seeds.split(",") if x]

@@ -23,7 +23,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$build_dir" ]] || { [[ $sanitize == ON ]] && build_dir=build-sanitize || build_dir=build; }
 
-packages=(cmake ninja-build g++ pkg-config libeigen3-dev libdnnl-dev catch2 zlib1g-dev libstb-dev libbenchmark-dev)
+packages=(cmake ninja-build g++ pkg-config python3 libeigen3-dev libdnnl-dev catch2 zlib1g-dev libstb-dev libbenchmark-dev)
 [[ $with_data == 1 ]] && packages+=(dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
