@@ -210,10 +210,14 @@ TEST_CASE("data: destroying or restarting the loader mid-epoch returns promptly"
 }
 
 TEST_CASE("data: loader errors surface in next()", "[data][loader]") {
+  // The same with reading threads: an error surfaces in epoch order,
+  // whichever thread met it.
+  const int workers = GENERATE(1, 3);
+  INFO("workers " << workers);
   SECTION("dataset error, after the batches before it") {
     RangeDataset ds(10);
     ds.fail_at = 5;
-    data::Loader loader(ds, nullptr, {.batch_size = 2, .shuffle = false});
+    data::Loader loader(ds, nullptr, {.batch_size = 2, .shuffle = false, .workers = workers});
     loader.start_epoch(0);
     data::Batch b;
     REQUIRE(loader.next(b));
@@ -234,7 +238,7 @@ TEST_CASE("data: loader errors surface in next()", "[data][loader]") {
       if (x.to_vector<float>()[0] == 7.0f) throw std::runtime_error("transform refused 7");
       return x;
     };
-    data::Loader loader(ds, throwing, {.batch_size = 3});
+    data::Loader loader(ds, throwing, {.batch_size = 3, .workers = workers});
     loader.start_epoch(0);
     data::Batch b;
     CHECK_THROWS_AS(
@@ -247,7 +251,7 @@ TEST_CASE("data: loader errors surface in next()", "[data][loader]") {
   SECTION("images of different shapes") {
     RangeDataset ds(6);
     ds.odd_shape_at = 1;
-    data::Loader loader(ds, nullptr, {.batch_size = 3, .shuffle = false});
+    data::Loader loader(ds, nullptr, {.batch_size = 3, .shuffle = false, .workers = workers});
     loader.start_epoch(0);
     data::Batch b;
     CHECK_THROWS_WITH(loader.next(b), Contains("sample 1") && Contains("[1, 3, 2]") &&
@@ -260,6 +264,7 @@ TEST_CASE("data: loader errors surface in next()", "[data][loader]") {
     CHECK_THROWS_WITH(loader.next(b), Contains("start_epoch"));
     CHECK_THROWS_WITH(data::Loader(ds, nullptr, {.batch_size = 0}), Contains("batch_size 0"));
     CHECK_THROWS_WITH(data::Loader(ds, nullptr, {.prefetch = 0}), Contains("prefetch 0"));
+    CHECK_THROWS_WITH(data::Loader(ds, nullptr, {.workers = 0}), Contains("workers 0"));
   }
 }
 
@@ -405,63 +410,19 @@ TEST_CASE("data: loader workers read samples concurrently, a bounded number ahea
   }
 }
 
-TEST_CASE("data: loader with workers stops promptly and reports errors in order",
-          "[data][loader]") {
+TEST_CASE("data: loader with workers stops promptly", "[data][loader]") {
   using clock = std::chrono::steady_clock;
-  SECTION("destroyed mid-epoch") {
-    RangeDataset ds(100000);
-    ds.delay_ms = 2;
-    for (int consumed : {0, 2}) {
-      auto t0 = clock::now();
-      {
-        data::Loader loader(ds, nullptr, {.batch_size = 4, .prefetch = 1, .workers = 4});
-        loader.start_epoch(0);
-        data::Batch b;
-        for (int k = 0; k < consumed; ++k) REQUIRE(loader.next(b));
-        t0 = clock::now();
-      }
-      CHECK(clock::now() - t0 < std::chrono::milliseconds(1000));
-    }
-  }
-  SECTION("the error of sample 5 after the batches before it, whichever thread met it") {
-    RangeDataset ds(40);
-    ds.fail_at = 5;
-    data::Loader loader(ds, nullptr, {.batch_size = 2, .shuffle = false, .workers = 3});
-    loader.start_epoch(0);
-    data::Batch b;
-    REQUIRE(loader.next(b));
-    REQUIRE(loader.next(b));
-    CHECK(b.indices == std::vector<std::int64_t>{2, 3});
-    CHECK_THROWS_WITH(loader.next(b),
-                      Contains("sample 5") && Contains("RangeDataset: cannot read item 5"));
-    CHECK_FALSE(loader.next(b));
-  }
-  SECTION("a transform's own exception type survives") {
-    RangeDataset ds(10);
-    auto throwing = [](const Tensor& x, Generator&) -> Tensor {
-      if (x.to_vector<float>()[0] == 7.0f) throw std::runtime_error("transform refused 7");
-      return x;
-    };
-    data::Loader loader(ds, throwing, {.batch_size = 3, .workers = 2});
-    loader.start_epoch(0);
-    data::Batch b;
-    CHECK_THROWS_AS(
-        [&] {
-          while (loader.next(b)) {
-          }
-        }(),
-        std::runtime_error);
-  }
-  SECTION("images of different shapes") {
-    RangeDataset ds(6);
-    ds.odd_shape_at = 1;
-    data::Loader loader(ds, nullptr, {.batch_size = 3, .shuffle = false, .workers = 2});
-    loader.start_epoch(0);
-    data::Batch b;
-    CHECK_THROWS_WITH(loader.next(b), Contains("sample 1") && Contains("[1, 3, 2]"));
-  }
-  SECTION("workers out of range") {
-    RangeDataset ds(6);
-    CHECK_THROWS_WITH(data::Loader(ds, nullptr, {.workers = 0}), Contains("workers 0"));
+  RangeDataset ds(100000);
+  ds.delay_ms = 2;
+  for (int consumed : {0, 2}) {
+    auto t0 = clock::now();
+    {
+      data::Loader loader(ds, nullptr, {.batch_size = 4, .prefetch = 1, .workers = 4});
+      loader.start_epoch(0);
+      data::Batch b;
+      for (int k = 0; k < consumed; ++k) REQUIRE(loader.next(b));
+      t0 = clock::now();
+    }  // the destructor stops the pool's threads and joins them
+    CHECK(clock::now() - t0 < std::chrono::milliseconds(1000));
   }
 }
