@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "train/diverged.h"
 
 namespace mpq::examples {
 
@@ -178,6 +179,9 @@ std::string Args::help() const {
 int run_main(int (*body)(int, char**), int argc, char** argv) {
   try {
     return body(argc, argv);
+  } catch (const train::Diverged& e) {  // a result, not a failure of the program
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return train::kDivergedExitCode;
   } catch (const mpq::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

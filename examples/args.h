@@ -53,9 +53,10 @@ class Args {
   std::vector<std::string> order_;
 };
 
-// Runs a program's body and turns errors into the examples' exit codes: an
-// mpq::Error (bad input, bad flags) prints "error: ..." and exits 2, any other
-// exception exits 1.
+// Runs a program's body and turns errors into the examples' exit codes: a
+// diverged training run (train::Diverged: a non-finite loss, gradient or
+// quantizer range) prints "error: ..." and exits 3, any other mpq::Error (bad
+// input, bad flags) exits 2, any other exception exits 1.
 int run_main(int (*body)(int, char**), int argc, char** argv);
 
 }  // namespace mpq::examples

@@ -62,6 +62,16 @@ if(NOT hashes_before STREQUAL hashes_after)
   message(FATAL_ERROR "report --print changed files under ${DOCS}")
 endif()
 
+# A diverging row is a result: recorded in diverged.json, shown as such, not
+# run again, and the runner goes on (exit 0).
+set(diverging --extra "--train-limit 256 --test-limit 200 --float-lr 1e30")
+run_runner(0 "diverged float seed 2: training stopped: non-finite value" row float --seed 2 ${diverging})
+expect_in(${OUT}/float-s2/diverged.json "\"message\": \"training stopped: non-finite value")
+run_runner(0 "diverged float seed 2 \\(recorded" row float --seed 2 ${diverging})
+run_runner(0 "diverged float seed 2" status)
+run_runner(0 "Float network \\(2 epochs from random init\\): [0-9.]+; 1 of 2 seeds diverge.*\\| float \\| 2 \\| diverges: training stopped"
+           report --print)
+
 # Bad requests: the reason, a non-zero exit.
 run_runner(1 "needs a known id and --seed" row no-such-row --seed 1)
 run_runner(1 "--seeds must be comma-separated integers" status --seeds 1,x)

@@ -29,9 +29,33 @@ std::string full_precision(double v) {
 }
 
 [[noreturn]] void non_finite(double v, const std::string& what, int epoch, std::int64_t step) {
-  MPQ_FAIL("training stopped: non-finite value (", v, ") in ", what, " at epoch ", epoch,
-           ", step ", step,
-           "; nothing was saved over the last good checkpoint (try a smaller learning rate)");
+  throw Diverged(detail::concat(
+      "training stopped: non-finite value (", v, ") in ", what, " at epoch ", epoch, ", step ",
+      step, "; nothing was saved over the last good checkpoint (try a smaller learning rate)"));
+}
+
+// P1 and P2 derive one end of their range from the bitwidth: P1 q_min =
+// q_max 2^-(2^n - 1), P2 q_max = q_min 2^(2^n - 1) (n = b less the sign and
+// zero bits). At b = 8 a signed P2 weight quantizer multiplies q_min by
+// 2^127, so q_max overflows float32 once q_min >= 2: the forward has no
+// defined result. Checked before every step, for P1/P2 quantizers only (one
+// host read each).
+void check_derived_ranges(const models::Module& net, int epoch, std::int64_t step) {
+  for (const models::QuantSite& site : net.quant_sites()) {
+    const quant::Quantizer* q = site.quantizer;
+    if (!q || (q->spec().param != quant::Parametrization::P1 &&
+               q->spec().param != quant::Parametrization::P2))
+      continue;
+    const quant::QuantizerValues v = q->values();
+    const auto qmin = static_cast<float>(v.qmin), qmax = static_cast<float>(v.qmax);
+    if (std::isfinite(qmin) && std::isfinite(qmax) && qmin > 0) continue;
+    throw Diverged(detail::concat("training stopped: quantizer ", site.name, " (", q->spec().str(),
+                                  ", b = ", v.b, ") has q_min = ", v.qmin, ", q_max = ", v.qmax,
+                                  ", outside float32's range (",
+                                  quant::parametrization_name(q->spec().param),
+                                  " derives one from the other and b) at epoch ", epoch, ", step ",
+                                  step, "; nothing was saved over the last good checkpoint"));
+  }
 }
 
 // Every parameter gradient must be finite. On the CPU each is scanned; on a
@@ -157,6 +181,8 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
     net.train();
     for (std::int64_t s = 0; train.next(x, y); ++s) {
       const std::int64_t m = x.shape()[0];
+      const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * steps_per_epoch + s;
+      if (o.quantized) check_derived_ranges(net, epoch, global_step);
       opt.set_lr(sched.at(static_cast<double>(epoch - 1) +
                           static_cast<double>(s) / static_cast<double>(steps_per_epoch)));
       const Tensor logits = net.forward(x.to(dev));
@@ -176,10 +202,7 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
           }
       }
       const double l = loss.item();
-      const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * steps_per_epoch + s;
-      MPQ_CHECK(std::isfinite(l), "training stopped: the loss is ", l, " at epoch ", epoch,
-                ", step ", global_step,
-                "; nothing was saved over the last good checkpoint (try a smaller learning rate)");
+      if (!std::isfinite(l)) non_finite(l, "the loss", epoch, global_step);
       opt.zero_grad();
       loss.backward();
       check_gradients_finite(net, epoch, global_step);
@@ -212,6 +235,9 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
     }
     MPQ_CHECK(tot.seen > 0, "training: epoch ", epoch, " of the ", o.name,
               " phase had no batches (empty training set?)");
+    // The last update of the epoch, before evaluation and the checkpoint.
+    if (o.quantized)
+      check_derived_ranges(net, epoch, static_cast<std::int64_t>(epoch) * steps_per_epoch);
     end_epoch(o, epoch, net, opt, test, tot, epoch_time.seconds());
   }
 }

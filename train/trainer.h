@@ -28,6 +28,7 @@
 
 #include "core/tensor.h"
 #include "models/module.h"
+#include "train/diverged.h"
 #include "train/mixed_precision.h"
 #include "train/optimizer.h"
 
