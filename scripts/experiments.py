@@ -14,7 +14,10 @@ One command per table; every row is one run of build/examples/resnet_cifar
 
 A finished row (summary.json present) is skipped; an interrupted one resumes
 from its last checkpoint (resnet_cifar --resume), so a table can be completed
-across several sittings: run the same command again. Each row's folder holds
+across several sittings: run the same command again. A row whose training
+diverges (resnet_cifar exits 3: a non-finite loss, gradient or quantizer
+range) is a result too: its folder gets diverged.json with the reason, the
+tables say "diverges", and the runner goes on with the next row. Each row's folder holds
 run.json with the exact command, the mpq commit and the machine.
 
 The schedule is the same for every row so that rows compare (see SCHEDULE);
@@ -53,6 +56,8 @@ PAPER_SCHEDULE = {
 }
 PARAMS = ["U1", "U2", "U3", "P1", "P2", "P3"]
 DEFAULT_SEEDS = [1, 2]
+
+DIVERGED_EXIT_CODE = 3  # train::kDivergedExitCode
 
 # The paper's CIFAR-10 test errors (PAPER.md).
 PAPER_T1 = {  # (weights, weights + activations) x (random init, from float)
@@ -153,6 +158,9 @@ def run_row(row, seed, a, force=False):
         if not os.path.exists(os.path.join(folder, "run.json")):
             write_run_json(folder, None, None)  # finished while no runner watched it
         return
+    if os.path.exists(os.path.join(folder, "diverged.json")):
+        print(f"diverged {row.id} seed {seed} (recorded; --force runs it again)")
+        return
     prog = os.path.join(a.build_dir, "examples", "resnet_cifar")
     if not os.access(prog, os.X_OK):
         sys.exit(f"experiments: {prog} not found: build first (scripts/setup.sh --with-data)")
@@ -167,7 +175,7 @@ def run_row(row, seed, a, force=False):
         cmd += ["--threads", str(a.threads)]
     if a.data:
         cmd += ["--data", a.data]
-    cmd += shlex.split(a.extra)
+    cmd = with_extra_flags(cmd, shlex.split(a.extra))
     if os.path.exists(os.path.join(folder, "last.safetensors")):
         cmd.append("--resume")
         print(f"resume   {row.id} seed {seed}")
@@ -191,9 +199,43 @@ def run_row(row, seed, a, force=False):
                 write_run_json(folder, cmd, None)
             time.sleep(2)
     rc = child.returncode
+    if rc == DIVERGED_EXIT_CODE and os.path.isdir(folder):
+        write_run_json(folder, cmd, time.time() - t0)
+        reason = last_error(log_path)
+        with open(os.path.join(folder, "diverged.json.tmp"), "w") as f:
+            json.dump({"message": reason, "exit_code": rc}, f, indent=1)
+        os.replace(os.path.join(folder, "diverged.json.tmp"), os.path.join(folder, "diverged.json"))
+        print(f"diverged {row.id} seed {seed}: {reason}", flush=True)
+        return
     if rc != 0:
         sys.exit(f"experiments: {row.id} seed {seed} failed (exit {rc}); see {log_path}")
     write_run_json(folder, cmd, time.time() - t0)
+
+
+def last_error(log_path):
+    """The program's last 'error: ...' line in a row's log (why it diverged)."""
+    reason = "diverged (no message in the log)"
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            if line.startswith("error: "):
+                reason = line[len("error: "):].strip()
+    return reason
+
+
+def with_extra_flags(cmd, extra):
+    """cmd with --extra's flags: a flag the row already has gets the extra
+    value (resnet_cifar refuses a flag given twice), the others are added."""
+    cmd = list(cmd)
+    i = 0
+    while i < len(extra):
+        flag = extra[i]
+        has_value = i + 1 < len(extra) and not extra[i + 1].startswith("--")
+        if flag in cmd and has_value and cmd.index(flag) + 1 < len(cmd):
+            cmd[cmd.index(flag) + 1] = extra[i + 1]
+        else:
+            cmd += extra[i:i + 1 + has_value]
+        i += 1 + has_value
+    return cmd
 
 
 def write_run_json(folder, cmd, wall_time_s):
@@ -246,9 +288,15 @@ class Lock:
 
 
 def load(folder):
+    """A finished row's summary.json (or {"diverged": reason} for a diverged
+    row) with its run.json as "run"; None for a row not finished."""
     try:
-        with open(os.path.join(folder, "summary.json")) as f:
-            s = json.load(f)
+        if os.path.exists(os.path.join(folder, "diverged.json")):
+            with open(os.path.join(folder, "diverged.json")) as f:
+                s = {"diverged": json.load(f)["message"]}
+        else:
+            with open(os.path.join(folder, "summary.json")) as f:
+                s = json.load(f)
         with open(os.path.join(folder, "run.json")) as f:
             s["run"] = json.load(f)
         return s
@@ -257,13 +305,20 @@ def load(folder):
 
 
 def cell(rows, seeds, a, key=lambda s: 100 * (1 - s["test_accuracy"])):
-    """'mean (min-max, n)' of a row's test error over its finished seeds."""
-    vals = [key(s) for s in (load(rows.folder(a.out, k)) for k in seeds) if s]
-    if not vals:
+    """'mean (min-max)' of a row's test error over its finished seeds; a
+    diverged seed is counted apart ("diverges" when every seed did)."""
+    runs = [s for s in (load(rows.folder(a.out, k)) for k in seeds) if s]
+    vals = [key(s) for s in runs if "diverged" not in s]
+    diverged = len(runs) - len(vals)
+    if not runs:
         return "-", []
-    if len(vals) == 1:
-        return f"{vals[0]:.2f}", vals
-    return f"{statistics.mean(vals):.2f} ({min(vals):.2f}-{max(vals):.2f})", vals
+    if not vals:
+        return "diverges", vals
+    text = (f"{vals[0]:.2f}" if len(vals) == 1 else
+            f"{statistics.mean(vals):.2f} ({min(vals):.2f}-{max(vals):.2f})")
+    if diverged:
+        text += f"; {diverged} of {len(runs)} seeds diverge"
+    return text, vals
 
 
 def bitwidth_svgs(report_html):
@@ -348,7 +403,7 @@ def report(a):
 
     def sizes(r):
         s = [load(r.folder(a.out, k)) for k in seeds]
-        s = [x for x in s if x]
+        s = [x for x in s if x and "diverged" not in x]
         if not s:
             return "-"
         return (f"{statistics.mean(x['weight_kb'] for x in s):.1f} / "
@@ -371,6 +426,10 @@ def report(a):
             s = load(r.folder(a.out, k))
             if not s:
                 continue
+            if "diverged" in s:
+                out.append(f"| {r.id} | {k} | diverges: {s['diverged'].replace('|', '/')} | | | | | | "
+                           f"{s['run']['commit']} | {s['run'].get('wall_time_s', 0) / 60:.1f} min |")
+                continue
             out.append(f"| {r.id} | {k} | {100 * (1 - s['test_accuracy']):.2f} | {s['weight_kb']:.1f} | "
                        f"{s['mean_weight_bits']:.2f} | {s['activation_kb_max']:.1f} | "
                        f"{s['activation_kb_sum']:.1f} | {'yes' if s['constraints_met'] else 'no'} | "
@@ -390,7 +449,7 @@ def report(a):
                 with open(os.path.join(res_dir, "runs", f"{r.id}-s{k}.json"), "w") as f:
                     json.dump({"summary": {x: y for x, y in s.items() if x != "run"},
                                "run": s["run"]}, f, indent=1)
-            if "-learned-" in r.id and k == seeds[0]:
+            if "-learned-" in r.id and k == seeds[0] and "diverged" not in s:
                 svgs = bitwidth_svgs(os.path.join(r.folder(a.out, k), "report.html"))
                 for kind, svg in zip(("weights", "activations"), svgs):
                     name = f"{r.id}-s{k}-{kind}.svg"
@@ -425,6 +484,7 @@ def status(a):
         for k in seeds_for(r, a.seeds):
             folder = r.folder(a.out, k)
             state = ("done" if os.path.exists(os.path.join(folder, "summary.json")) else
+                     "diverged" if os.path.exists(os.path.join(folder, "diverged.json")) else
                      "partial" if os.path.exists(os.path.join(folder, "last.safetensors")) else
                      "missing")
             print(f"{state:8s} {r.id} seed {k}")
@@ -450,9 +510,10 @@ def main():
     ap.add_argument("--print", action="store_true",
                     help="report: print the tables instead of updating docs/results.md (writes nothing)")
     ap.add_argument("--extra", default="",
-                    help="more resnet_cifar flags for every run, e.g. '--train-limit 256 "
-                         "--test-limit 200' to check the runner quickly (not for results: rows "
-                         "would no longer compare with the tables)")
+                    help="more resnet_cifar flags for every run (replacing a row's own value of "
+                         "the same flag), e.g. '--train-limit 256 --test-limit 200' to check the "
+                         "runner quickly (not for results: rows would no longer compare with the "
+                         "tables)")
     a = ap.parse_args()
     try:
         a.seeds = [int(x) for x in a.seeds.split(",") if x]
