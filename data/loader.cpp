@@ -102,18 +102,19 @@ class Loader::SamplePool {
   Prepared take(std::int64_t pos) {
     Slot& slot = ring_[static_cast<std::size_t>(pos % window_)];
     std::unique_lock<std::mutex> lock(mutex_);
+    // The threads stop claiming once the loader stops (so that stop() waits
+    // for the samples in progress only); a position none of them claimed is
+    // then read here, and the worker sees the stop right after.
+    ready_.wait(lock, [&] { return slot.pos == pos || (claimed_ <= pos && loader_.stop_); });
     Prepared p;
-    if (claimed_ <= pos) {
-      // No thread has it: they stop claiming once the loader stops (so that
-      // stop() waits for the samples in progress only). Read it here.
+    if (slot.pos == pos) {
+      p = std::move(slot.sample);
+      slot.pos = -1;
+    } else {
       claimed_ = pos + 1;
       lock.unlock();
       p = loader_.prepare(order_[static_cast<std::size_t>(pos)], key_);
       lock.lock();
-    } else {
-      ready_.wait(lock, [&] { return slot.pos == pos; });
-      p = std::move(slot.sample);
-      slot.pos = -1;
     }
     taken_ = pos + 1;
     lock.unlock();
@@ -135,7 +136,12 @@ class Loader::SamplePool {
       {
         std::unique_lock<std::mutex> lock(mutex_);
         room_.wait(lock, [&] { return stop_ || claimed_ >= n || claimed_ < taken_ + window_; });
-        if (stop_ || loader_.stop_ || claimed_ >= n) return;
+        if (loader_.stop_) {
+          lock.unlock();
+          ready_.notify_one();  // the worker may wait for a position no thread will claim
+          return;
+        }
+        if (stop_ || claimed_ >= n) return;
         pos = claimed_++;
       }
       Prepared p = loader_.prepare(order_[static_cast<std::size_t>(pos)], key_);
