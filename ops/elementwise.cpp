@@ -137,6 +137,10 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
   return select_binary(BinaryOp::maximum, BinaryOp::ge, "maximum", a, b);
 }
 
+Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, double alpha, double beta) {
+  return unary_forward(op, name, x.detach(), alpha, beta);
+}
+
 Tensor add(const Tensor& a, double b) {
   Tensor out = unary_forward(UnaryOp::affine, "add", a, 1.0, b);
   return record("add_scalar", out, {&a}, [](const Tensor& g) { return std::vector<Tensor>{g}; });

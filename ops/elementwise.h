@@ -11,6 +11,7 @@
 #pragma once
 
 #include "core/tensor.h"
+#include "ops/elementwise_kind.h"
 
 namespace mpq {
 
@@ -36,6 +37,12 @@ Tensor floor(const Tensor& x);
 Tensor ceil(const Tensor& x);
 Tensor pow(const Tensor& x, double exponent);
 Tensor clamp(const Tensor& x, double lo, double hi);
+
+// The elementwise kind `op` (ops/elementwise_kind.h) on x's device, not
+// recorded: for ops that define their own gradient (quant/ste.h's
+// straight-through estimators), so that one kernel per device computes it.
+// Errors name `name`.
+Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, double alpha = 0, double beta = 0);
 
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
