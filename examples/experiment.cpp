@@ -278,9 +278,10 @@ int run_experiment(const Experiment& e, Args& args) {
 
   // The float network of --float-init, read now so that a missing or broken
   // file stops the run before its folder exists.
+  const std::string float_init_path = args.str("float-init");
+  const bool use_float_init = !float_init_path.empty() && resume_phase != "quant";
   train::Checkpoint float_init;
-  if (!args.str("float-init").empty() && resume_phase != "quant")
-    float_init = train::load_checkpoint(args.str("float-init"));
+  if (use_float_init) float_init = train::load_checkpoint(float_init_path);
 
   // Every flag, the data and the checkpoints read: only now is anything written.
   std::filesystem::create_directories(run_dir);
@@ -333,9 +334,9 @@ int run_experiment(const Experiment& e, Args& args) {
   std::shared_ptr<models::Module> qnet;
   try {
     // ---- phase 1: float (trained, or taken from --float-init) ----
-    if (!args.str("float-init").empty() && resume_phase != "quant") {
+    if (use_float_init) {
       float_net->load_state_dict(with_prefix(float_init, "model."));
-      std::printf("float network from %s (test accuracy %.2f%%)\n", args.str("float-init").c_str(),
+      std::printf("float network from %s (test accuracy %.2f%%)\n", float_init_path.c_str(),
                   100 * train::evaluate(*float_net, *data.test).accuracy);
     } else if (resume_phase != "quant" && float_epochs > 0) {
       auto opt = make_opt(*float_net, float_lr);
@@ -402,9 +403,8 @@ int run_experiment(const Experiment& e, Args& args) {
   summary["experiment"] = args.str("experiment").empty() ? Json() : Json(args.str("experiment"));
   // With --float-init the float network was trained elsewhere: this run
   // trained no float epochs, and names where its float weights came from.
-  const bool float_given = !args.str("float-init").empty();
-  summary["float_epochs"] = float_given ? 0 : float_epochs;
-  summary["float_init"] = float_given ? Json(args.str("float-init")) : Json();
+  summary["float_epochs"] = float_init_path.empty() ? float_epochs : 0;
+  summary["float_init"] = float_init_path.empty() ? Json() : Json(float_init_path);
   summary["epochs"] = epochs;
   summary["test_accuracy"] = final_eval.accuracy;
   summary["test_top5"] = final_eval.top5;
