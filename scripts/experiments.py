@@ -146,6 +146,18 @@ def git_commit():
         return "unknown"
 
 
+def row_state(folder):
+    """done (summary.json), diverged (diverged.json), partial (a checkpoint to
+    resume from) or missing."""
+    if os.path.exists(os.path.join(folder, "summary.json")):
+        return "done"
+    if os.path.exists(os.path.join(folder, "diverged.json")):
+        return "diverged"
+    if os.path.exists(os.path.join(folder, "last.safetensors")):
+        return "partial"
+    return "missing"
+
+
 def run_row(row, seed, a, force=False):
     folder = row.folder(a.out, seed)
     if force and os.path.isdir(folder) and not a.dry_run:
@@ -153,12 +165,13 @@ def run_row(row, seed, a, force=False):
         old = f"{folder}.before-{time.strftime('%Y%m%d-%H%M%S')}"
         os.rename(folder, old)
         print(f"moved    {folder} -> {old}")
-    if os.path.exists(os.path.join(folder, "summary.json")):
+    state = row_state(folder)
+    if state == "done":
         print(f"done     {row.id} seed {seed}")
         if not os.path.exists(os.path.join(folder, "run.json")):
             write_run_json(folder, None, None)  # finished while no runner watched it
         return
-    if os.path.exists(os.path.join(folder, "diverged.json")):
+    if state == "diverged":
         print(f"diverged {row.id} seed {seed} (recorded; --force runs it again)")
         return
     prog = os.path.join(a.build_dir, "examples", "resnet_cifar")
@@ -176,7 +189,7 @@ def run_row(row, seed, a, force=False):
     if a.data:
         cmd += ["--data", a.data]
     cmd = with_extra_flags(cmd, shlex.split(a.extra))
-    if os.path.exists(os.path.join(folder, "last.safetensors")):
+    if state == "partial":
         cmd.append("--resume")
         print(f"resume   {row.id} seed {seed}")
     else:
@@ -291,12 +304,15 @@ def load(folder):
     """A finished row's summary.json (or {"diverged": reason} for a diverged
     row) with its run.json as "run"; None for a row not finished."""
     try:
-        if os.path.exists(os.path.join(folder, "diverged.json")):
+        state = row_state(folder)
+        if state == "diverged":
             with open(os.path.join(folder, "diverged.json")) as f:
                 s = {"diverged": json.load(f)["message"]}
-        else:
+        elif state == "done":
             with open(os.path.join(folder, "summary.json")) as f:
                 s = json.load(f)
+        else:
+            return None
         with open(os.path.join(folder, "run.json")) as f:
             s["run"] = json.load(f)
         return s
@@ -482,12 +498,7 @@ def report(a):
 def status(a):
     for r in all_rows().values():
         for k in seeds_for(r, a.seeds):
-            folder = r.folder(a.out, k)
-            state = ("done" if os.path.exists(os.path.join(folder, "summary.json")) else
-                     "diverged" if os.path.exists(os.path.join(folder, "diverged.json")) else
-                     "partial" if os.path.exists(os.path.join(folder, "last.safetensors")) else
-                     "missing")
-            print(f"{state:8s} {r.id} seed {k}")
+            print(f"{row_state(r.folder(a.out, k)):8s} {r.id} seed {k}")
 
 
 def main():
