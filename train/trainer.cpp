@@ -39,13 +39,20 @@ std::string full_precision(double v) {
 // zero bits). At b = 8 a signed P2 weight quantizer multiplies q_min by
 // 2^127, so q_max overflows float32 once q_min >= 2: the forward has no
 // defined result. Checked before every step, for P1/P2 quantizers only (one
-// host read each).
-void check_derived_ranges(const models::Module& net, int epoch, std::int64_t step) {
-  for (const models::QuantSite& site : net.quant_sites()) {
+// host read each), found once per phase.
+std::vector<models::QuantSite> derived_range_sites(const models::Module& net) {
+  std::vector<models::QuantSite> out;
+  for (const models::QuantSite& site : net.quant_sites())
+    if (site.quantizer && (site.quantizer->spec().param == quant::Parametrization::P1 ||
+                           site.quantizer->spec().param == quant::Parametrization::P2))
+      out.push_back(site);
+  return out;
+}
+
+void check_derived_ranges(const std::vector<models::QuantSite>& sites, int epoch,
+                          std::int64_t step) {
+  for (const models::QuantSite& site : sites) {
     const quant::Quantizer* q = site.quantizer;
-    if (!q || (q->spec().param != quant::Parametrization::P1 &&
-               q->spec().param != quant::Parametrization::P2))
-      continue;
     const quant::QuantizerValues v = q->values();
     const auto qmin = static_cast<float>(v.qmin), qmax = static_cast<float>(v.qmax);
     if (std::isfinite(qmin) && std::isfinite(qmax) && qmin > 0) continue;
@@ -173,6 +180,8 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
                                             &o.targets.act_sum_kb};
   Tensor x, y;
   const Device dev = net.device();  // batches are copied there
+  const std::vector<models::QuantSite> derived =
+      o.quantized ? derived_range_sites(net) : std::vector<models::QuantSite>{};
   for (int epoch = o.first_epoch + 1; epoch <= o.epochs; ++epoch) {
     const Stopwatch epoch_time;
     train.start_epoch(mix_seed(mix_seed(o.seed, o.quantized ? 2 : 1),
@@ -182,7 +191,7 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
     for (std::int64_t s = 0; train.next(x, y); ++s) {
       const std::int64_t m = x.shape()[0];
       const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * steps_per_epoch + s;
-      if (o.quantized) check_derived_ranges(net, epoch, global_step);
+      check_derived_ranges(derived, epoch, global_step);
       opt.set_lr(sched.at(static_cast<double>(epoch - 1) +
                           static_cast<double>(s) / static_cast<double>(steps_per_epoch)));
       const Tensor logits = net.forward(x.to(dev));
@@ -236,8 +245,7 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
     MPQ_CHECK(tot.seen > 0, "training: epoch ", epoch, " of the ", o.name,
               " phase had no batches (empty training set?)");
     // The last update of the epoch, before evaluation and the checkpoint.
-    if (o.quantized)
-      check_derived_ranges(net, epoch, static_cast<std::int64_t>(epoch) * steps_per_epoch);
+    check_derived_ranges(derived, epoch, static_cast<std::int64_t>(epoch) * steps_per_epoch);
     end_epoch(o, epoch, net, opt, test, tot, epoch_time.seconds());
   }
 }
