@@ -2,29 +2,43 @@
 # Installs mpq's build dependencies from Debian (only the missing ones) and
 # configures + builds mpq incrementally.
 #
-#   scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-data]
+#   scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-data] [--install-only GROUP ...]
 #
-# --sanitize   build with AddressSanitizer + UBSan (default dir: build-sanitize)
-# --with-data  also install dataset-fashion-mnist
+# --sanitize      build with AddressSanitizer + UBSan (default dir: build-sanitize)
+# --with-data     also install the "data" group (dataset-fashion-mnist)
+# --install-only  install the named groups of scripts/packages.txt and stop
+#                 (e.g. "--install-only fuzz" for scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=""
 sanitize=OFF
-with_data=0
+groups=(build)
+install_only=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --sanitize) sanitize=ON ;;
-    --build-dir) build_dir="$2"; shift ;;
-    --with-data) with_data=1 ;;
+    --build-dir)
+      [[ $# -ge 2 ]] || { echo "setup.sh: --build-dir needs a folder" >&2; exit 2; }
+      build_dir="$2"; shift ;;
+    --with-data) groups+=(data) ;;
+    --install-only)
+      install_only=1; groups=()
+      while [[ $# -ge 2 && "$2" != --* ]]; do groups+=("$2"); shift; done
+      [[ ${#groups[@]} -gt 0 ]] || { echo "setup.sh: --install-only needs a group" >&2; exit 2; } ;;
     *) echo "setup.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
   shift
 done
 [[ -n "$build_dir" ]] || { [[ $sanitize == ON ]] && build_dir=build-sanitize || build_dir=build; }
 
-packages=(cmake ninja-build g++ pkg-config python3 libeigen3-dev libdnnl-dev catch2 zlib1g-dev libstb-dev libbenchmark-dev)
-[[ $with_data == 1 ]] && packages+=(dataset-fashion-mnist)
+# The packages of each requested group, from scripts/packages.txt ("group: pkg ...").
+packages=()
+for g in "${groups[@]}"; do
+  line=$(grep -E "^$g:" scripts/packages.txt) || { echo "setup.sh: no package group '$g' in scripts/packages.txt" >&2; exit 2; }
+  read -r -a pkgs <<<"${line#*:}"
+  packages+=("${pkgs[@]}")
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,8 +50,12 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[[ $install_only == 1 ]] && exit 0
 
+# Debian's python3 (the one apt installs modules for), not whichever python3
+# comes first on PATH (a pyenv shim, a virtualenv): the tests run scripts with it.
 if [[ ! -f "$build_dir/build.ninja" ]]; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMPQ_SANITIZE="$sanitize" >/dev/null
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMPQ_SANITIZE="$sanitize" \
+    -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 fi
 cmake --build "$build_dir" -- -j"$(nproc)"
