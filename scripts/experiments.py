@@ -7,6 +7,7 @@ One command per table; every row is one run of build/examples/resnet_cifar
   scripts/experiments.py toy                 # the toy experiment: table + plot
   scripts/experiments.py table1 [--seeds 1,2]
   scripts/experiments.py table3 [--seeds 1,2]
+  scripts/experiments.py long  [--seeds 1,2,3]  # the headline comparison, 10 + 10 epochs
   scripts/experiments.py status              # which rows are done, partial, missing
   scripts/experiments.py report              # regenerate the tables in docs/results.md
   scripts/experiments.py row ID --seed S [--force]  # (re)run one row, e.g. to check reproducibility
@@ -54,6 +55,11 @@ PAPER_SCHEDULE = {
     "schedule": "multistep:80,120",
     "batch": 128,
 }
+# The headline comparison (uniform, weights and activations quantized) on a
+# longer schedule: rows long-*, each from its own 10-epoch float network per seed.
+LONG_SCHEDULE = dict(SCHEDULE, epochs=10)
+LONG_SEEDS = [1, 2, 3]
+LONG_ROWS = ["fixed-w2-a4", "learn-qmax-w2-a4", "learned-w70-amax8"]
 PARAMS = ["U1", "U2", "U3", "P1", "P2", "P3"]
 DEFAULT_SEEDS = [1, 2]
 
@@ -79,21 +85,23 @@ T3_ROWS = [  # id, label, paper uniform, paper pow-2, sizes in the paper
 
 
 class Row:
-    """One run: an id, the resnet_cifar flags, and the rows it needs first."""
+    """One run: an id, the resnet_cifar flags, its schedule, and the float
+    run it starts from (None for a row trained from random init)."""
 
-    def __init__(self, table, rid, flags, needs_float=False):
-        self.table, self.id, self.flags, self.needs_float = table, rid, flags, needs_float
+    def __init__(self, table, rid, flags, start_from=None, schedule=None):
+        self.table, self.id, self.flags, self.start_from = table, rid, flags, start_from
+        self.schedule = schedule if schedule is not None else SCHEDULE
 
     def folder(self, out, seed):
         return os.path.join(out, f"{self.id}-s{seed}")
 
 
-def float_row():
-    s = SCHEDULE
-    return Row("float", "float", ["--mode", "float", "--float-epochs", str(s["epochs"]),
-                                  "--float-lr", str(s["float_lr"]),
-                                  "--float-schedule", s["schedule"],
-                                  "--weight-target", "none", "--act-max-target", "none"])
+def float_row(table="float", rid="float", s=None):
+    s = s if s is not None else SCHEDULE
+    return Row(table, rid, ["--mode", "float", "--float-epochs", str(s["epochs"]),
+                            "--float-lr", str(s["float_lr"]),
+                            "--float-schedule", s["schedule"],
+                            "--weight-target", "none", "--act-max-target", "none"], schedule=s)
 
 
 def table1_rows():
@@ -107,7 +115,7 @@ def table1_rows():
             rows.append(Row("table1", f"t1-{p}-{what}-scratch",
                             common + ["--float-epochs", "0", "--lr", str(s["float_lr"])]))
             rows.append(Row("table1", f"t1-{p}-{what}-float",
-                            common + ["--lr", str(s["finetune_lr"])], needs_float=True))
+                            common + ["--lr", str(s["finetune_lr"])], start_from=float_row()))
     return rows
 
 
@@ -120,16 +128,33 @@ def table3_rows():
                             ["--config", os.path.join(ROOT, "examples/presets/paper.ini"),
                              "--experiment", rid, "--param", param, "--epochs", str(s["epochs"]),
                              "--lr", str(s["finetune_lr"]), "--schedule", s["schedule"]],
-                            needs_float=True))
+                            start_from=float_row()))
+    return rows
+
+
+def long_rows():
+    """The long-schedule headline rows (U3 family, weights + activations) and their float run."""
+    s = LONG_SCHEDULE
+    fl = float_row("long", "long-float", s)
+    rows = [fl]
+    for rid in LONG_ROWS:
+        rows.append(Row("long", f"long-{rid}",
+                        ["--config", os.path.join(ROOT, "examples/presets/paper.ini"),
+                         "--experiment", rid, "--param", "U3", "--epochs", str(s["epochs"]),
+                         "--lr", str(s["finetune_lr"]), "--schedule", s["schedule"]],
+                        start_from=fl, schedule=s))
     return rows
 
 
 def all_rows():
-    return {r.id: r for r in [float_row()] + table1_rows() + table3_rows()}
+    return {r.id: r for r in [float_row()] + table1_rows() + table3_rows() + long_rows()}
 
 
-def seeds_for(row, seeds):
-    """Table 1 runs its U3/P3 rows with every seed, the others with the first."""
+def seeds_for(row, seeds, long_seeds=None):
+    """Table 1 runs its U3/P3 rows with every seed, the others with the first;
+    the long rows run with their own seeds (LONG_SEEDS unless given)."""
+    if row.table == "long":
+        return long_seeds or LONG_SEEDS
     if row.table == "table1" and not any(f"-{p}-" in row.id for p in ("U3", "P3")):
         return seeds[:1]
     return seeds
@@ -169,7 +194,7 @@ def run_row(row, seed, a, force=False):
     if state == "done":
         print(f"done     {row.id} seed {seed}")
         if not os.path.exists(os.path.join(folder, "run.json")):
-            write_run_json(folder, None, None)  # finished while no runner watched it
+            write_run_json(folder, None, None, row.schedule)  # finished while no runner watched it
         return
     if state == "diverged":
         print(f"diverged {row.id} seed {seed} (recorded; --force runs it again)")
@@ -178,11 +203,11 @@ def run_row(row, seed, a, force=False):
     if not os.access(prog, os.X_OK):
         sys.exit(f"experiments: {prog} not found: build first (scripts/setup.sh --with-data)")
     flags = list(row.flags)
-    if row.needs_float:
-        fl = float_row()
+    if row.start_from is not None:
+        fl = row.start_from
         run_row(fl, seed, a)
         flags += ["--float-init", os.path.join(fl.folder(a.out, seed), "float.safetensors")]
-    cmd = [prog] + flags + ["--seed", str(seed), "--batch-size", str(SCHEDULE["batch"]),
+    cmd = [prog] + flags + ["--seed", str(seed), "--batch-size", str(row.schedule["batch"]),
                             "--run-dir", folder]
     if a.threads:
         cmd += ["--threads", str(a.threads)]
@@ -209,11 +234,11 @@ def run_row(row, seed, a, force=False):
         child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         while child.poll() is None:
             if os.path.isdir(folder) and not os.path.exists(os.path.join(folder, "run.json")):
-                write_run_json(folder, cmd, None)
+                write_run_json(folder, cmd, None, row.schedule)
             time.sleep(2)
     rc = child.returncode
     if rc == DIVERGED_EXIT_CODE and os.path.isdir(folder):
-        write_run_json(folder, cmd, time.time() - t0)
+        write_run_json(folder, cmd, time.time() - t0, row.schedule)
         reason = last_error(log_path)
         with open(os.path.join(folder, "diverged.json.tmp"), "w") as f:
             json.dump({"message": reason, "exit_code": rc}, f, indent=1)
@@ -222,7 +247,7 @@ def run_row(row, seed, a, force=False):
         return
     if rc != 0:
         sys.exit(f"experiments: {row.id} seed {seed} failed (exit {rc}); see {log_path}")
-    write_run_json(folder, cmd, time.time() - t0)
+    write_run_json(folder, cmd, time.time() - t0, row.schedule)
 
 
 def last_error(log_path):
@@ -251,7 +276,7 @@ def with_extra_flags(cmd, extra):
     return cmd
 
 
-def write_run_json(folder, cmd, wall_time_s):
+def write_run_json(folder, cmd, wall_time_s, schedule):
     """The run's record: command, commit, machine; wall time once finished
     (accumulated over sittings when the row was resumed)."""
     path = os.path.join(folder, "run.json")
@@ -265,7 +290,7 @@ def write_run_json(folder, cmd, wall_time_s):
     info.setdefault("command", None)
     info.setdefault("commit", "unknown")
     info.update({"machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                 "schedule": SCHEDULE})
+                 "schedule": schedule})
     if wall_time_s is not None:
         info["wall_time_s"] = info.get("sittings_s", 0.0) + wall_time_s
         info["sittings_s"] = info["wall_time_s"]
@@ -406,8 +431,8 @@ def report(a):
     for p in PARAMS:
         for i, what in enumerate(("weights", "all")):
             r1, r2 = rows[f"t1-{p}-{what}-scratch"], rows[f"t1-{p}-{what}-float"]
-            c1, _ = cell(r1, seeds_for(r1, seeds), a)
-            c2, _ = cell(r2, seeds_for(r2, seeds), a)
+            c1, _ = cell(r1, seeds_for(r1, seeds, a.long_seeds), a)
+            c2, _ = cell(r2, seeds_for(r2, seeds, a.long_seeds), a)
             pp = PAPER_T1[p][i]
             paper = " / ".join("diverges" if v is None else f"{v}" for v in pp)
             out.append(f"| {p} | {'weights' if what == 'weights' else 'weights + activations'} "
@@ -438,7 +463,7 @@ def report(a):
     out.append("| row | seed | test error % | weights kB | mean weight bits | max act kB | sum act kB | targets met | commit | wall time |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows.values():
-        for k in seeds_for(r, seeds):
+        for k in seeds_for(r, seeds, a.long_seeds):
             s = load(r.folder(a.out, k))
             if not s:
                 continue
@@ -457,7 +482,7 @@ def report(a):
         os.makedirs(os.path.join(res_dir, "runs"), exist_ok=True)
     plots = []
     for r in rows.values():
-        for k in seeds_for(r, seeds):
+        for k in seeds_for(r, seeds, a.long_seeds):
             s = load(r.folder(a.out, k))
             if not s:
                 continue
@@ -497,15 +522,17 @@ def report(a):
 
 def status(a):
     for r in all_rows().values():
-        for k in seeds_for(r, a.seeds):
+        for k in seeds_for(r, a.seeds, a.long_seeds):
             print(f"{row_state(r.folder(a.out, k)):8s} {r.id} seed {k}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["toy", "table1", "table3", "all", "status", "report", "row"])
+    ap.add_argument("what", choices=["toy", "table1", "table3", "long", "all", "status", "report", "row"])
     ap.add_argument("id", nargs="?", help="the row id for 'row' (see 'status')")
-    ap.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)))
+    ap.add_argument("--seeds", default=None,
+                    help=f"comma-separated (default {','.join(map(str, DEFAULT_SEEDS))}; "
+                         f"for 'long' and its rows {','.join(map(str, LONG_SEEDS))})")
     ap.add_argument("--seed", type=int, help="the seed for 'row'")
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "experiments"))
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
@@ -526,12 +553,15 @@ def main():
                          "runner quickly (not for results: rows would no longer compare with the "
                          "tables)")
     a = ap.parse_args()
+    given = a.seeds is not None
     try:
-        a.seeds = [int(x) for x in a.seeds.split(",") if x]
+        a.seeds = [int(x) for x in a.seeds.split(",") if x] if given else list(DEFAULT_SEEDS)
     except ValueError:
         sys.exit(f"experiments: --seeds must be comma-separated integers, got '{a.seeds}'")
     if not a.seeds:
         sys.exit("experiments: --seeds is empty")
+    # --seeds given with 'long' sets the long rows' seeds; otherwise they keep LONG_SEEDS.
+    a.long_seeds = a.seeds if given and a.what == "long" else list(LONG_SEEDS)
     if a.data and not os.path.isdir(a.data):
         sys.exit(f"experiments: --data {a.data} is not a folder")
     if a.paper_schedule:
@@ -544,11 +574,19 @@ def main():
         print("  " + " ".join(cmd), flush=True)
         if not a.dry_run:
             subprocess.run(cmd, check=True)
+    elif a.what == "long":
+        # Seed by seed, so that a partial run already compares every row on one seed.
+        with Lock(a.out):
+            for k in a.long_seeds:
+                for r in rows.values():
+                    if r.table == "long":
+                        run_row(r, k, a)
     elif a.what in ("table1", "table3", "all"):
         with Lock(a.out):
             for r in rows.values():
-                if a.what == "all" or r.table == a.what:
-                    for k in seeds_for(r, a.seeds):
+                # 'all' is the paper's tables; the long rows have their own schedule.
+                if (a.what == "all" and r.table != "long") or r.table == a.what:
+                    for k in seeds_for(r, a.seeds, a.long_seeds):
                         run_row(r, k, a)
     elif a.what == "row":
         if a.id not in rows or a.seed is None:
