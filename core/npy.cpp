@@ -79,6 +79,16 @@ Tensor load_npy(const std::string& path) {
   in.read(reinterpret_cast<char*>(len_bytes), nlen);
   MPQ_CHECK(in.gcount() == nlen, "load_npy: ", path, ": truncated header");
   for (int i = nlen; i-- > 0;) header_len = header_len * 256 + len_bytes[i];
+  // Sizes are checked against the file before anything is allocated: a tiny
+  // file must not make us allocate (and zero) what its header claims.
+  const std::streamoff here = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::streamoff file_size = in.tellg();
+  in.seekg(here);
+  MPQ_CHECK(here >= 0 && file_size >= here, "load_npy: ", path, ": cannot determine the file size");
+  const auto remaining = static_cast<std::uint64_t>(file_size - here);
+  MPQ_CHECK(header_len <= remaining, "load_npy: ", path, ": truncated header (", header_len,
+            " bytes announced, ", remaining, " present)");
   std::string header(header_len, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_len));
   MPQ_CHECK(static_cast<std::size_t>(in.gcount()) == header_len, "load_npy: ", path,
@@ -97,20 +107,33 @@ Tensor load_npy(const std::string& path) {
             ": malformed 'shape' in the header");
   Shape shape;
   std::int64_t cur = -1;
+  bool number_ended = false;  // a space after digits: only ',' may follow ("(2 2,)" is not [22])
   for (char ch : dims.substr(1, dims.size() - 2)) {
     if (ch >= '0' && ch <= '9') {
+      MPQ_CHECK(!number_ended, "load_npy: ", path, ": malformed shape ", dims);
       cur = (cur < 0 ? 0 : cur) * 10 + (ch - '0');
       MPQ_CHECK(cur < (std::int64_t(1) << 40), "load_npy: ", path, ": implausible shape ", dims);
     } else if (ch == ',') {
       MPQ_CHECK(cur >= 0, "load_npy: ", path, ": malformed shape ", dims);
       shape.push_back(cur);
       cur = -1;
+      number_ended = false;
     } else {
       MPQ_CHECK(ch == ' ', "load_npy: ", path, ": malformed shape ", dims);
+      number_ended = cur >= 0;
     }
   }
   if (cur >= 0) shape.push_back(cur);
 
+  // Each dimension is < 2^40; their product is checked without overflowing.
+  std::uint64_t expected = dtype_size(dtype);
+  for (auto d : shape) {
+    const auto ud = static_cast<std::uint64_t>(d);
+    MPQ_CHECK(ud == 0 || expected <= remaining / ud, "load_npy: ", path, ": truncated data (shape ",
+              shape_str(shape), " ", dtype_name(dtype), " needs more than the ",
+              remaining - header_len, " bytes present)");
+    expected *= ud;
+  }
   Tensor t = empty(shape, dtype);
   const std::size_t nbytes = t.numel() * dtype_size(dtype);
   in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(nbytes));

@@ -1,5 +1,7 @@
 #include "core/shape.h"
 
+#include <algorithm>
+#include <limits>
 #include <sstream>
 
 #include "core/error.h"
@@ -13,11 +15,17 @@ std::int64_t numel_of(const Shape& shape) {
 }
 
 Strides contiguous_strides(const Shape& shape) {
+  // A zero dimension counts as 1 (as in PyTorch): the tensor is empty and its
+  // strides only need to be valid, and a shape such as [0, 2^40, 2^40] (from a
+  // hostile file header) must not overflow the product on its way to being refused.
   Strides s(shape.size());
   std::int64_t acc = 1;
   for (std::size_t i = shape.size(); i-- > 0;) {
     s[i] = acc;
-    acc *= shape[i];
+    const std::int64_t d = std::max<std::int64_t>(shape[i], 1);
+    MPQ_CHECK(acc <= std::numeric_limits<std::int64_t>::max() / d, "shape ", shape_str(shape),
+              " is too large (its strides overflow 64 bits)");
+    acc *= d;
   }
   return s;
 }

@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -188,12 +189,14 @@ std::string Tensor::str() const {
 }
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
+  // Zero dimensions count as 1 here so that an empty tensor with absurd other
+  // dimensions is refused too (its strides would overflow).
   std::int64_t n = 1;
   for (auto d : shape) {
     MPQ_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
-    MPQ_CHECK(d == 0 || n <= (std::int64_t(1) << 46) / d, "empty: shape ", shape_str(shape),
-              " is too large");
-    n *= d;
+    MPQ_CHECK(n <= (std::int64_t(1) << 46) / std::max<std::int64_t>(d, 1), "empty: shape ",
+              shape_str(shape), " is too large");
+    n *= std::max<std::int64_t>(d, 1);
   }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), device);

@@ -108,3 +108,42 @@ TEST_CASE("checkpoint: corruption and truncation are detected; writes are atomic
   CHECK(load_checkpoint(path).tensors[0].second.to_vector<float>() == std::vector<float>(64, 0.0f));
   CHECK(!std::ifstream(dir.file("ck.safetensors.tmp")).good());
 }
+
+TEST_CASE("checkpoint: a file without its CRC, fractional offsets or absurd shapes are refused (issue 14)",
+          "[checkpoint]") {
+  test::TempDir dir;
+  Checkpoint c;
+  c.tensors = {{"w", test::rand_f32({64}, 1)}};
+  const std::string path = dir.file("ck.safetensors");
+  save_checkpoint(path, c);
+  const std::string good = train::read_file(path, "test");
+  // The CRC key renamed (same length, so the header stays valid) and a data byte flipped:
+  // this was accepted and trained on.
+  std::string renamed = good;
+  renamed.replace(renamed.find("mpq.crc32"), 9, "mpq.crc99");
+  renamed[renamed.size() - 3] ^= 0x40;
+  dir.write("nocrc.safetensors", renamed);
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("nocrc.safetensors")),
+                    Contains("nocrc.safetensors") && Contains("no 'mpq.crc32' checksum"));
+  // Fractional offsets (same length as the integers they replace).
+  std::string frac = good;
+  const auto at = frac.find("[0, 256]");
+  REQUIRE(at != std::string::npos);
+  frac.replace(at, 8, "[0, 2.5]");
+  dir.write("frac.safetensors", frac);
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("frac.safetensors")), Contains("fractional data_offsets"));
+  // A shape past int64's range (the cast was undefined: "negative dimension ... -9223372036854775808").
+  // (the header grows, so its 8-byte length prefix is rewritten)
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n * 256 + static_cast<unsigned char>(good[i]);
+  std::string header = good.substr(8, n);
+  const auto sh = header.find("\"shape\": [64]");
+  REQUIRE(sh != std::string::npos);
+  header.replace(sh, 13, "\"shape\": [9e99]");
+  std::string big(8, '\0');
+  for (int i = 0; i < 8; ++i) big[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  big += header + good.substr(8 + n);
+  dir.write("big.safetensors", big);
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("big.safetensors")),
+                    Contains("bad shape for 'w'") && Contains("[0, 2^46]"));
+}

@@ -120,7 +120,12 @@ Checkpoint load_checkpoint(const std::string& path) {
   std::vector<std::pair<std::size_t, std::size_t>> ranges;
   for (const auto& [name, entry] : header.object()) {
     if (name == "__metadata__") {
-      for (const auto& [k, v] : entry.object()) ckpt.metadata[k] = v.string();
+      MPQ_CHECK(entry.is_object(), "load_checkpoint: ", path, ": __metadata__ is not an object");
+      for (const auto& [k, v] : entry.object()) {
+        MPQ_CHECK(v.is_string(), "load_checkpoint: ", path, ": metadata '", k,
+                  "' is not a string");
+        ckpt.metadata[k] = v.string();
+      }
       continue;
     }
     MPQ_CHECK(
@@ -129,13 +134,19 @@ Checkpoint load_checkpoint(const std::string& path) {
     const DType dt = parse_tag(entry.at("dtype").string(), path, name);
     Shape shape;
     for (const Json& d : entry.at("shape").array()) {
-      MPQ_CHECK(d.number() >= 0 && d.number() == std::floor(d.number()), "load_checkpoint: ", path,
-                ": bad shape for '", name, "'");
+      // Bounded before the cast: a double past int64's range would make the
+      // conversion undefined (and the shape check below meaningless).
+      MPQ_CHECK(d.is_number() && d.number() >= 0 && d.number() == std::floor(d.number()) &&
+                    d.number() <= static_cast<double>(std::int64_t(1) << 46),
+                "load_checkpoint: ", path, ": bad shape for '", name,
+                "' (dimensions must be whole numbers in [0, 2^46])");
       shape.push_back(static_cast<std::int64_t>(d.number()));
     }
     const auto& off = entry.at("data_offsets").array();
     MPQ_CHECK(off.size() == 2, "load_checkpoint: ", path, ": bad data_offsets for '", name, "'");
     const double b = off[0].number(), e = off[1].number();
+    MPQ_CHECK(b == std::floor(b) && e == std::floor(e), "load_checkpoint: ", path, ": tensor '",
+              name, "' has fractional data_offsets ", b, "..", e);
     MPQ_CHECK(b >= 0 && e >= b && e <= static_cast<double>(data.size()), "load_checkpoint: ", path,
               ": tensor '", name, "' lies outside the data (offsets ", b, "..", e, ", data ",
               data.size(), " bytes; truncated?)");
@@ -156,9 +167,14 @@ Checkpoint load_checkpoint(const std::string& path) {
   for (std::size_t i = 1; i < ranges.size(); ++i)
     MPQ_CHECK(ranges[i].first >= ranges[i - 1].second, "load_checkpoint: ", path,
               ": overlapping tensor data");
-  // Files from other writers carry no mpq CRC; mpq's own are always checked.
+  // Every checkpoint mpq reads is one mpq wrote, and each carries its CRC: a
+  // file without one (the key removed or renamed, then data bytes flipped)
+  // must not pass as intact.
   auto it = ckpt.metadata.find(kCrcKey);
-  if (it != ckpt.metadata.end()) {
+  MPQ_CHECK(it != ckpt.metadata.end(), "load_checkpoint: ", path, ": no '", kCrcKey,
+            "' checksum in the metadata (not a checkpoint written by mpq, or its header was "
+            "edited)");
+  {
     const std::size_t slot = crc_slot(header_text, path);
     std::string zeroed = header_text;
     zeroed.replace(slot, 8, kCrcPlaceholder);

@@ -29,7 +29,8 @@ struct Checkpoint {
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Errors name the file and the problem: missing, truncated, malformed header,
-// offsets out of range or overlapping, unsupported dtype, CRC mismatch.
+// offsets out of range, fractional or overlapping, unsupported dtype, no CRC
+// (every file mpq reads is one it wrote) or a CRC mismatch.
 Checkpoint load_checkpoint(const std::string& path);
 
 }  // namespace mpq::train
