@@ -442,7 +442,7 @@ def report(a):
     out.append("| setting | mpq sizes (uniform) | uniform (U3 family) | mpq sizes (pow-2) | pow-2 (P3 family) | paper sizes | paper uniform / pow-2 |")
     out.append("|---|---|---|---|---|---|---|")
 
-    def sizes(r):
+    def sizes(r, seeds=seeds):
         s = [load(r.folder(a.out, k)) for k in seeds]
         s = [x for x in s if x and "diverged" not in x]
         if not s:
@@ -459,6 +459,25 @@ def report(a):
         out.append(f"| {label} | {sizes(ru)} | {cell(ru, seeds, a)[0]} | {sizes(rp)} | "
                    f"{cell(rp, seeds, a)[0]} | {psz} | {pu} / {pp} |")
     out.append("")
+    # The headline comparison at 10 + 10 epochs, 3 seeds (issue: learned vs fixed at equal memory).
+    long_seeds = a.long_seeds
+    if any(load(r.folder(a.out, k)) for r in rows.values() if r.table == "long" for k in long_seeds):
+        paper = {rid: (pu, psz) for rid, _, pu, _, psz in T3_ROWS}
+        out.append(f"### Long schedule: {LONG_SCHEDULE['epochs']} float + {LONG_SCHEDULE['epochs']} "
+                   f"quantized epochs, uniform, weights + activations (test error %, mean (min-max) "
+                   f"over seeds {','.join(map(str, long_seeds))})\n")
+        out.append("| setting | seeds done | test error | mpq sizes (W / max act / sum act kB) | "
+                   "targets met | paper uniform | paper sizes |")
+        out.append("|---|---|---|---|---|---|---|")
+        for rid in ["float"] + LONG_ROWS:
+            r = rows[f"long-{rid}"]
+            done = [x for x in (load(r.folder(a.out, k)) for k in long_seeds) if x]
+            met = [x for x in done if "diverged" not in x and x.get("constraints_met")]
+            label = next(lbl for i, lbl, *_ in T3_ROWS if i == rid)
+            out.append(f"| {label} | {len(done)} of {len(long_seeds)} | {cell(r, long_seeds, a)[0]} | "
+                       f"{sizes(r, long_seeds)} | {len(met)} of {len(done)} | {paper[rid][0]} | "
+                       f"{paper[rid][1]} |")
+        out.append("")
     out.append("### Runs\n")
     out.append("| row | seed | test error % | weights kB | mean weight bits | max act kB | sum act kB | targets met | commit | wall time |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
