@@ -66,13 +66,18 @@ TEST_CASE("checkpoint: bit-exact round trip in the safetensors layout", "[checkp
   CHECK((8 + n) % 8 == 0);
 }
 
+// One float tensor "w" [64] saved as dir/ck.safetensors; the bytes to corrupt.
+static std::string save_small_checkpoint(const test::TempDir& dir, Checkpoint& c) {
+  c.tensors = {{"w", test::rand_f32({64}, 1)}};
+  save_checkpoint(dir.file("ck.safetensors"), c);
+  return train::read_file(dir.file("ck.safetensors"), "test");
+}
+
 TEST_CASE("checkpoint: corruption and truncation are detected; writes are atomic", "[checkpoint]") {
   test::TempDir dir;
   Checkpoint c;
-  c.tensors = {{"w", test::rand_f32({64}, 1)}};
+  const std::string good = save_small_checkpoint(dir, c);
   const std::string path = dir.file("ck.safetensors");
-  save_checkpoint(path, c);
-  const std::string good = train::read_file(path, "test");
   std::string flipped = good;
   flipped[flipped.size() - 3] ^= 0x40;
   dir.write("flip.safetensors", flipped);
@@ -113,10 +118,7 @@ TEST_CASE("checkpoint: a file without its CRC, fractional offsets or absurd shap
           "[checkpoint]") {
   test::TempDir dir;
   Checkpoint c;
-  c.tensors = {{"w", test::rand_f32({64}, 1)}};
-  const std::string path = dir.file("ck.safetensors");
-  save_checkpoint(path, c);
-  const std::string good = train::read_file(path, "test");
+  const std::string good = save_small_checkpoint(dir, c);
   // The CRC key renamed (same length, so the header stays valid) and a data byte flipped:
   // this was accepted and trained on.
   std::string renamed = good;
