@@ -125,13 +125,15 @@ Tensor load_npy(const std::string& path) {
   }
   if (cur >= 0) shape.push_back(cur);
 
-  // Each dimension is < 2^40; their product is checked without overflowing.
+  // The data the shape needs must be in the file; each dimension is < 2^40 and
+  // the product is bounded by the bytes present at every step, so it cannot overflow.
+  const std::uint64_t data_bytes = remaining - header_len;
   std::uint64_t expected = dtype_size(dtype);
   for (auto d : shape) {
     const auto ud = static_cast<std::uint64_t>(d);
-    MPQ_CHECK(ud == 0 || expected <= remaining / ud, "load_npy: ", path, ": truncated data (shape ",
-              shape_str(shape), " ", dtype_name(dtype), " needs more than the ",
-              remaining - header_len, " bytes present)");
+    MPQ_CHECK(ud == 0 || expected <= data_bytes / ud, "load_npy: ", path,
+              ": truncated data (shape ", shape_str(shape), " ", dtype_name(dtype),
+              " needs more than the ", data_bytes, " bytes present)");
     expected *= ud;
   }
   Tensor t = empty(shape, dtype);

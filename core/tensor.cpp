@@ -194,9 +194,10 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   std::int64_t n = 1;
   for (auto d : shape) {
     MPQ_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
-    MPQ_CHECK(n <= (std::int64_t(1) << 46) / std::max<std::int64_t>(d, 1), "empty: shape ",
-              shape_str(shape), " is too large");
-    n *= std::max<std::int64_t>(d, 1);
+    const std::int64_t at_least_1 = std::max<std::int64_t>(d, 1);
+    MPQ_CHECK(n <= (std::int64_t(1) << 46) / at_least_1, "empty: shape ", shape_str(shape),
+              " is too large");
+    n *= at_least_1;
   }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), device);

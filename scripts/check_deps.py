@@ -63,7 +63,7 @@ def installed_packages():
         if old:
             groups += old[2]
             prov += old[1]
-        pkgs[name] = (essential == "yes" or (old and old[0]), prov, groups)
+        pkgs[name] = (essential == "yes" or bool(old and old[0]), prov, groups)
     return pkgs
 
 

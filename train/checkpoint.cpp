@@ -56,14 +56,11 @@ std::string crc_hex(std::uint32_t crc) {
   return buf;
 }
 
-// Offset of the 8 hex digits of "mpq.crc32" in a header's text (npos: none).
-std::size_t crc_slot(const std::string& header, const std::string& path, bool required = true) {
+// Offset of the 8 hex digits of "mpq.crc32" in a header's text.
+std::size_t crc_slot(const std::string& header, const std::string& path) {
   const std::string key = std::string("\"") + kCrcKey + "\": \"";
   const std::size_t at = header.find(key);
-  if (at == std::string::npos) {
-    MPQ_CHECK(!required, "checkpoint ", path, ": no CRC slot in the header");
-    return std::string::npos;
-  }
+  MPQ_CHECK(at != std::string::npos, "checkpoint ", path, ": no CRC slot in the header");
   return at + key.size();
 }
 
@@ -174,14 +171,11 @@ Checkpoint load_checkpoint(const std::string& path) {
   MPQ_CHECK(it != ckpt.metadata.end(), "load_checkpoint: ", path, ": no '", kCrcKey,
             "' checksum in the metadata (not a checkpoint written by mpq, or its header was "
             "edited)");
-  {
-    const std::size_t slot = crc_slot(header_text, path);
-    std::string zeroed = header_text;
-    zeroed.replace(slot, 8, kCrcPlaceholder);
-    MPQ_CHECK(it->second == crc_hex(crc32_of(zeroed + data)), "load_checkpoint: ", path,
-              ": checksum mismatch (the file is corrupted)");
-    ckpt.metadata.erase(it);
-  }
+  std::string zeroed = header_text;
+  zeroed.replace(crc_slot(header_text, path), 8, kCrcPlaceholder);
+  MPQ_CHECK(it->second == crc_hex(crc32_of(zeroed + data)), "load_checkpoint: ", path,
+            ": checksum mismatch (the file is corrupted)");
+  ckpt.metadata.erase(it);
   // Keep the order in which the tensors were stored (the header map sorts by name).
   std::sort(ckpt.tensors.begin(), ckpt.tensors.end(), [&](const auto& a, const auto& b2) {
     return header.at(a.first).at("data_offsets").array()[0].number() <
