@@ -145,7 +145,7 @@ Tensor load_npy(const std::string& path) {
   return t;
 }
 
-void save_npy(const std::string& path, const Tensor& t) {
+std::string npy_bytes(const Tensor& t) {
   const Tensor c = t.detach().contiguous();
   std::string header =
       std::string("{'descr': '") + descr_of(c.dtype()) + "', 'fortran_order': False, 'shape': (";
@@ -159,24 +159,34 @@ void save_npy(const std::string& path, const Tensor& t) {
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
+  std::string out(kMagic, 6);
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  out.append(static_cast<const char*>(c.raw_data()),
+             static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype()));
+  return out;
+}
+
+void save_npy(const std::string& path, const Tensor& t) {
+  const std::string bytes = npy_bytes(t);
   const std::string tmp = path + ".tmp";
+  bool ok = false;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     MPQ_CHECK(out.good(), "save_npy: cannot write '", tmp, "'");
-    out.write(kMagic, 6);
-    const char version[2] = {1, 0};
-    out.write(version, 2);
-    const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
-                                  static_cast<unsigned char>(header.size() >> 8)};
-    out.write(reinterpret_cast<const char*>(len), 2);
-    out << header;
-    out.write(static_cast<const char*>(c.raw_data()),
-              static_cast<std::streamsize>(c.numel() * dtype_size(c.dtype())));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.flush();
-    MPQ_CHECK(out.good(), "save_npy: writing '", tmp, "' failed");
+    ok = out.good();
   }
-  MPQ_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "save_npy: cannot rename '", tmp, "' to '",
-            path, "'");
+  if (!ok) std::remove(tmp.c_str());
+  MPQ_CHECK(ok, "save_npy: writing '", tmp, "' failed (disk full?)");
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    MPQ_FAIL("save_npy: cannot rename '", tmp, "' to '", path, "'");
+  }
 }
 
 }  // namespace mpq

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -16,20 +17,66 @@
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #include <stb/stb_image.h>
+#include <zlib.h>
 
 namespace mpq::data {
 
 namespace fs = std::filesystem;
 
-Tensor decode_image(const std::string& path) {
+namespace {
+
+std::uint32_t be32(const unsigned char* p) {
+  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
+}
+
+// PNG (RFC 2083, section 3.2): an 8-byte signature, then chunks of
+// length (4 bytes, big-endian), type (4), data (length) and the CRC-32 of
+// type + data (4). stb_image ignores the CRCs, so a damaged file would decode
+// into damaged pixels without a word; every chunk up to IEND is checked here.
+void check_png_chunks(const std::string& bytes, const std::string& name) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t at = 8;
+  while (true) {
+    MPQ_CHECK(bytes.size() - at >= 12, "decode_image: '", name,
+              "': truncated PNG (a chunk header is cut off at byte ", at, ")");
+    const std::uint32_t len = be32(p + at);
+    const std::string type(bytes.data() + at + 4, 4);
+    MPQ_CHECK(len <= bytes.size() - at - 12, "decode_image: '", name, "': truncated PNG (chunk '",
+              type, "' at byte ", at, " announces ", len, " bytes, ", bytes.size() - at - 12,
+              " remain)");
+    const uLong crc = crc32(crc32(0L, Z_NULL, 0), p + at + 4, static_cast<uInt>(len) + 4);
+    MPQ_CHECK(crc == be32(p + at + 8 + len), "decode_image: '", name, "': PNG chunk '", type,
+              "' at byte ", at, " fails its CRC (the file is corrupted)");
+    at += 12 + len;
+    if (type == "IEND") return;
+  }
+}
+
+}  // namespace
+
+Tensor decode_image_bytes(const std::string& bytes, const std::string& name,
+                          std::int64_t max_pixels) {
+  MPQ_CHECK(bytes.size() <= static_cast<std::size_t>(INT32_MAX), "decode_image: '", name,
+            "' is larger than 2 GB");
+  if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0)
+    check_png_chunks(bytes, name);
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int size = static_cast<int>(bytes.size());
   int w = 0, h = 0, channels_in_file = 0;
+  // The header's dimensions, before a byte is allocated for the pixels.
+  MPQ_CHECK(stbi_info_from_memory(data, size, &w, &h, &channels_in_file), "decode_image: cannot decode '",
+            name, "' (stb_image: ",
+            stbi_failure_reason() ? stbi_failure_reason() : "unknown error", ")");
+  MPQ_CHECK(static_cast<std::int64_t>(w) * h <= max_pixels, "decode_image: '", name, "' is ", w,
+            "x", h, " pixels, more than the limit of ", max_pixels,
+            " (imagenet's --max-image-pixels raises it)");
   // Asking for 3 channels makes stb convert grey (replicated) and grey+alpha
   // or RGBA (alpha dropped) to RGB; 16-bit PNGs come back as 8 bits.
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &w, &h, &channels_in_file, 3), stbi_image_free);
-  MPQ_CHECK(pixels != nullptr, "decode_image: cannot decode '", path,
+      stbi_load_from_memory(data, size, &w, &h, &channels_in_file, 3), stbi_image_free);
+  MPQ_CHECK(pixels != nullptr, "decode_image: cannot decode '", name,
             "' (stb_image: ", stbi_failure_reason() ? stbi_failure_reason() : "unknown error", ")");
-  MPQ_CHECK(w > 0 && h > 0, "decode_image: '", path, "' has an empty image ", w, "x", h);
+  MPQ_CHECK(w > 0 && h > 0, "decode_image: '", name, "' has an empty image ", w, "x", h);
   // stb gives interleaved rows (H, W, 3); the tensor is planar [3, H, W].
   Tensor out = empty({3, h, w}, DType::u8);
   std::uint8_t* o = out.data<std::uint8_t>();
@@ -37,6 +84,15 @@ Tensor decode_image(const std::string& path) {
   for (std::int64_t k = 0; k < hw; ++k)
     for (std::int64_t c = 0; c < 3; ++c) o[c * hw + k] = pixels.get()[k * 3 + c];
   return out;
+}
+
+Tensor decode_image(const std::string& path, std::int64_t max_pixels) {
+  std::ifstream in(path, std::ios::binary);
+  MPQ_CHECK(in.good(), "decode_image: cannot open '", path, "'");
+  std::ostringstream os;
+  os << in.rdbuf();
+  MPQ_CHECK(!in.bad(), "decode_image: cannot read '", path, "'");
+  return decode_image_bytes(os.str(), path, max_pixels);
 }
 
 struct ImageFolder::SkipLog {
@@ -72,8 +128,9 @@ std::vector<fs::directory_entry> list_folder(const fs::path& dir) {
 }  // namespace
 
 ImageFolder::ImageFolder(const std::string& root, const std::string& split,
-                         const std::vector<std::string>& expected_classes)
-    : skips_(std::make_unique<SkipLog>()) {
+                         const std::vector<std::string>& expected_classes,
+                         std::int64_t max_pixels)
+    : max_pixels_(max_pixels), skips_(std::make_unique<SkipLog>()) {
   std::error_code ec;
   MPQ_CHECK(fs::is_directory(root, ec), "ImageFolder: folder not found: '", root, "'");
   const fs::path dir = fs::path(root) / split;
@@ -133,7 +190,7 @@ std::int32_t ImageFolder::label(std::int64_t i) const {
 std::optional<Sample> ImageFolder::get(std::int64_t i) const {
   const std::string& file = path(i);
   try {
-    return Sample{decode_image(file), labels_[static_cast<std::size_t>(i)]};
+    return Sample{decode_image(file, max_pixels_), labels_[static_cast<std::size_t>(i)]};
   } catch (const Error& e) {
     std::lock_guard<std::mutex> lock(skips_->mutex);
     // One warning per file, however many epochs meet it.
@@ -141,6 +198,23 @@ std::optional<Sample> ImageFolder::get(std::int64_t i) const {
       std::cerr << "warning: ImageFolder: skipping image " << i << ": " << e.what() << "\n";
     return std::nullopt;
   }
+}
+
+void ImageFolder::check_decodable(int probes) const {
+  const std::int64_t n = size(), k = std::min<std::int64_t>(std::max(probes, 1), n);
+  std::string first_error;
+  for (std::int64_t j = 0; j < k; ++j) {
+    // Evenly spread over the class-sorted files, so every part of the split is tried.
+    const std::int64_t i = j * n / k;
+    try {
+      decode_image(path(i), max_pixels_);
+      return;
+    } catch (const Error& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  MPQ_FAIL("ImageFolder: none of ", k, " images tried across '", folder_,
+           "' decodes (the first: ", first_error, ")");
 }
 
 std::int64_t ImageFolder::num_skipped() const {

@@ -32,16 +32,29 @@
 
 namespace mpq::data {
 
+// Decoded pixels allowed per image by default: 40 megapixels (120 MB as RGB),
+// above every ILSVRC-2012 image. The dimensions are read from the file's
+// header before anything is decoded, so a tiny file that claims 20000 x 20000
+// is refused without allocating for it.
+inline constexpr std::int64_t kDefaultMaxImagePixels = 40'000'000;
+
 // Decodes one JPEG or PNG file into uint8 [3, H, W]; mpq::Error naming the
-// file and stb_image's reason when it cannot.
-Tensor decode_image(const std::string& path);
+// file and the reason when it cannot: stb_image's, a PNG chunk whose CRC does
+// not match its bytes (stb_image does not check them), or more than
+// max_pixels pixels.
+Tensor decode_image(const std::string& path, std::int64_t max_pixels = kDefaultMaxImagePixels);
+// The same for a file's bytes in memory; `name` stands for the file in errors.
+Tensor decode_image_bytes(const std::string& bytes, const std::string& name,
+                          std::int64_t max_pixels = kDefaultMaxImagePixels);
 
 class ImageFolder : public Dataset {
  public:
   // Lists root/split. expected_classes: when not empty, the class folders must
-  // be exactly these names (in any order on disk).
+  // be exactly these names (in any order on disk). Images above max_pixels are
+  // skipped like undecodable ones (decode_image).
   ImageFolder(const std::string& root, const std::string& split,
-              const std::vector<std::string>& expected_classes = {});
+              const std::vector<std::string>& expected_classes = {},
+              std::int64_t max_pixels = kDefaultMaxImagePixels);
   ~ImageFolder() override;
   ImageFolder(ImageFolder&&) noexcept;
   ImageFolder& operator=(ImageFolder&&) noexcept;
@@ -54,6 +67,13 @@ class ImageFolder : public Dataset {
   const std::string& path(std::int64_t i) const;
   std::int32_t label(std::int64_t i) const;
   const std::string& folder() const { return folder_; }  // root/split
+
+  // Decodes up to `probes` images spread evenly over the split (all of them
+  // when it has fewer) and throws mpq::Error, with the first image's reason,
+  // when none decodes: a folder of files that are not images (or all above
+  // the pixel limit) is refused before training starts, not skipped image by
+  // image for a whole epoch. Images that decode are not kept.
+  void check_decodable(int probes = 16) const;
 
   // Distinct images that failed to decode so far, and their paths.
   std::int64_t num_skipped() const;
@@ -69,6 +89,7 @@ class ImageFolder : public Dataset {
   std::vector<std::string> classes_;
   std::vector<std::string> files_;
   std::vector<std::int32_t> labels_;
+  std::int64_t max_pixels_;
   std::unique_ptr<SkipLog> skips_;
 };
 

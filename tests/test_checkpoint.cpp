@@ -1,4 +1,8 @@
-// safetensors checkpoints and the JSON helper.
+// safetensors checkpoints.
+#include <sys/resource.h>
+
+#include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -11,25 +15,6 @@
 using namespace mpq;
 using namespace mpq::train;
 using Catch::Matchers::Contains;
-
-TEST_CASE("json: parse, dump and errors", "[json]") {
-  const Json j =
-      Json::parse(R"({"a": [1, 2.5, -3e2], "b": {"c": "x\"y\n"}, "t": true, "n": null})");
-  CHECK(j.at("a").array()[1].number() == 2.5);
-  CHECK(j.at("a").array()[2].number() == -300);
-  CHECK(j.at("b").at("c").string() == "x\"y\n");
-  CHECK(j.at("t").boolean());
-  CHECK(j.at("n").is_null());
-  CHECK(Json::parse(j.dump()).dump() == j.dump());
-  Json w;
-  w["k"] = 3;
-  w["s"] = "v";
-  CHECK(w.dump() == R"({"k": 3, "s": "v"})");
-  CHECK_THROWS_WITH(Json::parse("{\"a\": }", "test"), Contains("test: malformed JSON at byte"));
-  CHECK_THROWS_WITH(Json::parse("[1, 2"), Contains("malformed"));
-  CHECK_THROWS_WITH(Json::parse("{} x"), Contains("trailing"));
-  CHECK_THROWS_WITH(j.at("zz"), Contains("missing key 'zz'"));
-}
 
 TEST_CASE("checkpoint: bit-exact round trip in the safetensors layout", "[checkpoint]") {
   test::TempDir dir;
@@ -148,4 +133,44 @@ TEST_CASE("checkpoint: a file without its CRC, fractional offsets or absurd shap
   dir.write("big.safetensors", big);
   CHECK_THROWS_WITH(load_checkpoint(dir.file("big.safetensors")),
                     Contains("bad shape for 'w'") && Contains("[0, 2^46]"));
+}
+
+TEST_CASE("checkpoint: a write that fails (a full disk) keeps the previous checkpoint",
+          "[checkpoint]") {
+  test::TempDir dir;
+  const std::string path = dir.file("last.safetensors");
+  Checkpoint old;
+  old.tensors = {{"w", test::rand_f32({4}, 1)}};
+  old.metadata = {{"epoch", "1"}};
+  save_checkpoint(path, old);
+  Checkpoint big;
+  big.tensors = {{"w", test::rand_f32({64, 1024}, 2)}};  // 256 kB
+  big.metadata = {{"epoch", "2"}};
+  {
+    // A file size limit of 64 kB makes the write fail part way, as a full
+    // disk would (EFBIG instead of ENOSPC; SIGXFSZ ignored so that write()
+    // returns the error instead of killing the process).
+    struct rlimit before {};
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &before) == 0);
+    void (*old_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = before;
+    small.rlim_cur = 64 * 1024;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    std::string error;
+    try {
+      save_checkpoint(path, big);
+    } catch (const Error& e) {
+      error = e.what();
+    }
+    setrlimit(RLIMIT_FSIZE, &before);
+    std::signal(SIGXFSZ, old_handler);
+    CHECK_THAT(error, Contains("last.safetensors.tmp' failed (disk full?)"));
+  }
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+  const Checkpoint back = load_checkpoint(path);
+  CHECK(back.metadata.at("epoch") == "1");
+  CHECK(back.tensors.at(0).second.to_vector<float>() == old.tensors[0].second.to_vector<float>());
+  // A folder that is not there: refused, nothing written.
+  CHECK_THROWS_WITH(save_checkpoint(dir.file("absent/last.safetensors"), old),
+                    Contains("cannot write") && Contains("absent/last.safetensors.tmp"));
 }

@@ -8,6 +8,8 @@
 #include "data/loader.h"
 #include "temp_dir.h"
 
+#include <zlib.h>
+
 // The test writes its images with stb_image_write (static: no symbol clash).
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -192,4 +194,78 @@ TEST_CASE("data: unusable image folders give clear errors", "[data][image_folder
   CHECK_THROWS_WITH(data::decode_image(dir.file("bad.jpg")),
                     Contains("cannot decode") && Contains("bad.jpg"));
   CHECK_THROWS_WITH(data::decode_image(dir.file("absent.png")), Contains("absent.png"));
+}
+
+namespace {
+std::uint32_t get_be32(const std::string& s, std::size_t at) {
+  return std::uint32_t(static_cast<unsigned char>(s[at])) << 24 |
+         std::uint32_t(static_cast<unsigned char>(s[at + 1])) << 16 |
+         std::uint32_t(static_cast<unsigned char>(s[at + 2])) << 8 |
+         std::uint32_t(static_cast<unsigned char>(s[at + 3]));
+}
+void put_be32(std::string& s, std::size_t at, std::uint32_t v) {
+  for (int k = 0; k < 4; ++k) s[at + k] = static_cast<char>(v >> (24 - 8 * k));
+}
+// A PNG of h x w RGB pixels in memory.
+std::string png_bytes(int h, int w) {
+  const auto p = pixels(h, w, 3, 7);
+  int len = 0;
+  unsigned char* mem = stbi_write_png_to_mem(p.data(), w * 3, w, h, 3, &len);
+  REQUIRE(mem != nullptr);
+  std::string out(reinterpret_cast<char*>(mem), static_cast<std::size_t>(len));
+  STBIW_FREE(mem);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("data: images above the pixel limit are refused from their header",
+          "[data][image_folder]") {
+  const std::string png = png_bytes(8, 8);
+  CHECK(data::decode_image_bytes(png, "ok.png", 64).shape() == Shape{3, 8, 8});
+  CHECK_THROWS_WITH(data::decode_image_bytes(png, "big.png", 63),
+                    Contains("'big.png' is 8x8 pixels, more than the limit of 63") &&
+                        Contains("--max-image-pixels"));
+  // A 1x1 image whose IHDR (chunk at byte 8, data at 16) claims 15000 x 15000,
+  // with the CRC recomputed so only the size is wrong: refused without the
+  // 675 MB its pixels would take (stb_image itself allows up to 2^30 bytes).
+  std::string huge = png_bytes(1, 1);
+  put_be32(huge, 16, 15000);
+  put_be32(huge, 20, 15000);
+  const std::uint32_t len = get_be32(huge, 8);
+  std::uint32_t crc = crc32(0, reinterpret_cast<const Bytef*>(huge.data() + 12), len + 4);
+  put_be32(huge, 16 + len, crc);
+  CHECK_THROWS_WITH(data::decode_image_bytes(huge, "bomb.png"),
+                    Contains("'bomb.png' is 15000x15000 pixels, more than the limit of 40000000"));
+}
+
+TEST_CASE("data: a PNG whose chunk CRC fails or that is cut short is refused",
+          "[data][image_folder]") {
+  const std::string png = png_bytes(4, 4);
+  // The last chunk is IEND (12 bytes); the IDAT before it holds the pixels.
+  std::string flipped = png;
+  flipped[png.size() - 12 - 5] ^= 0x01;  // the IDAT's last data byte
+  CHECK_THROWS_WITH(data::decode_image_bytes(flipped, "flip.png"),
+                    Contains("'flip.png': PNG chunk 'IDAT'") && Contains("fails its CRC"));
+  CHECK_THROWS_WITH(data::decode_image_bytes(png.substr(0, png.size() - 20), "cut.png"),
+                    Contains("'cut.png': truncated PNG"));
+  CHECK_THROWS_WITH(data::decode_image_bytes(png.substr(0, 10), "cut.png"),
+                    Contains("truncated PNG (a chunk header is cut off at byte 8)"));
+}
+
+TEST_CASE("data: a split where no tried image decodes is refused up front",
+          "[data][image_folder]") {
+  test::TempDir dir;
+  write_tree(dir);
+  const data::ImageFolder good(dir.file(""), "train");
+  good.check_decodable();
+  CHECK(good.num_skipped() == 0);
+  std::filesystem::create_directories(dir.file("val/a"));
+  std::filesystem::create_directories(dir.file("val/b"));
+  for (const char* f : {"val/a/1.png", "val/a/2.jpg", "val/b/1.png"}) dir.write(f, "not an image");
+  const data::ImageFolder bad(dir.file(""), "val");
+  CHECK_THROWS_WITH(bad.check_decodable(),
+                    Contains("none of 3 images tried across") && Contains("cannot decode"));
+  // One good image among them is enough.
+  write_png(dir.file("val/b/2.png"), 2, 2, 3, 0);
+  data::ImageFolder(dir.file(""), "val").check_decodable();
 }

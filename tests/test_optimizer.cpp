@@ -62,11 +62,67 @@ TEST_CASE("sgd: decoupled weight decay and parameter groups", "[optimizer]") {
   a.set_grad(from_vector<double>({1.0}, {1}));
   m.step();
   const auto st = m.state();
-  REQUIRE(st.size() == 1);
+  REQUIRE(st.size() == 2);
   CHECK(st[0].first == "p0.momentum");
+  CHECK(st[1].first == "slots");
   train::Sgd m2({a}, {0.1, 0.9});
   m2.load_state(st);
   CHECK(m2.state()[0].second.item() == 1.0);
+}
+
+namespace {
+using State = std::vector<std::pair<std::string, Tensor>>;
+State without(const State& s, const std::string& key) {
+  State out;
+  for (const auto& kv : s)
+    if (kv.first != key) out.push_back(kv);
+  return out;
+}
+State replaced(State s, const std::string& key, Tensor t) {
+  for (auto& kv : s)
+    if (kv.first == key) kv.second = std::move(t);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("optimizer: load_state refuses state that does not belong to it", "[optimizer]") {
+  Tensor a = from_vector<float>({1, 2}, {2}), b = from_vector<float>({3}, {1});
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  train::Sgd sgd({a, b}, {0.1, 0.9});
+  a.set_grad(from_vector<float>({1, 1}, {2}));  // b has no gradient: no momentum yet
+  sgd.step();
+  const State st = sgd.state();
+  CHECK(st.size() == 2);
+  train::Sgd fresh({a, b}, {0.1, 0.9});
+  fresh.load_state(st);  // b without momentum is what the mask says
+  CHECK(fresh.state().size() == 2);
+  using Catch::Matchers::Contains;
+  // A missing momentum would silently restart it.
+  CHECK_THROWS_WITH(fresh.load_state(without(st, "p0.momentum")),
+                    Contains("'p0.momentum' is missing"));
+  CHECK_THROWS_WITH(fresh.load_state(without(st, "slots")), Contains("no 'slots' mask"));
+  // Another dtype is refused, not converted.
+  CHECK_THROWS_WITH(fresh.load_state(replaced(st, "p0.momentum", from_vector<double>({1, 1}, {2}))),
+                    Contains("'p0.momentum' is float64 [2], the parameter float32 [2]"));
+  CHECK_THROWS_WITH(fresh.load_state(replaced(st, "p0.momentum", from_vector<float>({1}, {1}))),
+                    Contains("'p0.momentum' is float32 [1]"));
+  // The state of a network with other parameters.
+  train::Sgd one({a}, {0.1, 0.9});
+  CHECK_THROWS_WITH(one.load_state(st), Contains("'slots' is uint8 [2], expected uint8 [1]"));
+  State extra = st;
+  extra.emplace_back("p1.momentum", from_vector<float>({0}, {1}));
+  CHECK_THROWS_WITH(fresh.load_state(extra), Contains("unexpected 'p1.momentum'"));
+  // Adam's state is not SGD's.
+  train::Adam adam({a, b}, {0.1});
+  a.set_grad(from_vector<float>({1, 1}, {2}));
+  adam.step();
+  CHECK_THROWS_WITH(fresh.load_state(adam.state()), Contains("'p0.momentum' is missing"));
+  CHECK_THROWS_WITH(train::Adam({a, b}, {0.1}).load_state(st), Contains("'p0.exp_avg' is missing"));
+  CHECK_THROWS_WITH(
+      train::Adam({a, b}, {0.1}).load_state(
+          replaced(adam.state(), "p0.step", scalar_tensor(0.5, DType::f64))),
+      Contains("'p0.step' is 0.5, not a step count"));
 }
 
 TEST_CASE("adam: the documented update, L2 and decoupled decay", "[optimizer]") {
@@ -89,8 +145,10 @@ TEST_CASE("adam: the documented update, L2 and decoupled decay", "[optimizer]") 
     }
     train::Adam again({p}, {0.1});
     again.load_state(opt.state());
-    CHECK(again.state().back().first == "p0.step");
-    CHECK(again.state().back().second.item() == 3);  // step count restored
+    const auto st = again.state();
+    REQUIRE(st.size() == 4);
+    CHECK(st[2].first == "p0.step");
+    CHECK(st[2].second.item() == 3);  // step count restored
   }
 }
 
@@ -114,13 +172,10 @@ TEST_CASE("adam: a parameter's bias correction counts its own steps", "[optimize
   for (const auto& [k, v] : st)
     if (k.ends_with(".step")) steps[k] = v.item();
   CHECK(steps == std::map<std::string, double>{{"p0.step", 3}, {"p1.step", 1}});
-  // A checkpoint of the earlier format (one global "step") still loads.
-  train::Adam legacy({a, b}, {0.1});
-  std::vector<std::pair<std::string, Tensor>> old_state;
-  for (const auto& [k, v] : st)
-    if (!k.ends_with(".step")) old_state.emplace_back(k, v);
-  old_state.emplace_back("step", scalar_tensor(3.0, DType::f64));
-  legacy.load_state(old_state);
-  for (const auto& [k, v] : legacy.state())
-    if (k.ends_with(".step")) CHECK(v.item() == 3);
+  train::Adam restored({a, b}, {0.1});
+  restored.load_state(st);
+  std::map<std::string, double> again;
+  for (const auto& [k, v] : restored.state())
+    if (k.ends_with(".step")) again[k] = v.item();
+  CHECK(again == steps);
 }

@@ -102,7 +102,10 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  const std::string bytes = read_file(path, "load_checkpoint");
+  return parse_checkpoint(read_file(path, "load_checkpoint"), path);
+}
+
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   MPQ_CHECK(bytes.size() >= 8, "load_checkpoint: ", path, ": truncated (", bytes.size(),
             " bytes, no header size)");
   std::uint64_t n = 0;

@@ -32,5 +32,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // offsets out of range, fractional or overlapping, unsupported dtype, no CRC
 // (every file mpq reads is one it wrote) or a CRC mismatch.
 Checkpoint load_checkpoint(const std::string& path);
+// The same for a file's bytes in memory; `name` stands for the file in errors.
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name);
 
 }  // namespace mpq::train

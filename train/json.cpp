@@ -1,40 +1,67 @@
 #include "train/json.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/error.h"
 
 namespace mpq::train {
 
+const char* Json::type_name() const {
+  switch (type_) {
+    case Type::null:
+      return "null";
+    case Type::boolean:
+      return "a boolean";
+    case Type::number:
+      return "a number";
+    case Type::string:
+      return "a string";
+    case Type::array:
+      return "an array";
+    case Type::object:
+      return "an object";
+  }
+  return "?";
+}
+std::string Json::where() const {
+  if (!origin_) return "JSON value";
+  return *origin_ + " at " + (pointer_.empty() ? std::string("the top level") : pointer_);
+}
+void Json::type_error(const char* expected) const {
+  MPQ_FAIL(where(), ": expected ", expected, ", got ", type_name());
+}
+
 bool Json::boolean() const {
-  MPQ_CHECK(type_ == Type::boolean, "JSON: expected a boolean");
+  if (type_ != Type::boolean) type_error("a boolean");
   return b_;
 }
 double Json::number() const {
-  MPQ_CHECK(is_number(), "JSON: expected a number");
+  if (!is_number()) type_error("a number");
   return d_;
 }
 const std::string& Json::string() const {
-  MPQ_CHECK(is_string(), "JSON: expected a string");
+  if (!is_string()) type_error("a string");
   return s_;
 }
 const Json::Array& Json::array() const {
-  MPQ_CHECK(is_array(), "JSON: expected an array");
+  if (!is_array()) type_error("an array");
   return *a_;
 }
 const Json::Object& Json::object() const {
-  MPQ_CHECK(is_object(), "JSON: expected an object");
+  if (!is_object()) type_error("an object");
   return *o_;
 }
 Json::Object& Json::object() {
-  MPQ_CHECK(is_object(), "JSON: expected an object");
+  if (!is_object()) type_error("an object");
   return *o_;
 }
 const Json& Json::at(const std::string& key) const {
   const Object& o = object();
   auto it = o.find(key);
-  MPQ_CHECK(it != o.end(), "JSON: missing key '", key, "'");
+  MPQ_CHECK(it != o.end(), where(), ": missing key '", key, "'");
   return it->second;
 }
 bool Json::has(const std::string& key) const {
@@ -122,14 +149,50 @@ void dump_value(const Json& j, std::string& out) {
   }
 }
 
-struct Parser {
+// RFC 6901: '~' and '/' in a key are written "~0" and "~1".
+std::string pointer_token(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
+  }
+  return out;
+}
+
+void append_utf8(std::uint32_t code, std::string& out) {
+  if (code < 0x80) {
+    out += static_cast<char>(code);
+  } else if (code < 0x800) {
+    out += static_cast<char>(0xC0 | (code >> 6));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  } else if (code < 0x10000) {
+    out += static_cast<char>(0xE0 | (code >> 12));
+    out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (code >> 18));
+    out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  }
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+}  // namespace
+
+struct JsonParser {
   const std::string& s;
-  const std::string& what;
+  std::shared_ptr<const std::string> origin;
   std::size_t i = 0;
   int depth = 0;
 
-  [[noreturn]] void fail(const char* msg) {
-    MPQ_FAIL(what, ": malformed JSON at byte ", i, ": ", msg);
+  [[noreturn]] void fail(const std::string& msg) {
+    MPQ_FAIL(*origin, ": malformed JSON at byte ", i, ": ", msg);
   }
   void ws() {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')) ++i;
@@ -142,7 +205,7 @@ struct Parser {
     }
     return false;
   }
-  Json value() {
+  Json value(const std::string& pointer) {
     ws();
     if (i >= s.size()) fail("unexpected end");
     if (++depth > 64) fail("nested too deeply");
@@ -155,9 +218,15 @@ struct Parser {
         do {
           ws();
           if (i >= s.size() || s[i] != '"') fail("expected a string key");
+          const std::size_t key_at = i;
           std::string k = str();
+          if (o.count(k)) {
+            i = key_at;
+            fail("duplicate key '" + k + "'");
+          }
           if (!eat(':')) fail("expected ':'");
-          o[k] = value();
+          Json member = value(pointer + "/" + pointer_token(k));
+          o.emplace(std::move(k), std::move(member));
         } while (eat(','));
         if (!eat('}')) fail("expected ',' or '}'");
       }
@@ -166,7 +235,7 @@ struct Parser {
       ++i;
       Json::Array a;
       if (!eat(']')) {
-        do a.push_back(value());
+        do a.push_back(value(pointer + "/" + std::to_string(a.size())));
         while (eat(','));
         if (!eat(']')) fail("expected ',' or ']'");
       }
@@ -181,26 +250,66 @@ struct Parser {
       v = Json(false);
     } else if (s.compare(i, 4, "null") == 0) {
       i += 4;
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      const std::size_t start = i;
-      if (s[i] == '-') ++i;
-      while (i < s.size() &&
-             std::string_view("0123456789.eE+-").find(s[i]) != std::string_view::npos)
-        ++i;
-      std::size_t used = 0;
-      double d = 0;
-      try {
-        d = std::stod(s.substr(start, i - start), &used);
-      } catch (const std::exception&) {
-        fail("bad number");
-      }
-      if (used != i - start) fail("bad number");
-      v = Json(d);
+    } else if (c == '-' || is_digit(c)) {
+      v = Json(number());
     } else {
       fail("unexpected character");
     }
+    v.origin_ = origin;
+    v.pointer_ = pointer;
     --depth;
     return v;
+  }
+  // RFC 8259 section 6: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  double number() {
+    const std::size_t start = i;
+    auto digits = [&] {
+      const std::size_t from = i;
+      while (i < s.size() && is_digit(s[i])) ++i;
+      if (i == from) fail("bad number (a digit is missing)");
+    };
+    if (s[i] == '-') ++i;
+    if (i < s.size() && s[i] == '0') {
+      ++i;
+      if (i < s.size() && is_digit(s[i])) fail("bad number (leading zero)");
+    } else {
+      digits();
+    }
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      digits();
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+      ++i;
+      if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+      digits();
+    }
+    const std::string text = s.substr(start, i - start);
+    errno = 0;
+    const double d = std::strtod(text.c_str(), nullptr);
+    // Underflow rounds to zero (or a denormal); overflow has no double.
+    if (errno == ERANGE && std::isinf(d)) {
+      i = start;
+      fail("number out of range: " + text);
+    }
+    return d;
+  }
+  unsigned hex4() {
+    if (s.size() - i < 4) fail("bad \\u escape");
+    unsigned code = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char h = s[i++];
+      code <<= 4;
+      if (is_digit(h))
+        code |= static_cast<unsigned>(h - '0');
+      else if (h >= 'a' && h <= 'f')
+        code |= static_cast<unsigned>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F')
+        code |= static_cast<unsigned>(h - 'A' + 10);
+      else
+        fail("bad \\u escape (not a hex digit)");
+    }
+    return code;
   }
   std::string str() {
     ++i;  // opening quote
@@ -209,6 +318,10 @@ struct Parser {
       if (i >= s.size()) fail("unterminated string");
       const char c = s[i++];
       if (c == '"') return out;
+      if (static_cast<unsigned char>(c) < 0x20) {
+        --i;
+        fail("control character in a string");
+      }
       if (c != '\\') {
         out += c;
         continue;
@@ -241,29 +354,27 @@ struct Parser {
           out += '\f';
           break;
         case 'u': {
-          if (i + 4 > s.size()) fail("bad \\u escape");
-          const unsigned code = static_cast<unsigned>(std::stoul(s.substr(i, 4), nullptr, 16));
-          i += 4;
-          // UTF-8 encode the BMP code point (surrogate pairs are not used by mpq).
-          if (code < 0x80) {
-            out += static_cast<char>(code);
-          } else if (code < 0x800) {
-            out += static_cast<char>(0xC0 | (code >> 6));
-            out += static_cast<char>(0x80 | (code & 0x3F));
-          } else {
-            out += static_cast<char>(0xE0 | (code >> 12));
-            out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (code & 0x3F));
+          std::uint32_t code = hex4();
+          // Outside the BMP, RFC 8259 section 7: a high surrogate D800-DBFF
+          // then a low one DC00-DFFF give 0x10000 + (hi - D800) * 0x400 + (lo - DC00).
+          if (code >= 0xDC00 && code <= 0xDFFF) fail("bad \\u escape (a lone low surrogate)");
+          if (code >= 0xD800 && code <= 0xDBFF) {
+            if (s.compare(i, 2, "\\u") != 0) fail("bad \\u escape (a lone high surrogate)");
+            i += 2;
+            const unsigned low = hex4();
+            if (low < 0xDC00 || low > 0xDFFF) fail("bad \\u escape (a lone high surrogate)");
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
           }
+          append_utf8(code, out);
           break;
         }
         default:
+          --i;
           fail("bad escape");
       }
     }
   }
 };
-}  // namespace
 
 std::string Json::dump() const {
   std::string out;
@@ -272,8 +383,8 @@ std::string Json::dump() const {
 }
 
 Json Json::parse(const std::string& text, const std::string& what) {
-  Parser p{text, what};
-  Json v = p.value();
+  JsonParser p{text, std::make_shared<const std::string>(what)};
+  Json v = p.value("");
   p.ws();
   if (p.i != text.size()) p.fail("trailing characters");
   return v;

@@ -1,6 +1,13 @@
 // A small JSON value with a strict parser and a writer: enough for
 // safetensors headers, run summaries and JSON-lines logs. Numbers are
 // doubles (integers up to 2^53 round-trip exactly).
+//
+// The parser follows RFC 8259 strictly (no leading zeros, no control
+// characters in strings, no duplicate keys, well-formed \u escapes including
+// surrogate pairs) and refuses nesting deeper than 64. Every parsed value
+// remembers the document it came from and its JSON pointer (RFC 6901), so a
+// type or missing-key error names both:
+//   "run/config.json at /batch-size: expected a string, got a number".
 #pragma once
 
 #include <map>
@@ -42,6 +49,10 @@ class Json {
   bool has(const std::string& key) const;
   Json& operator[](const std::string& key);  // creates an object / member
 
+  // Where this value came from: "<document> at <JSON pointer>" for parsed
+  // values, "JSON value" for built ones.
+  std::string where() const;
+
   std::string dump() const;  // compact, one line
   // Throws mpq::Error naming `what` and the byte offset on malformed input.
   static Json parse(const std::string& text, const std::string& what = "JSON");
@@ -56,6 +67,12 @@ class Json {
   std::string s_;
   std::shared_ptr<Array> a_;
   std::shared_ptr<Object> o_;
+  std::shared_ptr<const std::string> origin_;  // the parsed document's name
+  std::string pointer_;                         // RFC 6901, "" for the root
+
+  const char* type_name() const;
+  [[noreturn]] void type_error(const char* expected) const;
+  friend struct JsonParser;
 };
 
 }  // namespace mpq::train

@@ -8,6 +8,30 @@
 
 namespace mpq::train {
 
+namespace {
+std::map<std::string, Tensor> by_name(const std::vector<std::pair<std::string, Tensor>>& state) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [k, v] : state)
+    MPQ_CHECK(out.emplace(k, v).second, "optimizer state: '", k, "' appears twice");
+  return out;
+}
+
+// "p<k>.<name>", built by appending (GCC 12 warns falsely on "p" + std::string).
+std::string state_key(std::size_t k, const char* name) {
+  std::string key = "p";
+  key += std::to_string(k);
+  key += '.';
+  key += name;
+  return key;
+}
+
+// A copy of a checked state tensor on the parameter's device.
+Tensor restore(const std::map<std::string, Tensor>& state, const std::string& key,
+               const Tensor& like) {
+  return state.at(key).to(like.device()).contiguous().clone().detach();
+}
+}  // namespace
+
 Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     MPQ_CHECK(groups_[g].weight_decay >= 0 && groups_[g].lr_scale >= 0, "optimizer: group ", g,
@@ -21,33 +45,69 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
   }
 }
 
+Tensor Optimizer::slots_tensor(const std::vector<bool>& has_state) const {
+  std::vector<std::uint8_t> mask(has_state.begin(), has_state.end());
+  return from_vector<std::uint8_t>(mask, {static_cast<std::int64_t>(mask.size())});
+}
+
+std::vector<bool> Optimizer::check_state(const StateMap& state,
+                                         const std::vector<const char*>& like_param,
+                                         const std::vector<const char*>& scalars) const {
+  const auto p = static_cast<std::int64_t>(flat_.size());
+  auto slots = state.find("slots");
+  MPQ_CHECK(slots != state.end(), "optimizer state has no 'slots' mask (not written by this "
+                                  "version of mpq's optimizers)");
+  MPQ_CHECK(slots->second.dtype() == DType::u8 && slots->second.shape() == Shape{p},
+            "optimizer state 'slots' is ", dtype_name(slots->second.dtype()), " ",
+            shape_str(slots->second.shape()), ", expected uint8 [", p,
+            "] (the state of another network or optimizer?)");
+  const std::vector<std::uint8_t> mask = slots->second.to_vector<std::uint8_t>();
+  std::vector<bool> has(flat_.size());
+  std::size_t expected = 1;
+  for (std::size_t k = 0; k < flat_.size(); ++k) {
+    MPQ_CHECK(mask[k] <= 1, "optimizer state 'slots' holds ", int(mask[k]), " (expected 0 or 1)");
+    has[k] = mask[k] == 1;
+    if (!has[k]) continue;
+    const Tensor& like = *flat_[k];
+    for (const char* name : like_param) {
+      const std::string key = state_key(k, name);
+      auto it = state.find(key);
+      MPQ_CHECK(it != state.end(), "optimizer state '", key, "' is missing");
+      MPQ_CHECK(it->second.shape() == like.shape() && it->second.dtype() == like.dtype(),
+                "optimizer state '", key, "' is ", dtype_name(it->second.dtype()), " ",
+                shape_str(it->second.shape()), ", the parameter ", dtype_name(like.dtype()), " ",
+                shape_str(like.shape()));
+    }
+    for (const char* name : scalars) {
+      const std::string key = state_key(k, name);
+      auto it = state.find(key);
+      MPQ_CHECK(it != state.end(), "optimizer state '", key, "' is missing");
+      MPQ_CHECK(it->second.dtype() == DType::f64 && it->second.numel() == 1 &&
+                    it->second.dim() == 0,
+                "optimizer state '", key, "' must be a float64 scalar");
+    }
+    expected += like_param.size() + scalars.size();
+  }
+  if (state.size() != expected) {
+    // Name one key that no masked parameter explains.
+    for (const auto& [key, t] : state) {
+      if (key == "slots") continue;
+      bool known = false;
+      for (std::size_t k = 0; k < flat_.size() && !known; ++k) {
+        if (!has[k]) continue;
+        for (const char* name : like_param) known = known || key == state_key(k, name);
+        for (const char* name : scalars) known = known || key == state_key(k, name);
+      }
+      MPQ_CHECK(known, "optimizer state has the unexpected '", key, "'");
+    }
+  }
+  return has;
+}
+
 void Optimizer::zero_grad() {
   for (const Tensor* p : flat_) p->zero_grad();
 }
 
-namespace {
-std::map<std::string, Tensor> by_name(const std::vector<std::pair<std::string, Tensor>>& state) {
-  return {state.begin(), state.end()};
-}
-
-// "p<k>.<name>", built by appending (GCC 12 warns falsely on "p" + std::string).
-std::string state_key(std::size_t k, const char* name) {
-  std::string key = "p";
-  key += std::to_string(k);
-  key += '.';
-  key += name;
-  return key;
-}
-
-Tensor restore(const std::map<std::string, Tensor>& state, const std::string& key,
-               const Tensor& like) {
-  auto it = state.find(key);
-  if (it == state.end()) return Tensor();
-  MPQ_CHECK(it->second.shape() == like.shape(), "optimizer state '", key, "' has shape ",
-            shape_str(it->second.shape()), ", the parameter ", shape_str(like.shape()));
-  return it->second.to(like.device()).to(like.dtype()).contiguous().clone().detach();
-}
-}  // namespace
 
 Sgd::Sgd(std::vector<Tensor> params, SgdOptions o)
     : Sgd(std::vector<ParamGroup>{{std::move(params), o.weight_decay, 1.0}}, o) {}
@@ -102,15 +162,20 @@ void Sgd::step() {
 
 std::vector<std::pair<std::string, Tensor>> Sgd::state() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (std::size_t k = 0; k < velocity_.size(); ++k)
-    if (velocity_[k].defined()) out.emplace_back(state_key(k, "momentum"), velocity_[k]);
+  std::vector<bool> has(velocity_.size());
+  for (std::size_t k = 0; k < velocity_.size(); ++k) {
+    has[k] = velocity_[k].defined();
+    if (has[k]) out.emplace_back(state_key(k, "momentum"), velocity_[k]);
+  }
+  out.emplace_back("slots", slots_tensor(has));
   return out;
 }
 
 void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
   const auto s = by_name(state);
+  const std::vector<bool> has = check_state(s, {"momentum"}, {});
   for (std::size_t k = 0; k < flat_.size(); ++k)
-    velocity_[k] = restore(s, state_key(k, "momentum"), *flat_[k]);
+    velocity_[k] = has[k] ? restore(s, state_key(k, "momentum"), *flat_[k]) : Tensor();
 }
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o)
@@ -172,34 +237,35 @@ void Adam::step() {
 
 std::vector<std::pair<std::string, Tensor>> Adam::state() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (std::size_t k = 0; k < m_.size(); ++k)
-    if (m_[k].defined()) {
-      out.emplace_back(state_key(k, "exp_avg"), m_[k]);
-      out.emplace_back(state_key(k, "exp_avg_sq"), v_[k]);
-    }
-  for (std::size_t k = 0; k < steps_.size(); ++k)
-    if (steps_[k] > 0)
-      out.emplace_back(state_key(k, "step"),
-                       scalar_tensor(static_cast<double>(steps_[k]), DType::f64));
+  std::vector<bool> has(m_.size());
+  for (std::size_t k = 0; k < m_.size(); ++k) {
+    // The moments are created by a parameter's first step, with its count.
+    has[k] = m_[k].defined();
+    if (!has[k]) continue;
+    out.emplace_back(state_key(k, "exp_avg"), m_[k]);
+    out.emplace_back(state_key(k, "exp_avg_sq"), v_[k]);
+    out.emplace_back(state_key(k, "step"),
+                     scalar_tensor(static_cast<double>(steps_[k]), DType::f64));
+  }
+  out.emplace_back("slots", slots_tensor(has));
   return out;
 }
 
 void Adam::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
   const auto s = by_name(state);
+  const std::vector<bool> has = check_state(s, {"exp_avg", "exp_avg_sq"}, {"step"});
   for (std::size_t k = 0; k < flat_.size(); ++k) {
+    if (!has[k]) {
+      m_[k] = v_[k] = Tensor();
+      steps_[k] = 0;
+      continue;
+    }
+    const double step = s.at(state_key(k, "step")).item();
+    MPQ_CHECK(step >= 1 && step <= 9.0e15 && step == std::floor(step), "optimizer state '",
+              state_key(k, "step"), "' is ", step, ", not a step count");
     m_[k] = restore(s, state_key(k, "exp_avg"), *flat_[k]);
     v_[k] = restore(s, state_key(k, "exp_avg_sq"), *flat_[k]);
-  }
-  // Checkpoints written before per-parameter counts kept one global "step".
-  auto legacy = s.find("step");
-  for (std::size_t k = 0; k < flat_.size(); ++k) {
-    auto it = s.find(state_key(k, "step"));
-    if (it != s.end())
-      steps_[k] = static_cast<std::int64_t>(it->second.item());
-    else
-      steps_[k] = m_[k].defined() && legacy != s.end()
-                      ? static_cast<std::int64_t>(legacy->second.item())
-                      : 0;
+    steps_[k] = static_cast<std::int64_t>(step);
   }
 }
 

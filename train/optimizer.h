@@ -15,6 +15,7 @@
 // state tensors are allocated on the first step only.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,12 +41,26 @@ class Optimizer {
   void set_lr(double lr) { lr_ = lr; }
   double lr() const { return lr_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
-  // Named state tensors ("p<k>.<name>", k = index over all parameters in
-  // group order), for checkpoints; load_state restores them (shapes checked).
+  // Named state tensors for checkpoints: "p<k>.<name>" (k = index over all
+  // parameters in group order) and "slots", a uint8 [parameters] mask of the
+  // parameters that have state (those that have had a gradient). load_state
+  // restores them strictly: the mask must be there and of this optimizer's
+  // size, every masked parameter's tensors present with the parameter's shape
+  // and dtype, nothing else (a missing momentum would silently restart it,
+  // a converted dtype or another optimizer's state hide a mismatched run).
   virtual std::vector<std::pair<std::string, Tensor>> state() const = 0;
   virtual void load_state(const std::vector<std::pair<std::string, Tensor>>& state) = 0;
 
  protected:
+  using StateMap = std::map<std::string, Tensor>;
+  // The "slots" mask of state().
+  Tensor slots_tensor(const std::vector<bool>& has_state) const;
+  // Checks `state` as load_state promises: each masked parameter k has
+  // p<k>.<name> for every name in `like_param` (the parameter's shape and
+  // dtype) and every name in `scalars` (a float64 scalar); returns the mask.
+  std::vector<bool> check_state(const StateMap& state, const std::vector<const char*>& like_param,
+                                const std::vector<const char*>& scalars) const;
+
   std::vector<ParamGroup> groups_;
   std::vector<const Tensor*> flat_;  // every parameter, in group order
   std::vector<std::size_t> group_of_;
