@@ -21,7 +21,8 @@ void Args::add_switch(const std::string& name, const std::string& help) {
   order_.push_back(name);
 }
 
-void Args::load_ini(const std::string& path, const std::string& section) {
+void Args::load_ini(const std::string& path, const std::string& section,
+                    const std::set<std::string>& command_line_only) {
   std::ifstream in(path);
   MPQ_CHECK(in.good(), program_, ": cannot open the experiment file '", path, "'");
   auto trim = [](std::string t) {
@@ -30,6 +31,7 @@ void Args::load_ini(const std::string& path, const std::string& section) {
   };
   std::string line, current;
   std::vector<std::string> sections;
+  std::map<std::string, int> section_line, key_line;  // first line of each
   bool found = false;
   for (int n = 1; std::getline(in, line); ++n) {
     line = trim(line);
@@ -39,6 +41,8 @@ void Args::load_ini(const std::string& path, const std::string& section) {
     if (line.front() == '[') {
       MPQ_CHECK(line.back() == ']', path, ":", n, ": malformed section header '", line, "'");
       current = trim(line.substr(1, line.size() - 2));
+      MPQ_CHECK(section_line.emplace(current, n).second, path, ":", n, ": section [", current,
+                "] appears twice (first on line ", section_line[current], ")");
       sections.push_back(current);
       found = found || current == section;
       continue;
@@ -51,6 +55,10 @@ void Args::load_ini(const std::string& path, const std::string& section) {
     MPQ_CHECK(it != flags_.end() && key != "config" && key != "experiment", path, ":", n,
               ": unknown setting '", key, "' (settings are the flags of ", program_,
               " without the dashes)");
+    MPQ_CHECK(!command_line_only.count(key), path, ":", n, ": '", key,
+              "' cannot be set in an experiment file; give --", key, " on the command line");
+    MPQ_CHECK(key_line.emplace(key, n).second, path, ":", n, ": '", key, "' is set twice in [",
+              section, "] (first on line ", key_line[key], ")");
     if (it->second.set) continue;  // the command line wins
     if (it->second.is_switch) {
       MPQ_CHECK(value == "true" || value == "false", path, ":", n, ": '", key,

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,12 @@ class Args {
   // Reads section [section] of an INI file (key = value lines; lines starting
   // with # or ; are comments)
   // and uses its values for the flags not given on the command line. Keys are
-  // flag names without the dashes; an unknown key or a missing section is an
-  // error naming the file and line.
-  void load_ini(const std::string& path, const std::string& section);
+  // flag names without the dashes; an unknown key, a key set twice in a
+  // section, a section that appears twice, a key of `command_line_only` (flags
+  // read before the file is) or a missing section is an error naming the file
+  // and line.
+  void load_ini(const std::string& path, const std::string& section,
+                const std::set<std::string>& command_line_only = {});
 
   // Every flag's current value (switches as "true"/"false"), for saving a run's configuration.
   std::map<std::string, std::string> values() const;

@@ -1,6 +1,8 @@
 #include "examples/experiment.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -57,6 +59,38 @@ models::NamedTensors with_prefix(const train::Checkpoint& ck, const std::string&
 }
 
 Json opt_number(const std::optional<double>& v) { return v ? Json(*v) : Json(); }
+
+// A whole-string integer or number from a checkpoint's metadata (std::stoi
+// would take "7x" as 7 and throw a bare "stoi" on "x").
+std::int64_t metadata_integer(const train::Checkpoint& ck, const std::string& key,
+                              const std::string& path) {
+  const std::string& text = ck.metadata.at(key);
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  MPQ_CHECK(ec == std::errc() && end == text.data() + text.size(), path, ": metadata '", key,
+            "' is '", text, "', not an integer");
+  return v;
+}
+double metadata_number(const train::Checkpoint& ck, const std::string& key,
+                       const std::string& path) {
+  const std::string& text = ck.metadata.at(key);
+  double v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  MPQ_CHECK(ec == std::errc() && end == text.data() + text.size() && std::isfinite(v), path,
+            ": metadata '", key, "' is '", text, "', not a finite number");
+  return v;
+}
+
+// A checkpoint that names its model (mpq writes "model" into every one) must
+// name this one: resnet20 weights do not become a resnet32.
+void check_metadata_matches(const train::Checkpoint& ck, const std::string& path,
+                            const std::string& key, const std::string& want,
+                            const std::string& prog, const std::string& flag) {
+  auto it = ck.metadata.find(key);
+  if (it == ck.metadata.end()) return;
+  MPQ_CHECK(it->second == want, prog, ": ", path, " was written for ", key, " '", it->second,
+            "', this run has --", flag, " ", want);
+}
 
 }  // namespace
 
@@ -120,6 +154,11 @@ int run_experiment(const Experiment& e, Args& args) {
     std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&now));
     run_dir = buf;
   }
+  {
+    std::error_code ec;
+    MPQ_CHECK(!std::filesystem::exists(run_dir, ec) || std::filesystem::is_directory(run_dir, ec),
+              prog, ": --run-dir ", run_dir, " exists and is not a folder");
+  }
   const std::string config_path = run_dir + "/config.json";
   std::set<std::string> per_process{"resume", "run-dir", "threads", "stop-after", "device"};
   per_process.insert(e.per_process_flags.begin(), e.per_process_flags.end());
@@ -130,8 +169,15 @@ int run_experiment(const Experiment& e, Args& args) {
     const Json saved_json = Json::parse(train::read_file(config_path, prog),
                                         config_path);  // named: the loop must not outlive it
     for (const auto& [k, v] : saved_json.object())
-      if (!per_process.count(k)) saved[k] = v.string();
+      if (!per_process.count(k)) saved[k] = v.string();  // a non-string names file and key
     const auto now = args.values();
+    // Every setting must be there: a missing one would silently take today's default.
+    std::string missing;
+    for (const auto& [k, v] : now)
+      if (!per_process.count(k) && !saved.count(k)) missing += (missing.empty() ? "'" : ", '") + k + "'";
+    MPQ_CHECK(missing.empty(), prog, ": cannot resume: ", config_path, " lacks the setting",
+              missing.find(',') == std::string::npos ? " " : "s ", missing,
+              " (written by another version of ", prog, ", or edited?)");
     std::string conflicts;
     for (const auto& [k, v] : saved) {
       MPQ_CHECK(now.count(k), prog, ": cannot resume: ", config_path, " has the setting '", k,
@@ -149,7 +195,8 @@ int run_experiment(const Experiment& e, Args& args) {
   }
   if (!args.str("config").empty()) {
     MPQ_CHECK(!args.str("experiment").empty(), prog, ": --config needs --experiment NAME");
-    args.load_ini(args.str("config"), args.str("experiment"));
+    // These are read before the experiment file: a value there would be ignored.
+    args.load_ini(args.str("config"), args.str("experiment"), {"run-dir", "resume", "stop-after"});
   } else {
     MPQ_CHECK(args.str("experiment").empty(), prog, ": --experiment needs --config FILE");
   }
@@ -158,6 +205,15 @@ int run_experiment(const Experiment& e, Args& args) {
             ": --mode must be learned, fixed, learn-qmax or float, got '", mode, "'");
   MPQ_CHECK(quantize == "all" || quantize == "weights", prog,
             ": --quantize must be all or weights, got '", quantize, "'");
+  // A bitwidth flag the mode does not read would be silently ignored.
+  for (const char* flag : {"bits", "wbits", "abits"}) {
+    const bool used = std::string(flag) == "bits" ? mode == "learned"
+                                                  : mode == "fixed" || mode == "learn-qmax";
+    MPQ_CHECK(used || !args.given(flag), prog, ": --", flag, " has no effect with --mode ", mode,
+              std::string(flag) == "bits" ? " (--bits is the learned mode's initial bitwidth)"
+                                          : " (--wbits and --abits set the fixed and learn-qmax "
+                                            "modes' bitwidths; the learned mode starts at --bits)");
+  }
   const std::string optimizer = args.str("optimizer");
   MPQ_CHECK(optimizer == "sgd" || optimizer == "adam", prog,
             ": --optimizer must be sgd or adam, got '", optimizer, "'");
@@ -198,8 +254,21 @@ int run_experiment(const Experiment& e, Args& args) {
       MPQ_CHECK(resume.metadata.count(key), prog, ": ", last_path, " has no '", key,
                 "' in its metadata (not a last.safetensors of ", prog, "?)");
     resume_phase = resume.metadata.at("phase");
-    resume_epoch = std::stoi(resume.metadata.at("epoch"));
-    best_acc_so_far = std::stod(resume.metadata.at("best_test_accuracy"));
+    MPQ_CHECK(resume_phase == "float" || resume_phase == "quant", prog, ": ", last_path,
+              " has the phase '", resume_phase, "' (expected float or quant)");
+    const int phase_epochs = resume_phase == "float" ? float_epochs : epochs;
+    const std::int64_t ep = metadata_integer(resume, "epoch", last_path);
+    MPQ_CHECK(ep >= 0 && ep <= phase_epochs, prog, ": ", last_path, " records epoch ", ep,
+              " of the ", resume_phase, " phase, which has ", phase_epochs, " epochs");
+    resume_epoch = static_cast<int>(ep);
+    best_acc_so_far = metadata_number(resume, "best_test_accuracy", last_path);
+    MPQ_CHECK(best_acc_so_far == -1 || (best_acc_so_far >= 0 && best_acc_so_far <= 1), prog, ": ",
+              last_path, ": metadata 'best_test_accuracy' is ", best_acc_so_far,
+              " (expected -1 or an accuracy in [0, 1])");
+    check_metadata_matches(resume, last_path, "model", model_name, prog, "model");
+    check_metadata_matches(resume, last_path, "param",
+                           std::string(quant::parametrization_name(param)), prog, "param");
+    check_metadata_matches(resume, last_path, "seed", std::to_string(seed), prog, "seed");
     std::printf("resuming %s phase after epoch %d from %s\n", resume_phase.c_str(), resume_epoch,
                 last_path.c_str());
   }
@@ -280,11 +349,27 @@ int run_experiment(const Experiment& e, Args& args) {
   // file stops the run before its folder exists.
   const std::string float_init_path = args.str("float-init");
   const bool use_float_init = !float_init_path.empty() && resume_phase != "quant";
-  train::Checkpoint float_init;
-  if (use_float_init) float_init = train::load_checkpoint(float_init_path);
+  if (use_float_init) {
+    const train::Checkpoint float_init = train::load_checkpoint(float_init_path);
+    auto phase_it = float_init.metadata.find("phase");
+    MPQ_CHECK(phase_it == float_init.metadata.end() || phase_it->second == "float", prog,
+              ": --float-init ", float_init_path, " is a checkpoint of the '", phase_it->second,
+              "' phase; it takes a float network (RUN/float.safetensors)");
+    check_metadata_matches(float_init, float_init_path, "model", model_name, prog, "model");
+    try {
+      float_net->load_state_dict(with_prefix(float_init, "model."));
+    } catch (const Error& err) {
+      MPQ_FAIL(prog, ": --float-init ", float_init_path, " does not fit --model ", model_name, ": ",
+               err.what());
+    }
+  }
 
   // Every flag, the data and the checkpoints read: only now is anything written.
-  std::filesystem::create_directories(run_dir);
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(run_dir, ec);
+    MPQ_CHECK(!ec, prog, ": cannot create the run folder ", run_dir, ": ", ec.message());
+  }
   if (!args.on("resume")) {
     Json cfg = Json::Object{};
     for (const auto& [k, v] : args.values())
@@ -312,8 +397,12 @@ int run_experiment(const Experiment& e, Args& args) {
                                         train::SgdOptions{phase_lr, momentum, wd, false});
   };
   auto restore = [&](models::Module& net, train::Optimizer& opt) {
-    net.load_state_dict(with_prefix(resume, "model."));
-    opt.load_state(with_prefix(resume, "optim."));
+    try {
+      net.load_state_dict(with_prefix(resume, "model."));
+      opt.load_state(with_prefix(resume, "optim."));
+    } catch (const Error& err) {
+      MPQ_FAIL(prog, ": cannot resume from ", last_path, ": ", err.what());
+    }
   };
   auto phase = [&](const std::string& name, bool quantized, int phase_epochs, double phase_lr,
                    const std::string& schedule) {
@@ -334,8 +423,7 @@ int run_experiment(const Experiment& e, Args& args) {
   std::shared_ptr<models::Module> qnet;
   try {
     // ---- phase 1: float (trained, or taken from --float-init) ----
-    if (use_float_init) {
-      float_net->load_state_dict(with_prefix(float_init, "model."));
+    if (use_float_init) {  // loaded above
       std::printf("float network from %s (test accuracy %.2f%%)\n", float_init_path.c_str(),
                   100 * train::evaluate(*float_net, *data.test).accuracy);
     } else if (resume_phase != "quant" && float_epochs > 0) {

@@ -108,6 +108,9 @@ int run(int argc, char** argv) {
   args.add("train-limit", "0",
            "train on N images spread evenly over the class-sorted split (0: all)");
   args.add("test-limit", "0", "evaluate on N images spread evenly over the split (0: all)");
+  args.add("max-image-pixels", std::to_string(data::kDefaultMaxImagePixels),
+           "skip (with a warning) images of more pixels than this; read from the file's header "
+           "before decoding");
   args.add("workers", "0",
            "threads that decode and augment images (0: 1 on the CPU, min(8, cores) with "
            "--device cuda); the batches do not depend on it");
@@ -142,9 +145,15 @@ int run(int argc, char** argv) {
       workers = pin ? static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u)) : 1;
     // torchvision's evaluation resize: 256 for a 224 crop.
     const auto resize = static_cast<std::int64_t>(std::lround(static_cast<double>(size) * 256.0 / 224.0));
-    auto train_folder = std::make_unique<data::ImageFolder>(root, a.str("train-split"));
-    auto val_folder =
-        std::make_unique<data::ImageFolder>(root, a.str("val-split"), train_folder->classes());
+    const std::int64_t max_pixels = a.integer("max-image-pixels", 1, INT32_MAX);
+    auto train_folder =
+        std::make_unique<data::ImageFolder>(root, a.str("train-split"), std::vector<std::string>{},
+                                            max_pixels);
+    auto val_folder = std::make_unique<data::ImageFolder>(root, a.str("val-split"),
+                                                          train_folder->classes(), max_pixels);
+    // A split of files that are not images stops here, not after an epoch of warnings.
+    train_folder->check_decodable();
+    val_folder->check_decodable();
     examples::ExperimentData out;
     std::ostringstream desc;
     desc << train_folder->summary() << "; " << val_folder->summary() << "; crops " << size << "x"

@@ -1,6 +1,8 @@
 // The `mpq quant` command end to end: .npy in, .npy/JSON/SVG out, and clear
 // errors (exit code 2) for malformed input.
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -69,6 +71,7 @@ TEST_CASE("mpq quant: malformed input exits with code 2 and a clear message", "[
   save_npy(dir.file("x.npy"), from_vector<float>({0.5f, -0.5f}, {2}));
   save_npy(dir.file("int.npy"), from_vector<std::int32_t>({1, 2}, {2}));
   save_npy(dir.file("u3.npy"), from_vector<float>({1, 2, 3}, {3}));
+  save_npy(dir.file("nan.npy"), from_vector<float>({1, std::nanf("")}, {2}));
   const std::string good = train::read_file(dir.file("x.npy"), "test");
   dir.write("trunc.npy", good.substr(0, good.size() - 3));
   dir.write("junk.npy", "not a numpy file");
@@ -86,6 +89,8 @@ TEST_CASE("mpq quant: malformed input exits with code 2 and a clear message", "[
       {"quant --param U3 --d abc" + x, "expects a finite number"},
       {"quant --param U3 --upstream " + dir.file("u3.npy") + x,
        "expected a floating tensor of shape [2]"},
+      {"quant --param U3 --upstream " + dir.file("nan.npy") + x,
+       "--upstream " + dir.file("nan.npy") + " contains NaN or Inf"},
       {"quant --param U3 --bogus 1" + x, "unknown flag --bogus"},
       {"frobnicate", "unknown command"},
   };
@@ -95,6 +100,29 @@ TEST_CASE("mpq quant: malformed input exits with code 2 and a clear message", "[
     CHECK(r.code == 2);
     CHECK_THAT(r.err, Contains(message));
   }
+}
+
+TEST_CASE("mpq quant: outputs are written all or none", "[cli][quant]") {
+  test::TempDir dir;
+  save_npy(dir.file("x.npy"), from_vector<float>({0.5f, -0.5f}, {2}));
+  // --json into a folder that does not exist: the run fails, and neither the
+  // .npy it would have written first nor a temporary file is left.
+  const Result r = run_cli(dir, "quant --param U3 --input " + dir.file("x.npy") + " --output " +
+                                    dir.file("q.npy") + " --grad-input " + dir.file("g.npy") +
+                                    " --json " + dir.file("absent/out.json"));
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("cannot write '" + dir.file("absent/out.json.tmp") + "'"));
+  for (const char* f : {"q.npy", "q.npy.tmp", "g.npy", "g.npy.tmp"}) {
+    INFO(f);
+    CHECK_FALSE(std::filesystem::exists(dir.file(f)));
+  }
+  // An existing output is left as it was.
+  dir.write("q.npy", "old");
+  CHECK(run_cli(dir, "quant --param U3 --input " + dir.file("x.npy") + " --output " +
+                         dir.file("q.npy") + " --plot " + dir.file("absent/q.svg"))
+            .code == 2);
+  CHECK(train::read_file(dir.file("q.npy"), "test") == "old");
+  CHECK_FALSE(std::filesystem::exists(dir.file("q.npy.tmp")));
 }
 
 TEST_CASE("mpq summary: ResNet-20 prints the paper's memory numbers", "[cli][summary]") {

@@ -190,6 +190,17 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
     net.train();
     for (std::int64_t s = 0; train.next(x, y); ++s) {
       const std::int64_t m = x.shape()[0];
+      if (m == 1 && batch > 1) {
+        // Only the last batch can hold one image (N = k * batch + 1): batch
+        // norm cannot train on one value per channel, so it sits out.
+        if (!warned_single_batch_)
+          std::fprintf(stderr,
+                       "note: the last training batch holds 1 image (%lld images, batch size "
+                       "%lld); batch norm cannot train on one, so it is left out of each epoch\n",
+                       static_cast<long long>(n), static_cast<long long>(batch));
+        warned_single_batch_ = true;
+        continue;
+      }
       const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * steps_per_epoch + s;
       check_derived_ranges(derived, epoch, global_step);
       opt.set_lr(sched.at(static_cast<double>(epoch - 1) +

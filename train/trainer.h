@@ -108,6 +108,7 @@ class Trainer {
   double images_per_s_ = 0;
   Evaluation last_eval_;
   bool tty_;
+  bool warned_single_batch_ = false;
 };
 
 }  // namespace mpq::train

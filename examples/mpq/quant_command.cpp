@@ -157,6 +157,9 @@ int quant_command(int argc, char** argv) {
               args.str("upstream"), " is ", dtype_name(u.dtype()), " ", shape_str(u.shape()),
               "; expected a floating tensor of shape ", shape_str(x.shape()));
     upstream = u.to(DType::f64).contiguous();
+    for (double v : upstream.to_vector<double>())
+      MPQ_CHECK(std::isfinite(v), "mpq quant: --upstream ", args.str("upstream"),
+                " contains NaN or Inf");
   }
 
   const double bits = args.given("b") ? args.real("b", -1e9, 1e9) : 4.0;
@@ -187,10 +190,15 @@ int quant_command(int argc, char** argv) {
     g[k] = t.defined() ? t.item() : 0.0;
   }
 
+  // Every output is written at once, all or none (a failing --json must not
+  // leave a new --output behind).
+  std::vector<std::pair<std::string, std::string>> outputs;
   if (args.given("output"))
-    save_npy(args.str("output"), q.detach().to(DType::f32).reshape(raw_x.shape()));
+    outputs.emplace_back(args.str("output"),
+                         npy_bytes(q.detach().to(Device::cpu()).to(DType::f32).reshape(raw_x.shape())));
   if (args.given("grad-input"))
-    save_npy(args.str("grad-input"), gx.to(DType::f32).reshape(raw_x.shape()));
+    outputs.emplace_back(args.str("grad-input"),
+                         npy_bytes(gx.to(Device::cpu()).to(DType::f32).reshape(raw_x.shape())));
   if (args.given("json")) {
     std::ostringstream js;
     js << "{\"param\": \"" << quant::parametrization_name(p)
@@ -203,13 +211,14 @@ int quant_command(int argc, char** argv) {
       js << "\"qmin\": " << json_number(v.qmin) << ", \"qmax\": " << json_number(v.qmax);
     js << "}, \"grad\": {\"" << names[0] << "\": " << json_number(g[0]) << ", \"" << names[1]
        << "\": " << json_number(g[1]) << "}}\n";
-    train::write_file_atomic(args.str("json"), js.str());
+    outputs.emplace_back(args.str("json"), js.str());
   }
   if (args.given("plot")) {  // the sweep behind the plot runs on the CPU
     qz.to(Device::cpu());
-    train::write_file_atomic(args.str("plot"),
-                             plot(qz, x.detach().to(Device::cpu()), q.detach().to(Device::cpu())));
+    outputs.emplace_back(args.str("plot"),
+                         plot(qz, x.detach().to(Device::cpu()), q.detach().to(Device::cpu())));
   }
+  train::write_files_atomic(outputs);
 
   if (!args.given("output") && !args.given("grad-input") && !args.given("json") &&
       !args.given("plot")) {
