@@ -1,5 +1,6 @@
 #include "core/npy.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -128,8 +129,11 @@ Tensor load_npy(const std::string& path) {
   // The data the shape needs must be in the file; each dimension is < 2^40 and
   // the product is bounded by the bytes present at every step, so it cannot overflow.
   const std::uint64_t data_bytes = remaining - header_len;
+  // A shape with a zero dimension needs no data at all (empty() still refuses
+  // its other dimensions when they are absurd).
+  const bool no_data = std::find(shape.begin(), shape.end(), 0) != shape.end();
   std::uint64_t expected = dtype_size(dtype);
-  for (auto d : shape) {
+  for (auto d : no_data ? std::vector<std::int64_t>{} : shape) {
     const auto ud = static_cast<std::uint64_t>(d);
     MPQ_CHECK(ud == 0 || expected <= data_bytes / ud, "load_npy: ", path,
               ": truncated data (shape ", shape_str(shape), " ", dtype_name(dtype),

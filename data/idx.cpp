@@ -73,6 +73,24 @@ Tensor read_idx(const std::string& path) {
               ": implausible shape ", shape_str(shape));
     n *= d;
   }
+  // Before allocating: the data must fit in what the file can hold. Plain: the
+  // bytes after the header; gzipped: deflate expands at most 1032:1 (RFC 1951's
+  // longest match per bit), so a 16-byte file cannot claim 10 GB.
+  {
+    struct stat st;
+    const std::uint64_t file_size =
+        ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    const std::uint64_t header = 4 + 4 * static_cast<std::uint64_t>(ndim);
+    const bool plain = gzdirect(in.f) != 0;
+    const std::uint64_t room = plain ? (file_size > header ? file_size - header : 0)
+                                     : file_size * 1032;
+    MPQ_CHECK(plain || static_cast<std::uint64_t>(n) <= room, "read_idx: ", path,
+              ": truncated: shape ", shape_str(shape), " needs ", n,
+              " bytes of data, more than the gzipped file of ", file_size,
+              " bytes can hold (deflate expands at most 1032:1)");
+    MPQ_CHECK(!plain || static_cast<std::uint64_t>(n) <= room, "read_idx: ", path,
+              ": truncated: shape ", shape_str(shape), " needs ", n, " bytes of data, found ", room);
+  }
   Tensor t = empty(shape, DType::u8);
   const std::size_t got = read_bytes(in, t.raw_data(), static_cast<std::size_t>(n), path);
   MPQ_CHECK(got == static_cast<std::size_t>(n), "read_idx: ", path, ": truncated: shape ",

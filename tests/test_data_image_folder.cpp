@@ -269,3 +269,25 @@ TEST_CASE("data: a split where no tried image decodes is refused up front",
   write_png(dir.file("val/b/2.png"), 2, 2, 3, 0);
   data::ImageFolder(dir.file(""), "val").check_decodable();
 }
+
+TEST_CASE("data: a JPEG Huffman table with more than 256 codes is refused", "[data][image_folder]") {
+  // Found by tests/fuzz/fuzz_image: stb_image 2.27 writes past its table when
+  // a DHT segment's 16 code counts sum to more than 256 (UBSan: index 257 out
+  // of bounds for type 'stbi_uc[257]').
+  const auto p = pixels(8, 8, 3, 1);
+  std::string jpg;
+  REQUIRE(stbi_write_jpg_to_func(
+              [](void* ctx, void* data, int size) {
+                static_cast<std::string*>(ctx)->append(static_cast<char*>(data),
+                                                       static_cast<std::size_t>(size));
+              },
+              &jpg, 8, 8, 3, p.data(), 90) != 0);
+  CHECK(data::decode_image_bytes(jpg, "ok.jpg").shape() == Shape{3, 8, 8});
+  const std::size_t dht = jpg.find("\xff\xc4");
+  REQUIRE(dht != std::string::npos);
+  std::string bad = jpg;
+  for (int i = 1; i <= 16; ++i) bad[dht + 4 + i] = 0x20;  // 16 x 32 = 512 codes
+  CHECK_THROWS_WITH(data::decode_image_bytes(bad, "bad.jpg"),
+                    Contains("'bad.jpg': JPEG Huffman table at byte") &&
+                        Contains("has 512 codes (at most 256"));
+}

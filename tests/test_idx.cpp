@@ -106,3 +106,20 @@ TEST_CASE("idx: dataset-level checks", "[idx]") {
   write_split(dir, "t10k", 2, true, std::string("\x01\x0b", 2));  // label 11
   CHECK_THROWS_WITH(data::load_mnist(dir.file(""), false), Contains("label 11"));
 }
+
+TEST_CASE("idx: a header claiming more data than the file can hold is refused before allocating",
+          "[idx]") {
+  // Found by tests/fuzz/fuzz_idx: 16 bytes claiming 768 x 512 x 25720 (10 GB)
+  // were allocated before the read failed.
+  test::TempDir dir;
+  dir.write("bomb.idx", idx_bytes({768, 512, 25720}, "dx"));
+  CHECK_THROWS_WITH(data::read_idx(dir.file("bomb.idx")),
+                    Contains("needs 10113515520 bytes of data, found 2"));
+  // Gzipped, the bound is deflate's largest ratio (1032:1) times the file size.
+  write_gz(dir.file("bomb.idx.gz"), idx_bytes({768, 512, 25720}, "dx"));
+  CHECK_THROWS_WITH(data::read_idx(dir.file("bomb.idx.gz")),
+                    Contains("more than the gzipped file of"));
+  // A real gzipped file that compresses well still reads.
+  write_gz(dir.file("zeros.idx.gz"), idx_bytes({1000, 100}, std::string(100000, '\0')));
+  CHECK(data::read_idx(dir.file("zeros.idx.gz")).shape() == Shape{1000, 100});
+}

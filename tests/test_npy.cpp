@@ -95,3 +95,16 @@ TEST_CASE("npy: hostile headers are refused before anything is allocated (issue 
                                          1, ""));
   CHECK(load_npy(dir.file("empty.npy")).shape() == Shape{0, 3});
 }
+
+TEST_CASE("npy: zero-size shapes round trip whatever their other dimensions", "[npy]") {
+  // Found by tests/fuzz/fuzz_npy: [1, 0] without data bytes was refused as
+  // truncated (the size check stopped at the 1 before seeing the 0).
+  test::TempDir dir;
+  for (const Shape& shape : {Shape{1, 0}, Shape{7, 0, 3}, Shape{0}}) {
+    INFO(shape_str(shape));
+    save_npy(dir.file("z.npy"), empty(shape, DType::f32));
+    const Tensor back = load_npy(dir.file("z.npy"));
+    CHECK(back.shape() == shape);
+    CHECK(back.numel() == 0);
+  }
+}
