@@ -142,6 +142,80 @@ void add_experiment_flags(Args& args, const ExperimentDefaults& d) {
            "stop after this many epochs (float + quantized) as if killed; for testing --resume");
 }
 
+ExperimentSettings read_settings(const std::string& prog, const std::vector<std::string>& models,
+                                 const Args& args) {
+  ExperimentSettings s;
+  s.mode = args.str("mode");
+  s.quantize = args.str("quantize");
+  const std::string &mode = s.mode, &quantize = s.quantize;
+  MPQ_CHECK(mode == "learned" || mode == "fixed" || mode == "learn-qmax" || mode == "float", prog,
+            ": --mode must be learned, fixed, learn-qmax or float, got '", mode, "'");
+  MPQ_CHECK(quantize == "all" || quantize == "weights", prog,
+            ": --quantize must be all or weights, got '", quantize, "'");
+  // A bitwidth flag the mode does not read would be silently ignored.
+  for (const char* flag : {"bits", "wbits", "abits"}) {
+    const bool used = std::string(flag) == "bits" ? mode == "learned"
+                                                  : mode == "fixed" || mode == "learn-qmax";
+    MPQ_CHECK(used || !args.given(flag), prog, ": --", flag, " has no effect with --mode ", mode,
+              std::string(flag) == "bits" ? " (--bits is the learned mode's initial bitwidth)"
+                                          : " (--wbits and --abits set the fixed and learn-qmax "
+                                            "modes' bitwidths; the learned mode starts at --bits)");
+  }
+  // Weights and activations get the same kind of quantizer (--bits in the
+  // learned mode; --wbits and --abits in the fixed and learn-qmax ones).
+  s.wbits = mode == "learned" ? args.real("bits", 2, 8) : args.real("wbits", 2, 8);
+  s.abits = mode == "learned" ? args.real("bits", 1, 8) : args.real("abits", 1, 8);
+  s.optimizer = args.str("optimizer");
+  MPQ_CHECK(s.optimizer == "sgd" || s.optimizer == "adam", prog,
+            ": --optimizer must be sgd or adam, got '", s.optimizer, "'");
+  s.model = args.str("model");
+  {
+    std::string names;
+    for (const auto& m : models) names += (names.empty() ? "" : ", ") + m;
+    MPQ_CHECK(std::find(models.begin(), models.end(), s.model) != models.end(), prog,
+              ": --model must be one of ", names, ", got '", s.model, "'");
+  }
+  s.param = quant::parse_parametrization(args.str("param"));
+  s.float_epochs = static_cast<int>(args.integer("float-epochs", 0, 10000));
+  s.epochs = static_cast<int>(args.integer("epochs", 0, 10000));
+  s.batch_size = args.integer("batch-size", 2, 65536);
+  s.weight_decay = args.real("weight-decay", 0, 1);
+  s.momentum = args.real("momentum", 0, 0.999);
+  s.float_lr = args.real("float-lr", 0, 1e30);
+  s.lr = args.real("lr", 0, 1e30);
+  s.warmup = args.real("warmup", 0, 1e6);
+  s.seed = static_cast<std::uint64_t>(args.integer("seed", 0, INT64_MAX));
+  s.stop_after = args.integer("stop-after", 0, 1 << 30);
+  s.threads = static_cast<int>(args.integer("threads", 0, 1024));
+  s.device = Device::parse(args.str("device"));
+  s.lambda = args.real("lambda", 0, 1e6);
+  s.float_schedule = args.str("float-schedule");
+  s.schedule = args.str("schedule");
+  train::Schedule::parse(s.float_schedule, s.float_lr, std::max(s.float_epochs, 1));
+  train::Schedule::parse(s.schedule, s.lr, std::max(s.epochs, 1));
+  // A memory target on tensors that stay float (weights in float mode,
+  // activations with --quantize weights) could never be met.
+  const bool qweights = mode != "float", qacts = mode != "float" && quantize == "all";
+  auto target = [&](const char* flag, bool quantized) {
+    const std::string v = args.str(flag);
+    TargetSetting t;
+    if (v == "none") return t;
+    MPQ_CHECK(quantized || v == "auto", prog, ": --", flag,
+              " targets tensors that stay float with --mode ", mode, " --quantize ", quantize);
+    if (v == "auto") {
+      t.kind = TargetSetting::Kind::automatic;
+    } else {
+      t.kind = TargetSetting::Kind::kb;
+      t.kb = args.real(flag, 0, 1e12);
+    }
+    return t;
+  };
+  s.weight_target = target("weight-target", qweights);
+  s.act_max_target = target("act-max-target", qacts);
+  s.act_sum_target = target("act-sum-target", qacts);
+  return s;
+}
+
 int run_experiment(const Experiment& e, Args& args) {
   const std::string& prog = e.program;
   // The run folder and its configuration come first: a resumed run takes every
@@ -200,47 +274,19 @@ int run_experiment(const Experiment& e, Args& args) {
   } else {
     MPQ_CHECK(args.str("experiment").empty(), prog, ": --experiment needs --config FILE");
   }
-  const std::string mode = args.str("mode"), quantize = args.str("quantize");
-  MPQ_CHECK(mode == "learned" || mode == "fixed" || mode == "learn-qmax" || mode == "float", prog,
-            ": --mode must be learned, fixed, learn-qmax or float, got '", mode, "'");
-  MPQ_CHECK(quantize == "all" || quantize == "weights", prog,
-            ": --quantize must be all or weights, got '", quantize, "'");
-  // A bitwidth flag the mode does not read would be silently ignored.
-  for (const char* flag : {"bits", "wbits", "abits"}) {
-    const bool used = std::string(flag) == "bits" ? mode == "learned"
-                                                  : mode == "fixed" || mode == "learn-qmax";
-    MPQ_CHECK(used || !args.given(flag), prog, ": --", flag, " has no effect with --mode ", mode,
-              std::string(flag) == "bits" ? " (--bits is the learned mode's initial bitwidth)"
-                                          : " (--wbits and --abits set the fixed and learn-qmax "
-                                            "modes' bitwidths; the learned mode starts at --bits)");
-  }
-  const std::string optimizer = args.str("optimizer");
-  MPQ_CHECK(optimizer == "sgd" || optimizer == "adam", prog,
-            ": --optimizer must be sgd or adam, got '", optimizer, "'");
+  const ExperimentSettings settings = read_settings(prog, e.models, args);
+  const std::string &mode = settings.mode, &quantize = settings.quantize,
+                    &optimizer = settings.optimizer, &model_name = settings.model;
+  const quant::Parametrization param = settings.param;
+  const int float_epochs = settings.float_epochs, epochs = settings.epochs;
+  const std::int64_t batch = settings.batch_size, stop_after = settings.stop_after;
+  const double wd = settings.weight_decay, momentum = settings.momentum;
+  const double float_lr = settings.float_lr, lr = settings.lr, warmup = settings.warmup;
+  const std::uint64_t seed = settings.seed;
+  const Device device = settings.device;
   const Stopwatch run_time;
-  const std::string model_name = args.str("model");
-  {
-    std::string names;
-    for (const auto& m : e.models) names += (names.empty() ? "" : ", ") + m;
-    MPQ_CHECK(std::find(e.models.begin(), e.models.end(), model_name) != e.models.end(), prog,
-              ": --model must be one of ", names, ", got '", model_name, "'");
-  }
-  const quant::Parametrization param = quant::parse_parametrization(args.str("param"));
-  const int float_epochs = static_cast<int>(args.integer("float-epochs", 0, 10000));
-  const int epochs = static_cast<int>(args.integer("epochs", 0, 10000));
-  const std::int64_t batch = args.integer("batch-size", 2, 65536);
-  const double wd = args.real("weight-decay", 0, 1), momentum = args.real("momentum", 0, 0.999);
-  const double float_lr = args.real("float-lr", 0, 1e30), lr = args.real("lr", 0, 1e30);
-  const double warmup = args.real("warmup", 0, 1e6);
-  const std::uint64_t seed = static_cast<std::uint64_t>(args.integer("seed", 0, INT64_MAX));
-  const std::int64_t stop_after = args.integer("stop-after", 0, 1 << 30);
-  if (const auto t = args.integer("threads", 0, 1024); t > 0) set_num_threads(static_cast<int>(t));
-  const Device device = Device::parse(args.str("device"));
+  if (settings.threads > 0) set_num_threads(settings.threads);
   if (!device.is_cpu()) cuda::require(device, prog.c_str());  // before anything is written
-  // Everything is checked before anything is written (below, once the data,
-  // the targets and the checkpoints are read): bad input leaves no run folder.
-  train::Schedule::parse(args.str("float-schedule"), float_lr, std::max(float_epochs, 1));
-  train::Schedule::parse(args.str("schedule"), lr, std::max(epochs, 1));
   const std::string last_path = run_dir + "/last.safetensors";
 
   // ---- resume state ----
@@ -248,7 +294,13 @@ int run_experiment(const Experiment& e, Args& args) {
   int resume_epoch = 0;
   double best_acc_so_far = -1;
   train::Checkpoint resume;
-  if (args.on("resume")) {
+  // A run killed before its first checkpoint has config.json and nothing
+  // else worth keeping: --resume starts it from the beginning.
+  const bool resume_from_checkpoint = args.on("resume") && std::filesystem::exists(last_path);
+  if (args.on("resume") && !resume_from_checkpoint)
+    std::printf("resuming: %s has no checkpoint yet; starting the run from its beginning\n",
+                run_dir.c_str());
+  if (resume_from_checkpoint) {
     resume = train::load_checkpoint(last_path);
     for (const char* key : {"phase", "epoch", "best_test_accuracy"})
       MPQ_CHECK(resume.metadata.count(key), prog, ": ", last_path, " has no '", key,
@@ -286,8 +338,7 @@ int run_experiment(const Experiment& e, Args& args) {
   {
     // Weights and activations get the same kind of quantizer; fixed and learn-qmax
     // use the uniform or power-of-two baseline that matches --param.
-    const double wbits = mode == "learned" ? args.real("bits", 2, 8) : args.real("wbits", 2, 8);
-    const double abits = mode == "learned" ? args.real("bits", 1, 8) : args.real("abits", 1, 8);
+    const double wbits = settings.wbits, abits = settings.abits;
     const models::QuantMode qm = mode == "fixed"        ? models::QuantMode::fixed
                                  : mode == "learn-qmax" ? models::QuantMode::learn_qmax
                                                         : models::QuantMode::learned;
@@ -297,7 +348,7 @@ int run_experiment(const Experiment& e, Args& args) {
 
   // Targets scaled to this network (needs the activation sizes of one forward).
   train::MemoryTargets targets;
-  targets.lambda = args.real("lambda", 0, 1e6);
+  targets.lambda = settings.lambda;
   {
     NoGradGuard ng;
     auto probe = models::make_model(model_name, mo);
@@ -315,27 +366,17 @@ int run_experiment(const Experiment& e, Args& args) {
         wsize += at.weight_bits * kb;
       }
     }
-    auto target = [&](const std::string& flag, double autov) -> std::optional<double> {
-      const std::string v = args.str(flag);
-      if (v == "none") return std::nullopt;
-      if (v == "auto") return autov;
-      return args.real(flag, 0, 1e12);
+    // 'auto' targets apply only to what is quantized (read_settings refuses
+    // a number for tensors that stay float).
+    auto target = [](const TargetSetting& t, double autov) -> std::optional<double> {
+      if (t.kind == TargetSetting::Kind::none) return std::nullopt;
+      if (t.kind == TargetSetting::Kind::automatic) return autov;
+      return t.kb;
     };
-    // 'auto' targets apply only to what is quantized: float tensors (weights in
-    // float mode, activations with --quantize weights) could never meet them.
     const bool qweights = mode != "float", qacts = mode != "float" && quantize == "all";
-    auto applies = [&](const char* flag, bool quantized) {
-      MPQ_CHECK(quantized || args.str(flag) == "auto" || args.str(flag) == "none", prog, ": --",
-                flag, " targets tensors that stay float with --mode ", mode, " --quantize ",
-                quantize);
-      return quantized;
-    };
-    if (applies("weight-target", qweights))
-      targets.weight_kb = target("weight-target", wsize * at.weight_ratio);
-    if (applies("act-max-target", qacts))
-      targets.act_max_kb = target("act-max-target", amax * at.act_max_ratio);
-    if (applies("act-sum-target", qacts))
-      targets.act_sum_kb = target("act-sum-target", asum * at.act_sum_ratio);
+    if (qweights) targets.weight_kb = target(settings.weight_target, wsize * at.weight_ratio);
+    if (qacts) targets.act_max_kb = target(settings.act_max_target, amax * at.act_max_ratio);
+    if (qacts) targets.act_sum_kb = target(settings.act_sum_target, asum * at.act_sum_ratio);
   }
   auto fmt_target = [](const std::optional<double>& t) {
     return t ? std::to_string(*t).substr(0, 6) + " kB" : std::string("none");
@@ -380,7 +421,8 @@ int run_experiment(const Experiment& e, Args& args) {
   train::Trainer trainer(run_dir, args.on("resume"), best_acc_so_far, stop_after,
                          {{"model", model_name},
                           {"param", std::string(quant::parametrization_name(param))},
-                          {"seed", std::to_string(seed)}});
+                          {"seed", std::to_string(seed)}},
+                         resume.metadata.count("log_line") ? resume.metadata.at("log_line") : "");
 
   auto make_opt = [&](models::Module& net, double phase_lr) -> std::unique_ptr<train::Optimizer> {
     // The paper's preset: the same L2 decay on every parameter, quantizers and BN included.
@@ -429,7 +471,7 @@ int run_experiment(const Experiment& e, Args& args) {
     } else if (resume_phase != "quant" && float_epochs > 0) {
       auto opt = make_opt(*float_net, float_lr);
       if (resume_phase == "float") restore(*float_net, *opt);
-      trainer.run_phase(phase("float", false, float_epochs, float_lr, args.str("float-schedule")),
+      trainer.run_phase(phase("float", false, float_epochs, float_lr, settings.float_schedule),
                         *float_net, *opt, *data.train, *data.test);
       // The trained float network, reusable by other runs (--float-init).
       train::Checkpoint fck;
@@ -453,7 +495,7 @@ int run_experiment(const Experiment& e, Args& args) {
       models::init_quantizers_from_weights(*qnet);
     }
     if (mode != "float" && epochs > 0)
-      trainer.run_phase(phase("quant", true, epochs, lr, args.str("schedule")), *qnet, *qopt,
+      trainer.run_phase(phase("quant", true, epochs, lr, settings.schedule), *qnet, *qopt,
                         *data.train, *data.test);
   } catch (const train::Trainer::StopRequested&) {
     std::printf(

@@ -21,8 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "core/shape.h"
 #include "examples/args.h"
+#include "quant/spec.h"
 #include "train/trainer.h"
 
 namespace mpq::examples {
@@ -64,6 +66,35 @@ struct Experiment {
   // --resume accepts other values for them.
   std::set<std::string> per_process_flags;
 };
+
+// A memory target flag: 'none', 'auto' (from the program's AutoTargets) or kB.
+struct TargetSetting {
+  enum class Kind { none, automatic, kb };
+  Kind kind = Kind::none;
+  double kb = 0;
+};
+
+// The experiment flags, read and checked (read_settings): one place for
+// every range and every combination that is refused.
+struct ExperimentSettings {
+  std::string mode, quantize, optimizer, model;
+  quant::Parametrization param{};
+  int float_epochs = 0, epochs = 0, threads = 0;
+  std::int64_t batch_size = 0, stop_after = 0;
+  double weight_decay = 0, momentum = 0, float_lr = 0, lr = 0, warmup = 0, lambda = 0;
+  double wbits = 0, abits = 0;  // the initial (learned) or fixed bitwidths the mode uses
+  std::uint64_t seed = 0;
+  Device device;
+  std::string float_schedule, schedule;
+  TargetSetting weight_target, act_max_target, act_sum_target;
+};
+
+// Reads the flags once they are final (after --config and --resume); throws
+// mpq::Error naming the flag for any value out of range, unknown name, flag
+// the mode ignores or target on tensors that stay float. `models`: the
+// program's --model choices.
+ExperimentSettings read_settings(const std::string& program, const std::vector<std::string>& models,
+                                 const Args& args);
 
 // Declares the flags every experiment has.
 void add_experiment_flags(Args& args, const ExperimentDefaults& defaults);

@@ -8,6 +8,7 @@
 #include "core/rng.h"
 #include "models/zoo.h"
 #include "temp_dir.h"
+#include "train/file_io.h"
 #include "train/trainer.h"
 
 using namespace mpq;
@@ -115,4 +116,26 @@ TEST_CASE("trainer: a non-finite loss or gradient stops the run as Diverged", "[
   CHECK_THAT(msg, Contains("training stopped: non-finite value") && Contains("at epoch 1, step") &&
                       Contains("nothing was saved over the last good checkpoint"));
   CHECK_FALSE(std::filesystem::exists(dir.file("last.safetensors")));
+}
+
+TEST_CASE("trainer: a resumed run mends log.jsonl from its checkpoint's line", "[train][trainer]") {
+  test::TempDir dir;
+  const std::string l1 = R"({"epoch": 1, "images_per_s": 10, "phase": "float"})";
+  const std::string l2 = R"({"epoch": 2, "images_per_s": 11, "phase": "float"})";
+  const std::string c2 = R"({"epoch": 2, "phase": "float"})";  // l2 as the checkpoint keeps it
+  auto log = [&] { return train::read_file(dir.file("log.jsonl"), "test"); };
+  // Killed mid-line after the checkpoint of epoch 2 was logged: the cut line goes.
+  dir.write("log.jsonl", l1 + "\n" + l2 + "\n" + R"({"epoch": 3, "ima)");
+  { train::Trainer t(dir.file(""), true, -1, 0, {}, c2); }
+  CHECK(log() == l1 + "\n" + l2 + "\n");
+  // Killed after the checkpoint of epoch 2, before its line: the line is added.
+  dir.write("log.jsonl", l1 + "\n");
+  { train::Trainer t(dir.file(""), true, -1, 0, {}, c2); }
+  CHECK(log() == l1 + "\n" + c2 + "\n");
+  // A fresh run truncates; a resumed one without a checkpoint line keeps the complete lines.
+  dir.write("log.jsonl", l1 + "\n" + "{\"epo");
+  { train::Trainer t(dir.file(""), true, -1, 0, {}); }
+  CHECK(log() == l1 + "\n");
+  { train::Trainer t(dir.file(""), false, -1, 0, {}); }
+  CHECK(log().empty());
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/autograd.h"
 #include "core/stopwatch.h"
@@ -14,6 +15,7 @@
 #include "ops/reduce.h"
 #include "ops/shape.h"
 #include "train/checkpoint.h"
+#include "train/file_io.h"
 #include "train/json.h"
 #include "train/schedule.h"
 
@@ -71,13 +73,17 @@ void check_derived_ranges(const std::vector<models::QuantSite>& sites, int epoch
 void check_gradients_finite(const models::Module& net, int epoch, std::int64_t step) {
   const models::NamedTensors params = net.named_parameters();
   if (net.device().is_cpu()) {
-    for (const auto& [name, p] : params) {
+    // Not a structured binding: clang (with -fopenmp) cannot capture one in the lambda.
+    for (const auto& entry : params) {
+      const std::string& name = entry.first;
+      const Tensor& p = entry.second;
       if (!p.grad().defined()) continue;
       const Tensor c = p.grad().detach().contiguous();
       dispatch_floating(c.dtype(), "gradient check", [&]<class T>() {
         const T* v = c.data<T>();
         for (std::int64_t i = 0; i < c.numel(); ++i)
-          if (!std::isfinite(v[i])) non_finite(static_cast<double>(v[i]), "the gradient of " + name, epoch, step);
+          if (!std::isfinite(v[i]))
+            non_finite(static_cast<double>(v[i]), "the gradient of " + name, epoch, step);
       });
     }
     return;
@@ -158,15 +164,53 @@ struct Trainer::EpochTotals {
   std::int64_t correct = 0, seen = 0;
 };
 
+namespace {
+// A log line without its timing, as checkpoints keep it; "" for a line that is
+// not a JSON object (it will not match).
+std::string timeless(const std::string& line) {
+  try {
+    Json j = Json::parse(line, "log.jsonl");
+    if (!j.is_object()) return "";
+    j.object().erase("images_per_s");
+    return j.dump();
+  } catch (const Error&) {
+    return "";
+  }
+}
+
+// log.jsonl as a resumed run continues it (see the constructor's comment).
+void mend_log(const std::string& path, const std::string& checkpoint_line) {
+  std::string text;
+  if (std::filesystem::exists(path)) text = read_file(path, "Trainer");
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(text.substr(at, nl - at));  // a last line without '\n' was cut off
+  if (!checkpoint_line.empty()) {
+    auto it = std::find_if(lines.rbegin(), lines.rend(),
+                           [&](const std::string& l) { return timeless(l) == checkpoint_line; });
+    if (it == lines.rend())
+      lines.push_back(checkpoint_line);  // killed after the checkpoint, before its line
+    else
+      lines.erase(it.base(), lines.end());
+  }
+  std::string mended;
+  for (const auto& l : lines) mended += l + "\n";
+  if (mended != text) write_file_atomic(path, mended);
+}
+}  // namespace
+
 Trainer::Trainer(std::string run_dir, bool append_log, double best_accuracy,
-                 std::int64_t stop_after, std::map<std::string, std::string> metadata)
+                 std::int64_t stop_after, std::map<std::string, std::string> metadata,
+                 const std::string& resume_log_line)
     : run_dir_(std::move(run_dir)),
-      log_(run_dir_ + "/log.jsonl", append_log ? std::ios::app : std::ios::trunc),
       best_accuracy_(best_accuracy),
       stop_after_(stop_after),
       metadata_(std::move(metadata)),
       tty_(isatty(fileno(stderr)) != 0) {
-  MPQ_CHECK(log_.good(), "cannot write ", run_dir_, "/log.jsonl");
+  const std::string path = run_dir_ + "/log.jsonl";
+  if (append_log) mend_log(path, resume_log_line);
+  log_.open(path, append_log ? std::ios::app : std::ios::trunc);
+  MPQ_CHECK(log_.good(), "cannot write ", path);
 }
 
 void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& opt,
@@ -295,23 +339,29 @@ void Trainer::end_epoch(const PhaseOptions& o, int epoch, models::Module& net, O
   line["activation_kb_sum"] = qs.sum_activation_kb;
   line["mean_weight_bits"] = qs.mean_weight_bits;
   line["constraints_met"] = met;
-  line["images_per_s"] = images_per_s_;
   line["lr"] = opt.lr();
+  // The checkpoint keeps its epoch's line for mending the log on resume
+  // (mend_log), without the speed: a resumed run's checkpoints must equal an
+  // uninterrupted run's byte for byte.
+  const std::string timeless_line = line.dump();
+  line["images_per_s"] = images_per_s_;
   // Checkpoints: best (quantized phase, targets met), then last.
   Checkpoint ck;
   for (const auto& [k, v] : net.state_dict()) ck.tensors.emplace_back("model." + k, v);
   for (const auto& [k, v] : opt.state()) ck.tensors.emplace_back("optim." + k, v);
   if (o.quantized && met && last_eval_.accuracy > best_accuracy_) {
     best_accuracy_ = last_eval_.accuracy;
-    ck.metadata = {{"phase", o.name},
-                   {"epoch", std::to_string(epoch)},
-                   {"test_accuracy", std::to_string(last_eval_.accuracy)}};
+    ck.metadata = metadata_;
+    ck.metadata["phase"] = o.name;
+    ck.metadata["epoch"] = std::to_string(epoch);
+    ck.metadata["test_accuracy"] = std::to_string(last_eval_.accuracy);
     save_checkpoint(run_dir_ + "/best.safetensors", ck);
   }
   ck.metadata = metadata_;
   ck.metadata["phase"] = o.name;
   ck.metadata["epoch"] = std::to_string(epoch);
   ck.metadata["best_test_accuracy"] = full_precision(best_accuracy_);
+  ck.metadata["log_line"] = timeless_line;
   save_checkpoint(run_dir_ + "/last.safetensors", ck);
   // Logged once the epoch is safely checkpointed, so a resumed run never
   // repeats a line.

@@ -85,8 +85,14 @@ class Trainer {
   // run_dir must exist. append_log: keep the lines of log.jsonl (a resumed
   // run). best_accuracy: the best test accuracy with every target met so far
   // (-1: none). metadata: extra keys of last.safetensors (model, seed, ...).
+  // resume_log_line: the "log_line" metadata of the checkpoint resumed from
+  // (empty: none, or a checkpoint without it). Each checkpoint carries its
+  // epoch's log line, written to log.jsonl only after the checkpoint, so a
+  // process killed in between (or mid-line) leaves a log that a resumed run
+  // mends before appending: its complete lines up to the checkpoint's own,
+  // which is added when missing.
   Trainer(std::string run_dir, bool append_log, double best_accuracy, std::int64_t stop_after,
-          std::map<std::string, std::string> metadata);
+          std::map<std::string, std::string> metadata, const std::string& resume_log_line = "");
 
   void run_phase(const PhaseOptions& options, models::Module& net, Optimizer& opt,
                  BatchSource& train, BatchSource& test);
