@@ -11,13 +11,14 @@
 
 // The one stb_image implementation of mpq, static to this file: no stbi_
 // symbol leaves libmpq, so a program may use its own copy (or libstb) freely.
-// Only the two formats that image folders hold are compiled in.
+// Only PNG is compiled in; JPEGs go to libjpeg-turbo (data/jpeg.h says why).
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #include <stb/stb_image.h>
 #include <zlib.h>
+
+#include "data/jpeg.h"
 
 namespace mpq::data {
 
@@ -52,56 +53,6 @@ void check_png_chunks(const std::string& bytes, const std::string& name) {
   }
 }
 
-// JPEG (ITU T.81, annex B): SOI, then segments "FF <marker> <length, 2 bytes
-// big-endian, counting itself> <data>", entropy-coded data after each SOS
-// until the next marker that is not a stuffed 00 or a restart D0-D7. Each DHT
-// segment (C4) holds tables of a class/id byte, 16 code counts and as many
-// symbols as the counts sum to, at most 256. stb_image 2.27 (Debian 12's)
-// writes past its 257-entry size table when the counts sum to more (found by
-// tests/fuzz/fuzz_image; later versions check), so every table is checked
-// before stb sees the file.
-void check_jpeg_huffman_tables(const std::string& bytes, const std::string& name) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const std::size_t size = bytes.size();
-  std::size_t at = 1;
-  while (at < size && p[at] == 0xFF) ++at;  // stb skips fill bytes before SOI too
-  ++at;                                     // the D8
-  while (at + 1 < size) {
-    if (p[at] != 0xFF) {
-      ++at;  // entropy-coded data (or garbage, which stb skips too) between markers
-      continue;
-    }
-    const unsigned char marker = p[at + 1];
-    if (marker == 0xFF || marker == 0x00 || marker == 0x01 || marker == 0xD8 ||
-        (marker >= 0xD0 && marker <= 0xD7)) {
-      at += marker == 0xFF ? 1 : 2;  // fill byte, stuffed zero, TEM, SOI or restart: no length
-      continue;
-    }
-    if (marker == 0xD9) return;  // EOI
-    if (at + 4 > size) return;   // cut off: stb reports it
-    const std::size_t len = std::size_t(p[at + 2]) << 8 | p[at + 3];
-    if (marker != 0xC4) {
-      at += 2 + len;
-      continue;
-    }
-    // As stb reads a DHT: tables while the length left is positive, each 17
-    // bytes plus its symbols, even past the segment's end (stb then fails the
-    // file, but only after building the table).
-    std::size_t t = at + 4;
-    long left = static_cast<long>(len) - 2;
-    while (left > 0 && t < size) {
-      std::size_t codes = 0;  // stb reads a byte past the end as 0
-      for (std::size_t i = t + 1; i <= t + 16 && i < size; ++i) codes += p[i];
-      MPQ_CHECK(codes <= 256, "decode_image: '", name, "': JPEG Huffman table at byte ", t,
-                " has ", codes, " codes (at most 256; the file is corrupted)");
-      t += 17 + codes;
-      left -= static_cast<long>(17 + codes);
-    }
-    if (left != 0) return;  // stb refuses the segment (or the file ended)
-    at = t;
-  }
-}
-
 }  // namespace
 
 Tensor decode_image_bytes(const std::string& bytes, const std::string& name,
@@ -110,9 +61,8 @@ Tensor decode_image_bytes(const std::string& bytes, const std::string& name,
             "' is larger than 2 GB");
   if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0)
     check_png_chunks(bytes, name);
-  if (const std::size_t soi = bytes.find_first_not_of('\xff');
-      !bytes.empty() && bytes[0] == '\xff' && soi != std::string::npos && bytes[soi] == '\xd8')
-    check_jpeg_huffman_tables(bytes, name);  // stb's SOI: FF, any fill FFs, D8
+  if (bytes.size() >= 2 && bytes.compare(0, 2, "\xff\xd8") == 0)  // SOI
+    return decode_jpeg(bytes, name, max_pixels);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
   int w = 0, h = 0, channels_in_file = 0;

@@ -38,10 +38,11 @@ namespace mpq::data {
 // is refused without allocating for it.
 inline constexpr std::int64_t kDefaultMaxImagePixels = 40'000'000;
 
-// Decodes one JPEG or PNG file into uint8 [3, H, W]; mpq::Error naming the
-// file and the reason when it cannot: stb_image's, a PNG chunk whose CRC does
-// not match its bytes (stb_image does not check them), or more than
-// max_pixels pixels.
+// Decodes one JPEG (libjpeg-turbo, data/jpeg.h) or PNG (stb_image) file into
+// uint8 [3, H, W]; mpq::Error naming the file and the reason when it cannot:
+// the decoder's, a PNG chunk whose CRC does not match its bytes (stb_image
+// does not check them), or more than max_pixels pixels (read from the header,
+// before anything is decoded).
 Tensor decode_image(const std::string& path, std::int64_t max_pixels = kDefaultMaxImagePixels);
 // The same for a file's bytes in memory; `name` stands for the file in errors.
 Tensor decode_image_bytes(const std::string& bytes, const std::string& name,
