@@ -12,6 +12,12 @@
 
 #include <zlib.h>
 
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+// jpeglib.h needs FILE and size_t declared first.
+#include <jpeglib.h>
+
 // The test writes its images with stb_image_write (static: no symbol clash).
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -311,4 +317,53 @@ TEST_CASE("data: corrupt, truncated and oversized JPEGs are refused by name", "[
     const std::string bytes = train::read_file(std::string(MPQ_FUZZ_CORPUS_DIR) + "/image/" + f, "test");
     CHECK_THROWS_AS(data::decode_image_bytes(bytes, f), Error);
   }
+}
+
+namespace {
+// A CMYK JPEG written with libjpeg, which marks it with Adobe's APP14 marker;
+// `cmyk` holds the bytes as stored (Adobe's convention: inverted).
+std::string cmyk_jpeg(int h, int w, const std::vector<std::uint8_t>& cmyk) {
+  jpeg_compress_struct cinfo;
+  jpeg_error_mgr err;
+  cinfo.err = jpeg_std_error(&err);
+  jpeg_create_compress(&cinfo);
+  unsigned char* mem = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &mem, &size);
+  cinfo.image_width = static_cast<JDIMENSION>(w);
+  cinfo.image_height = static_cast<JDIMENSION>(h);
+  cinfo.input_components = 4;
+  cinfo.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, 100, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = const_cast<JSAMPROW>(cmyk.data() + cinfo.next_scanline * w * 4);
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string out(reinterpret_cast<char*>(mem), size);
+  std::free(mem);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("data: CMYK JPEGs (Adobe's inverted bytes) decode to RGB", "[data][image_folder]") {
+  // With K = 0, RGB = 255 - C etc.; Adobe stores 255 - C, so the stored bytes
+  // of a colour (r, g, b) are (r, g, b, 255).
+  const int h = 8, w = 8;
+  std::vector<std::uint8_t> cmyk;
+  for (int k = 0; k < h * w; ++k) cmyk.insert(cmyk.end(), {200, 100, 30, 255});
+  const Tensor rgb = data::decode_image_bytes(cmyk_jpeg(h, w, cmyk), "cmyk.jpg");
+  REQUIRE(rgb.shape() == Shape{3, h, w});
+  const auto v = rgb.to_vector<std::uint8_t>();
+  for (int c = 0; c < 3; ++c) {
+    INFO("channel " << c);
+    CHECK(std::abs(int(v[static_cast<std::size_t>(c * h * w)]) - int(std::array{200, 100, 30}[c])) <= 3);
+  }
+  // Half black (stored K byte 255 - 128): every channel scales by 127/255.
+  for (std::size_t k = 3; k < cmyk.size(); k += 4) cmyk[k] = 127;
+  const auto dark = data::decode_image_bytes(cmyk_jpeg(h, w, cmyk), "dark.jpg").to_vector<std::uint8_t>();
+  CHECK(std::abs(int(dark[0]) - 200 * 127 / 255) <= 3);
 }
