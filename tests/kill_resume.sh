@@ -22,8 +22,18 @@ now() { date +%s.%N; }
 t0=$(now)
 "$program" "${common[@]}" --run-dir "$work/a" >"$work/a.log" 2>&1 || { echo "uninterrupted run failed"; cat "$work/a.log"; exit 1; }
 t1=$(now)
-# Delays in milliseconds: up to 1.5 epochs plus a start-up (~ a fifth of the run).
-max_ms=$(awk -v a="$t0" -v b="$t1" -v n="$epochs_total" 'BEGIN { t = b - a; printf "%d", 1000 * (1.5 * t / n + 0.2 * t) }')
+# The fixed cost of a process (start-up, data, final evaluation and report):
+# a --resume of the finished run (a copy, so that run a stays as it was).
+cp -r "$work/a" "$work/a_again"
+t2=$(now)
+"$program" --resume --run-dir "$work/a_again" >/dev/null 2>&1 || { echo "resuming a finished run failed"; exit 1; }
+t3=$(now)
+# Delays in milliseconds: up to the fixed cost plus 1.2 epochs, so that most
+# processes are killed before their next checkpoint and the run advances by
+# about an epoch every few kills: the kills spread over the whole run.
+max_ms=$(awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v n="$epochs_total" \
+  'BEGIN { fixed = d - c; epoch = (b - a - fixed) / n; if (epoch < 0.1) epoch = 0.1;
+           printf "%d", 1000 * (fixed + 1.2 * epoch) }')
 echo "uninterrupted run: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s; kill delays drawn from [0, $max_ms] ms"
 
 state() {  # where the run folder stands: the last line of log.jsonl
@@ -36,7 +46,9 @@ state() {  # where the run folder stands: the last line of log.jsonl
 
 kills=0 runs=0
 while [[ $kills -lt $kills_wanted ]]; do
-  if [[ $runs -eq 0 ]]; then
+  # Killed before it wrote config.json, the run was never accepted: a user
+  # gives the command again; after that, --resume.
+  if [[ ! -f "$work/b/config.json" ]]; then
     cmd=("$program" "${common[@]}" --run-dir "$work/b")
   else
     cmd=("$program" --resume --run-dir "$work/b")
