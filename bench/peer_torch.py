@@ -36,7 +36,7 @@ def pow2(v):
 
 
 class U3(nn.Module):
-    """Uniform quantizer with trained step d and range q_max (PAPER.md)."""
+    """Uniform quantizer with trained step d and range q_max (docs/method.md sections 1-2)."""
 
     def __init__(self, signed, d, q_max):
         super().__init__()

@@ -7,7 +7,7 @@
 //   1. train the float network (--float-epochs);
 //   2. build the quantized network (every conv, FC weight and bias, every
 //      ReLU output), copy the float weights in and initialise the quantizers
-//      from them (PAPER.md's rule);
+//      from them (docs/method.md section 4);
 //   3. train it (--epochs) on cross-entropy + lambda relu(kB - target)^2 for
 //      each memory target set.
 // A program adds its data flags, then calls run_experiment with a loader for

@@ -120,7 +120,7 @@ int run(int argc, char** argv) {
   e.program = "imagenet";
   e.models = {"resnet18", "mobilenet_v2"};
   e.per_process_flags = {"workers"};
-  // PAPER.md, Table 4: the constrained rows' weight size against the fixed
+  // docs/method.md section 7, Table 4: the constrained rows' weight size against the fixed
   // 4/4 rows (ResNet-18 5.40 vs 5.57 MB, MobileNetV2 1.55 vs 1.65 MB) and
   // their largest activation equal to the 4-bit one (0.38 and 0.57 MB).
   e.auto_targets = [](const std::string& model) {

@@ -1,11 +1,11 @@
-// The paper's toy experiment (PAPER.md, last paragraph): fit one quantizer's
+// The paper's toy experiment (docs/quantizers.md, "The paper's toy experiment"): fit one quantizer's
 // two parameters by plain gradient descent to minimise the MSE between x and
 // Q(x) on samples of N(0, 1), with the same learning rate for all six
 // parametrizations, and compare how they converge.
 //
 // Every quantizer starts from the same point: the paper's weight
 // initialisation at --bits (4) from max|x|. After each step the raw
-// parameters are clipped into their bounds (PAPER.md). Writes a CSV of the
+// parameters are clipped into their bounds (docs/method.md section 4). Writes a CSV of the
 // trajectories and an SVG plot; prints a summary table.
 #include <cmath>
 #include <cstdio>

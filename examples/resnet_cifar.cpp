@@ -171,7 +171,7 @@ int run(int argc, char** argv) {
   examples::Experiment e;
   e.program = "resnet_cifar";
   e.models = {"resnet20", "resnet32", "resnet56"};
-  // PAPER.md: 70.1 kB for weights against 65.5 kB at 2 bits, 8.1 kB for the
+  // docs/method.md sections 5 and 7: 70.1 kB for weights against 65.5 kB at 2 bits, 8.1 kB for the
   // largest activation and 92.1 kB for their sum against 8 and 92 kB at 4 bits.
   e.auto_targets = [](const std::string&) { return examples::AutoTargets{}; };
   e.load = [](const examples::Args& a, std::int64_t batch) {

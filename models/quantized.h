@@ -1,4 +1,4 @@
-// Quantized layers (PAPER.md: quantize every conv, the FC weights and bias,
+// Quantized layers (docs/method.md section 6: quantize every conv, the FC weights and bias,
 // and every ReLU's output; inputs, pooled features and logits stay float).
 //
 //   QConv2d / QLinear: the weight and the bias each pass through their own

@@ -1,4 +1,4 @@
-// ResNet-20/32/56 for CIFAR (He et al. 2016, section 4.2), as in PAPER.md:
+// ResNet-20/32/56 for CIFAR (He et al. 2016, section 4.2), as in docs/method.md section 6:
 // a 3x3 conv to 16 channels, three stages of n basic blocks (16, 32, 64
 // channels; depth = 6n + 2), global average pooling and a linear classifier.
 // Convs have no bias and are followed by BN. Shortcut option A (the paper's):

@@ -11,7 +11,7 @@ Tensor quantize_uniform_composed(const Tensor& x, const Tensor& d, const Tensor&
                                  bool is_signed) {
   const Tensor lo = is_signed ? neg(qmax) : zeros({}, x.dtype(), x.device());
   // maximum/minimum give ties to their first operand, so x at a bound keeps
-  // the gradient, as the closed interval [lo, q_max] of PAPER.md says.
+  // the gradient, as the closed interval [lo, q_max] of docs/method.md section 1 says.
   const Tensor c = minimum(maximum(x, lo), qmax);
   return mul(d, round_ste(div(c, d)));
 }

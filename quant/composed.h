@@ -1,4 +1,4 @@
-// The quantizers of PAPER.md composed from ordinary differentiable ops and the
+// The quantizers of docs/method.md composed from ordinary differentiable ops and the
 // straight-through blocks of quant/ste.h. Slow, but every gradient comes from
 // autograd: this is the test oracle of the fused kernels
 // (quant/quantize_uniform.h, quant/quantize_pow2.h).

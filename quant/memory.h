@@ -1,6 +1,6 @@
 // Memory of a quantized network, differentiable in the raw quantizer
-// parameters through the inferred bitwidths (PAPER.md, "Memory and the
-// constrained objective"). Sizes in kB = bits * count / 8 / 1024.
+// parameters through the inferred bitwidths (docs/method.md section 5,
+// "Memory and the constrained objective"). Sizes in kB = bits * count / 8 / 1024.
 //
 //   weights:     sum_i count_i * b_i                 (each weight and bias tensor)
 //   activations: max_i or sum_i (C*H*W)_i * b_i      (per sample)

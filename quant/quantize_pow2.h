@@ -1,5 +1,5 @@
 // The power-of-two quantizer Q_P as one fused, differentiable op over the
-// effective parameters (PAPER.md, "Power-of-two quantizer").
+// effective parameters (docs/method.md sections 1 and 2).
 //
 // Unsigned inputs pass through relu first. With a = |x| and s = +1 for x >= 0,
 // -1 otherwise:

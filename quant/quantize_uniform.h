@@ -1,5 +1,5 @@
 // The uniform quantizer Q_U as one fused, differentiable op over the
-// effective parameters (PAPER.md, "Uniform quantizer").
+// effective parameters (docs/method.md sections 1 and 2).
 //
 //   lo = -q_max (signed) or 0 (unsigned: the quantizer replaces the ReLU)
 //   c  = clip(x, lo, q_max),   q = d * round(c / d)     (round: half away from zero)

@@ -2,7 +2,7 @@
 // parametrization derives from them, the fused quantizer op, the inferred
 // bitwidth, and the paper's initialisation and clipping rules.
 //
-// Effective parameters (PAPER.md; raw values are first clipped into their
+// Effective parameters (docs/method.md section 2; raw values are first clipped into their
 // bounds with clamp, which gives a raw parameter outside its bounds zero
 // gradient; round/ceil/pow2 are straight-through, quant/ste.h):
 //   n  = round(b) - 1 (signed) or round(b) (unsigned)            [U1, U2]

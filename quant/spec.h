@@ -1,5 +1,5 @@
 // What a quantizer is: its parametrization, signedness, zero level, and the
-// bounds of its raw trainable parameters (PAPER.md, "Default bounds").
+// bounds of its raw trainable parameters (docs/method.md section 4).
 //
 //   | name | kind        | raw trained parameters |
 //   | U1   | uniform     | b, d                   |

@@ -1,4 +1,4 @@
-// Straight-through building blocks (PAPER.md, "Gradients"): every round, ceil
+// Straight-through building blocks (docs/method.md section 3): every round, ceil
 // and the rounding inside pow2 passes the gradient through unchanged.
 //
 //   round_ste(x) = round(x)            d/dx = 1   (half away from zero)

@@ -47,7 +47,7 @@ SCHEDULE = {
     "schedule": "cosine",
     "batch": 128,
 }
-# The paper's CIFAR-10 schedule (PAPER.md), for --paper-schedule with --data.
+# The paper's CIFAR-10 schedule (docs/method.md section 6), for --paper-schedule with --data.
 PAPER_SCHEDULE = {
     "epochs": 160,
     "float_lr": 0.1,
@@ -65,7 +65,7 @@ DEFAULT_SEEDS = [1, 2]
 
 DIVERGED_EXIT_CODE = 3  # train::kDivergedExitCode
 
-# The paper's CIFAR-10 test errors (PAPER.md).
+# The paper's CIFAR-10 test errors (docs/method.md section 7).
 PAPER_T1 = {  # (weights, weights + activations) x (random init, from float)
     "U1": ((17.8, 8.18), (28.9, 9.03)), "U2": ((8.80, 7.44), (9.43, 7.74)),
     "U3": ((8.50, 7.32), (9.23, 7.40)), "P1": ((11.70, 7.90), (22.91, 11.68)),
@@ -393,7 +393,7 @@ def toy_table(a, write):
     with open(csv_path) as f:
         for r in csv.DictReader(f):
             runs.setdefault(r["param"], []).append((float(r["mse"]), r["bits"]))
-    out = ["### Toy experiment (PAPER.md: 10^4 samples of N(0, 1), 1000 steps of gradient descent, lr 1 for all)\n",
+    out = ["### Toy experiment (the paper's: 10^4 samples of N(0, 1), 1000 steps of gradient descent, lr 1 for all)\n",
            "| | initial MSE | final MSE | best MSE | final bits | steps that increased the MSE |",
            "|---|---|---|---|---|---|"]
     for p in PARAMS:

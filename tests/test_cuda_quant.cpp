@@ -1,5 +1,5 @@
 // The fused quantizers on CUDA against the CPU kernels and the composed
-// oracle (PAPER.md's formulas built from elementary ops): values, dL/dx and
+// oracle (docs/method.md's formulas built from elementary ops): values, dL/dx and
 // the parameter gradients, both dtypes, signed and unsigned, channels-last
 // input, NaN, and bit-identical repeats (the deterministic reduction). Skipped
 // (reported by ctest) without a GPU.

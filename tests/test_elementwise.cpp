@@ -30,7 +30,7 @@ TEST_CASE("elementwise: unary forward matches the math library", "[elementwise]"
   CHECK_CLOSE(pow(xp, 2.5), map_ref(xp, [](double v) { return std::pow(v, 2.5); }), 1e-15, 1e-14);
   CHECK_CLOSE(clamp(x, -1, 0.5),
               map_ref(x, [](double v) { return std::min(std::max(v, -1.0), 0.5); }), 0, 0);
-  // Rounding is half away from zero (PAPER.md's quantizers rely on it).
+  // Rounding is half away from zero (the quantizers of docs/method.md section 1 rely on it).
   CHECK(round(from_vector<float>({0.5f, 1.5f, 2.5f, -0.5f, -2.5f}, {5})).to_vector<float>() ==
         std::vector<float>{1, 2, 3, -1, -3});
   // float32 agrees with float64.

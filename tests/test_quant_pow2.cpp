@@ -1,5 +1,5 @@
 // Power-of-two quantizer: P1, P2, P3, signed/unsigned, with/without zero,
-// against hand-derived values and gradients of PAPER.md.
+// against hand-derived values and gradients of docs/method.md sections 1-3.
 #include <bit>
 #include <cstdint>
 #include <numbers>
@@ -87,7 +87,7 @@ TEST_CASE("P1: q_min = q_max 2^-(2^n_e - 1); gradients of b and q_max", "[quant]
   check_vec(r.q, {0.25, -0.25, 0.5, -2.0});
   const double s_min = 1, s_max = -4;
   CHECK(r.g_second == Approx((s_max + s_min * 0.125) * 2.0 / 1.9));
-  // dq_min/db = -q_min 2^n_e ln2^2: grows like 2^(b-1) (PAPER.md)
+  // dq_min/db = -q_min 2^n_e ln2^2: grows like 2^(b-1) (docs/method.md section 3)
   CHECK(r.g_first == Approx(s_min * -0.25 * 4 * ln2 * ln2));
   CHECK(qz.bitwidth().item() == 3);
 }

@@ -1,5 +1,5 @@
 // Uniform quantizer: U1, U2, U3 against hand-derived values and gradients of
-// PAPER.md. Inputs stay away from rounding boundaries.
+// docs/method.md sections 1-3. Inputs stay away from rounding boundaries.
 #include <numbers>
 
 #include "quant/quantize_uniform.h"
@@ -90,7 +90,7 @@ TEST_CASE("U1 signed: q_max = d (2^(b-1) - 1); gradients of b and d", "[quant][U
   // Direct dq/dd (clipped elements sit on a level: 0) plus dq/dq_max * (2^n - 1).
   const double s_d = 1 * -0.2 + 2 * -0.2 + 5 * -0.4, s_q = 3 - 4;
   CHECK(r.g_second == Approx(s_d + s_q * 3));
-  // dq/db outside = sign(x) 2^(b-1) ln2 d (PAPER.md), zero inside.
+  // dq/db outside = sign(x) 2^(b-1) ln2 d (docs/method.md section 3), zero inside.
   CHECK(r.g_first == Approx(s_q * 4 * ln2 * 0.25));
   // b below its bound (1.5 < 2) is clipped to 2 and gets no gradient.
   Quantizer low(weights(Parametrization::U1), 1.5, 0.25, DType::f64);
@@ -112,7 +112,7 @@ TEST_CASE("U2 signed: d = pow2(q_max / (2^(b-1) - 1)); gradients of b and q_max"
   // dq/dd: (q - x)/d inside, sign(x)(round(q_max/d) - q_max/d) outside (round(3.2) - 3.2 = -0.2).
   const double s_d = 1 * -0.2 + 2 * -0.2 + 3 * -0.2 - 4 * -0.2 + 5 * -0.4, s_q = 3 - 4;
   CHECK(r.g_second == Approx(s_q + s_d * pow2_factor / 3));
-  // dd/db = pow2'(v) * dv/db, dv/db = -q_max 2^n ln2 / (2^n - 1)^2  (PAPER.md: U2's dq/db
+  // dd/db = pow2'(v) * dv/db, dv/db = -q_max 2^n ln2 / (2^n - 1)^2  (docs/method.md section 3: U2's dq/db
   // inside is -2^(b-1) ln2 / (2^(b-1) - 1) (q - x) without the pow2 factor).
   CHECK(r.g_first == Approx(s_d * pow2_factor * (-0.8 * 4 * ln2 / 9)));
   CHECK(qz.bitwidth().item() == 3);

@@ -1,5 +1,5 @@
-// The paper's memory-constrained objective on a network (PAPER.md, "Memory
-// and the constrained objective"):
+// The paper's memory-constrained objective on a network (docs/method.md
+// section 5, "Memory and the constrained objective"):
 //
 //   loss = CE + lambda sum_k relu(kB_k - target_k)^2
 //   k in {weights, largest activation, sum of activations} (the targets set)
@@ -35,7 +35,7 @@ MemoryTerms memory_terms(const models::Module& net, const MemoryTargets& targets
 bool constraints_met(const models::Module& net, const MemoryTargets& targets);
 
 // g <- g + wd p for each parameter with a gradient: L2 weight decay applied
-// before the quantizer gradients are clipped, the order PAPER.md gives
+// before the quantizer gradients are clipped, the order the paper gives (docs/method.md section 4)
 // ("after weight decay and before the update"); the optimizer then runs
 // these parameters with no decay of its own.
 void add_l2_to_gradients(const std::vector<Tensor>& params, double weight_decay);

@@ -1,5 +1,5 @@
-// The training loop of a network with learned mixed precision (PAPER.md,
-// "Memory and the constrained objective"), shared by the examples that train
+// The training loop of a network with learned mixed precision (docs/method.md
+// sections 5 and 6), shared by the examples that train
 // on in-memory tensors (CIFAR-10, Fashion-MNIST) and on image folders
 // (ImageNet).
 //

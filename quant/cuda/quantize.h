@@ -8,7 +8,7 @@
 // over a fixed stride, then a fixed tree), and one block adds the chunk sums
 // in order, so a run repeats bit for bit whatever the GPU's scheduling.
 //
-// Formulas: PAPER.md and the CPU kernels (quant/cpu/quantize_uniform.cpp,
+// Formulas: docs/method.md sections 1-3 and the CPU kernels (quant/cpu/quantize_uniform.cpp,
 // quant/cpu/quantize_pow2.cpp); rounding is half away from zero, and
 // 2^round(log2 a) rounds the exponent up exactly when the mantissa is at
 // least sqrt(2), as on the CPU.

@@ -21,7 +21,7 @@ __device__ __forceinline__ float pow2_level(float a) {
   return ldexpf(1.0f, static_cast<double>(m) >= 0.70710678118654752440 ? e : e - 1);
 }
 
-// Q_P (PAPER.md): x -> relu(x) when unsigned; a = |x|; zero below
+// Q_P (docs/method.md section 1): x -> relu(x) when unsigned; a = |x|; zero below
 // q_min / sqrt(2) (with_zero), q_min below q_min, q_max from q_max up, else
 // 2^round(log2 a); the sign put back. A NaN input stays NaN.
 template <class T>

@@ -21,7 +21,7 @@ __global__ void forward_kernel(const T* __restrict__ x, T* __restrict__ q, std::
   }
 }
 
-// Per element, with c the clipped input (PAPER.md, U2's parameters d, q_max):
+// Per element, with c the clipped input (docs/method.md section 2, U2's parameters d, q_max):
 //   inside [lo, hi]: dq/dx = 1, dq/dd = round(x/d) - x/d, dq/dq_max = 0
 //   above hi:        dq/dx = 0, dq/dd = r_hi,             dq/dq_max = 1
 //   below lo:        dq/dx = 0, dq/dd = r_lo,             dq/dq_max = -1 (signed) / 0
