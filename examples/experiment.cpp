@@ -16,6 +16,7 @@
 #include "core/stopwatch.h"
 #include "models/quant_summary.h"
 #include "models/zoo.h"
+#include "quant/memory.h"
 #include "train/checkpoint.h"
 #include "train/json.h"
 #include "train/mixed_precision.h"
@@ -358,12 +359,11 @@ int run_experiment(const Experiment& e, Args& args) {
     const AutoTargets at = e.auto_targets(model_name);
     double wsize = 0, amax = 0, asum = 0;
     for (const auto& r : s.rows) {
-      const double kb = static_cast<double>(r.count) / 8192.0;  // kB per bit
       if (r.kind == "activation") {
-        amax = std::max(amax, at.act_bits * kb);
-        asum += at.act_bits * kb;
+        amax = std::max(amax, quant::memory_kb(at.act_bits, r.count));
+        asum += quant::memory_kb(at.act_bits, r.count);
       } else {
-        wsize += at.weight_bits * kb;
+        wsize += quant::memory_kb(at.weight_bits, r.count);
       }
     }
     // 'auto' targets apply only to what is quantized (read_settings refuses

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "quant/memory.h"
+
 namespace mpq::models {
 
 QuantSummary quant_summary(const Module& m) {
@@ -30,7 +32,7 @@ QuantSummary quant_summary(const Module& m) {
       r.qmin = v.qmin;
       r.bits = v.b;
     }
-    r.kb = r.bits * static_cast<double>(r.count) / 8.0 / 1024.0;
+    r.kb = quant::memory_kb(r.bits, r.count);
     if (site.kind == QuantSite::Kind::activation) {
       ++s.activation_layers;
       s.activation_count += r.count;

@@ -6,6 +6,10 @@
 
 namespace mpq::quant {
 
+Tensor memory_kb(const Tensor& bits, std::int64_t count) {
+  return mul(bits, memory_kb(1.0, count));
+}
+
 namespace {
 // kB of each tensor, as a [n] vector.
 Tensor sizes_kb(const std::vector<QuantizedTensor>& tensors, const char* op) {
@@ -14,8 +18,7 @@ Tensor sizes_kb(const std::vector<QuantizedTensor>& tensors, const char* op) {
   for (const auto& t : tensors) {
     MPQ_CHECK(t.quantizer != nullptr && t.count >= 0, op,
               ": invalid entry (null quantizer or negative count)");
-    kb.push_back(
-        mul(t.quantizer->bitwidth(), static_cast<double>(t.count) / 8.0 / 1024.0).reshape({1}));
+    kb.push_back(memory_kb(t.quantizer->bitwidth(), t.count).reshape({1}));
   }
   return concat(kb, 0);
 }

@@ -13,6 +13,15 @@
 
 namespace mpq::quant {
 
+// The one kB formula of mpq (docs/method.md section 5): `count` values
+// stored at `bits` bits take bits * count / 8 / 1024 kB. Training's penalty,
+// the summaries and the 'auto' targets all use it.
+inline double memory_kb(double bits, std::int64_t count) {
+  return bits * (static_cast<double>(count) / 8192.0);
+}
+// The same, differentiable in a bitwidth tensor.
+Tensor memory_kb(const Tensor& bits, std::int64_t count);
+
 struct QuantizedTensor {
   const Quantizer* quantizer;
   std::int64_t count;  // elements (weights) or C*H*W (one sample's activation)

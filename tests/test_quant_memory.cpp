@@ -46,3 +46,14 @@ TEST_CASE("memory: weight and activation kB, their gradients and the penalty", "
   CHECK(k.grad().item() == Approx(2 * 0.1 * 2.0));
   CHECK_THROWS_WITH(weight_memory_kb({}), Contains("no quantized tensors"));
 }
+
+TEST_CASE("memory: the one kB formula, bits * count / 8 / 1024", "[quant][memory]") {
+  CHECK(quant::memory_kb(4.0, 16384) == 8.0);   // a 16x32x32 activation at 4 bits
+  CHECK(quant::memory_kb(32.0, 1000) == 3.90625);
+  Tensor b = scalar_tensor(3.0, DType::f64);
+  b.set_requires_grad(true);
+  const Tensor kb = quant::memory_kb(b, 8192);
+  CHECK(kb.item() == 3.0);
+  kb.backward();
+  CHECK(b.grad().item() == 1.0);  // d kB / d bits = count / 8192
+}

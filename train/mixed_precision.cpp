@@ -9,11 +9,10 @@
 namespace mpq::train {
 
 namespace {
-// kB of one site: bits * count / 8192, bits from the quantizer or 32.
+// kB of one site (quant::memory_kb), bits from the quantizer or 32.
 Tensor site_kb(const models::QuantSite& s, Device device) {
-  const double scale = static_cast<double>(s.count) / 8.0 / 1024.0;
-  if (s.quantizer) return mul(s.quantizer->bitwidth().to(DType::f32), scale).reshape({1});
-  return full({1}, 32.0 * scale, DType::f32, device);
+  if (s.quantizer) return quant::memory_kb(s.quantizer->bitwidth().to(DType::f32), s.count).reshape({1});
+  return full({1}, quant::memory_kb(32.0, s.count), DType::f32, device);
 }
 }  // namespace
 
