@@ -1,9 +1,10 @@
 #include "core/npy.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
+
+#include "core/file_io.h"
 
 namespace mpq {
 
@@ -174,23 +175,6 @@ std::string npy_bytes(const Tensor& t) {
   return out;
 }
 
-void save_npy(const std::string& path, const Tensor& t) {
-  const std::string bytes = npy_bytes(t);
-  const std::string tmp = path + ".tmp";
-  bool ok = false;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    MPQ_CHECK(out.good(), "save_npy: cannot write '", tmp, "'");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    ok = out.good();
-  }
-  if (!ok) std::remove(tmp.c_str());
-  MPQ_CHECK(ok, "save_npy: writing '", tmp, "' failed (disk full?)");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    MPQ_FAIL("save_npy: cannot rename '", tmp, "' to '", path, "'");
-  }
-}
+void save_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, npy_bytes(t)); }
 
 }  // namespace mpq

@@ -12,8 +12,8 @@ namespace mpq {
 // Errors name the file and what is wrong (bad magic, truncated header or
 // data, unsupported dtype or Fortran order).
 Tensor load_npy(const std::string& path);
-// Writes atomically (temporary file + rename); a failed write throws and
-// removes the temporary file.
+// Writes atomically (write_file_atomic: temporary file, fsync, rename); a
+// failed write throws and removes the temporary file.
 void save_npy(const std::string& path, const Tensor& t);
 // The bytes save_npy writes (format 1.0), for writing several files at once.
 std::string npy_bytes(const Tensor& t);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -18,6 +17,7 @@
 #include <stb/stb_image.h>
 #include <zlib.h>
 
+#include "core/file_io.h"
 #include "data/jpeg.h"
 
 namespace mpq::data {
@@ -90,12 +90,7 @@ Tensor decode_image_bytes(const std::string& bytes, const std::string& name,
 }
 
 Tensor decode_image(const std::string& path, std::int64_t max_pixels) {
-  std::ifstream in(path, std::ios::binary);
-  MPQ_CHECK(in.good(), "decode_image: cannot open '", path, "'");
-  std::ostringstream os;
-  os << in.rdbuf();
-  MPQ_CHECK(!in.bad(), "decode_image: cannot read '", path, "'");
-  return decode_image_bytes(os.str(), path, max_pixels);
+  return decode_image_bytes(read_file(path, "decode_image"), path, max_pixels);
 }
 
 struct ImageFolder::SkipLog {

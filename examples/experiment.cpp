@@ -241,7 +241,7 @@ int run_experiment(const Experiment& e, Args& args) {
     MPQ_CHECK(std::filesystem::exists(config_path), prog, ": cannot resume: ", config_path,
               " is missing (not a ", prog, " run folder?)");
     std::map<std::string, std::string> saved;
-    const Json saved_json = Json::parse(train::read_file(config_path, prog),
+    const Json saved_json = Json::parse(mpq::read_file(config_path, prog),
                                         config_path);  // named: the loop must not outlive it
     for (const auto& [k, v] : saved_json.object())
       if (!per_process.count(k)) saved[k] = v.string();  // a non-string names file and key
@@ -415,7 +415,7 @@ int run_experiment(const Experiment& e, Args& args) {
     Json cfg = Json::Object{};
     for (const auto& [k, v] : args.values())
       if (!per_process.count(k)) cfg[k] = v;
-    train::write_file_atomic(config_path, cfg.dump() + "\n");
+    mpq::write_file_atomic(config_path, cfg.dump() + "\n");
   }
   std::printf("run dir: %s\n", run_dir.c_str());
   train::Trainer trainer(run_dir, args.on("resume"), best_acc_so_far, stop_after,
@@ -555,7 +555,7 @@ int run_experiment(const Experiment& e, Args& args) {
   summary["bitwidths"] = bits;
   summary["run_dir"] = run_dir;
   summary["wall_time_s"] = run_time.seconds();
-  train::write_file_atomic(run_dir + "/summary.json", summary.dump() + "\n");
+  mpq::write_file_atomic(run_dir + "/summary.json", summary.dump() + "\n");
   Json::Array rows;
   for (const auto& r : qs.rows)
     rows.push_back(Json::Object{{"name", r.name},
@@ -567,7 +567,7 @@ int run_experiment(const Experiment& e, Args& args) {
                                 {"bits", r.bits},
                                 {"count", r.count},
                                 {"kb", r.kb}});
-  train::write_file_atomic(run_dir + "/quantizers.json", Json(rows).dump() + "\n");
+  mpq::write_file_atomic(run_dir + "/quantizers.json", Json(rows).dump() + "\n");
   const std::string report = train::write_report(run_dir);
   std::printf("report: %s\n", report.c_str());
   std::printf("run dir: %s (summary.json, log.jsonl, report.html, last.safetensors%s)\n",

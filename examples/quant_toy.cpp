@@ -17,7 +17,7 @@
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "quant/quantizer.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 #include "train/plot.h"
 
 using namespace mpq;
@@ -96,7 +96,7 @@ int run(int argc, char** argv) {
                 t.bits.back(), increases);
     all.push_back(std::move(t));
   }
-  train::write_file_atomic(out + "/toy.csv", csv.str());
+  mpq::write_file_atomic(out + "/toy.csv", csv.str());
 
   train::Panel mse{"MSE(x, Q(x)) on N(0,1), lr " + args.str("lr"), "step", "MSE", {}, true};
   train::Panel bits_panel{"bitwidth (rounded or inferred)", "step", "bits", {}};
@@ -105,7 +105,7 @@ int run(int argc, char** argv) {
     mse.series.push_back({name, all[pi].step, all[pi].mse, train::color(pi)});
     bits_panel.series.push_back({name, all[pi].step, all[pi].bits, train::color(pi)});
   }
-  train::write_file_atomic(out + "/toy.svg", train::svg_plot({mse, bits_panel}));
+  mpq::write_file_atomic(out + "/toy.svg", train::svg_plot({mse, bits_panel}));
   std::printf("wrote %s/toy.csv and %s/toy.svg\n", out.c_str(), out.c_str());
   return 0;
 }

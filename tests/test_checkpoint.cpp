@@ -9,7 +9,7 @@
 #include "temp_dir.h"
 #include "test_util.h"
 #include "train/checkpoint.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 #include "train/json.h"
 
 using namespace mpq;
@@ -41,7 +41,7 @@ TEST_CASE("checkpoint: bit-exact round trip in the safetensors layout", "[checkp
   CHECK(back.metadata.at("epoch") == "7");
   CHECK(back.metadata.count("mpq.crc32") == 0);  // checked on load, not handed out
   // The layout: u64 header size, JSON header, data.
-  const std::string bytes = train::read_file(path, "test");
+  const std::string bytes = mpq::read_file(path, "test");
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = n * 256 + static_cast<unsigned char>(bytes[i]);
   const Json header = Json::parse(bytes.substr(8, n));
@@ -55,7 +55,7 @@ TEST_CASE("checkpoint: bit-exact round trip in the safetensors layout", "[checkp
 static std::string save_small_checkpoint(const test::TempDir& dir, Checkpoint& c) {
   c.tensors = {{"w", test::rand_f32({64}, 1)}};
   save_checkpoint(dir.file("ck.safetensors"), c);
-  return train::read_file(dir.file("ck.safetensors"), "test");
+  return mpq::read_file(dir.file("ck.safetensors"), "test");
 }
 
 TEST_CASE("checkpoint: corruption and truncation are detected; writes are atomic", "[checkpoint]") {
@@ -73,7 +73,7 @@ TEST_CASE("checkpoint: corruption and truncation are detected; writes are atomic
   meta.tensors = c.tensors;
   meta.metadata = {{"epoch", "12"}};
   save_checkpoint(dir.file("meta.safetensors"), meta);
-  std::string edited = train::read_file(dir.file("meta.safetensors"), "test");
+  std::string edited = mpq::read_file(dir.file("meta.safetensors"), "test");
   edited[edited.find("\"12\"") + 2] = '3';
   dir.write("edited.safetensors", edited);
   CHECK_THROWS_WITH(load_checkpoint(dir.file("edited.safetensors")), Contains("checksum"));

@@ -11,7 +11,7 @@
 #include "core/npy.h"
 #include "temp_dir.h"
 #include "test_util.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 
 using namespace mpq;
 using Catch::Matchers::Contains;
@@ -30,8 +30,8 @@ Result run_cli(const test::TempDir& dir, const std::string& args) {
   const std::string cli = override_path ? override_path : MPQ_CLI_PATH;
   const std::string cmd = cli + " " + args + " >" + out + " 2>" + err;
   const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, train::read_file(out, "test"),
-          train::read_file(err, "test")};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, mpq::read_file(out, "test"),
+          mpq::read_file(err, "test")};
 }
 }  // namespace
 
@@ -50,12 +50,12 @@ TEST_CASE("mpq quant: .npy round trip with JSON, outputs and plot", "[cli][quant
   CHECK(q.dtype() == DType::f32);
   CHECK(q.to_vector<float>() == std::vector<float>{0.25f, -0.5f, 1.0f, -1.0f, 0.0f});
   CHECK(gx.to_vector<float>() == std::vector<float>{1, 2, 0, 0, 5});
-  const std::string json = train::read_file(dir.file("o.json"), "test");
+  const std::string json = mpq::read_file(dir.file("o.json"), "test");
   CHECK_THAT(json, Contains("\"param\": \"U3\"") && Contains("\"signed\": true") &&
                        Contains("\"with_zero\": false") && Contains("\"bitwidth\": 4") &&
                        Contains("\"effective\": {\"d\": 0.25, \"qmax\": 0.9") &&
                        Contains("\"grad\": {\"d\": -3") && Contains("\"qmax\": -1}"));
-  const std::string svg = train::read_file(dir.file("p.svg"), "test");
+  const std::string svg = mpq::read_file(dir.file("p.svg"), "test");
   CHECK_THAT(svg, Contains("<svg") && Contains("dQ/dx") && Contains("dQ/dqmax"));
   // Without output flags: a summary on stdout.
   const Result s =
@@ -72,7 +72,7 @@ TEST_CASE("mpq quant: malformed input exits with code 2 and a clear message", "[
   save_npy(dir.file("int.npy"), from_vector<std::int32_t>({1, 2}, {2}));
   save_npy(dir.file("u3.npy"), from_vector<float>({1, 2, 3}, {3}));
   save_npy(dir.file("nan.npy"), from_vector<float>({1, std::nanf("")}, {2}));
-  const std::string good = train::read_file(dir.file("x.npy"), "test");
+  const std::string good = mpq::read_file(dir.file("x.npy"), "test");
   dir.write("trunc.npy", good.substr(0, good.size() - 3));
   dir.write("junk.npy", "not a numpy file");
   const std::string x = " --input " + dir.file("x.npy");
@@ -121,7 +121,7 @@ TEST_CASE("mpq quant: outputs are written all or none", "[cli][quant]") {
   CHECK(run_cli(dir, "quant --param U3 --input " + dir.file("x.npy") + " --output " +
                          dir.file("q.npy") + " --plot " + dir.file("absent/q.svg"))
             .code == 2);
-  CHECK(train::read_file(dir.file("q.npy"), "test") == "old");
+  CHECK(mpq::read_file(dir.file("q.npy"), "test") == "old");
   CHECK_FALSE(std::filesystem::exists(dir.file("q.npy.tmp")));
 }
 
@@ -163,7 +163,7 @@ TEST_CASE("mpq quant: --device cuda gives the CPU's results, or the reason it ca
     REQUIRE(g.code == 0);
     CHECK(load_npy(dir.file("qg.npy")).to_vector<float>() ==
           load_npy(dir.file("qc.npy")).to_vector<float>());
-    CHECK(train::read_file(dir.file("gpu.json"), "test") ==
-          train::read_file(dir.file("cpu.json"), "test"));
+    CHECK(mpq::read_file(dir.file("gpu.json"), "test") ==
+          mpq::read_file(dir.file("cpu.json"), "test"));
   }
 }

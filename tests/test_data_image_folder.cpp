@@ -8,7 +8,7 @@
 #include "data/image_folder.h"
 #include "data/loader.h"
 #include "temp_dir.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 
 #include <zlib.h>
 
@@ -314,7 +314,7 @@ TEST_CASE("data: corrupt, truncated and oversized JPEGs are refused by name", "[
   for (const char* f : {"regression-crash-80598caca0d0", "regression-crash-079922c61159",
                         "regression-crash-9a7594b09ddf", "regression-crash-f1b899c6cea6"}) {
     INFO(f);
-    const std::string bytes = train::read_file(std::string(MPQ_FUZZ_CORPUS_DIR) + "/image/" + f, "test");
+    const std::string bytes = mpq::read_file(std::string(MPQ_FUZZ_CORPUS_DIR) + "/image/" + f, "test");
     CHECK_THROWS_AS(data::decode_image_bytes(bytes, f), Error);
   }
 }

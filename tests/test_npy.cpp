@@ -1,5 +1,5 @@
 #include "test_util.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 
 #include <fstream>
 #include <sstream>
@@ -27,7 +27,7 @@ TEST_CASE("npy: round trip of every dtype and rank", "[npy]") {
     CHECK(back.dtype() == tensors[i].dtype());
     CHECK(back.to_vector<double>() == tensors[i].to_vector<double>());
     // The data starts on a 64-byte boundary, as NumPy writes it.
-    CHECK((train::read_file(path, "test").size() - back.numel() * dtype_size(back.dtype())) % 64 ==
+    CHECK((mpq::read_file(path, "test").size() - back.numel() * dtype_size(back.dtype())) % 64 ==
           0);
   }
   // Non-contiguous input is written in logical order.
@@ -38,7 +38,7 @@ TEST_CASE("npy: round trip of every dtype and rank", "[npy]") {
 TEST_CASE("npy: malformed files give clear errors", "[npy]") {
   test::TempDir dir;
   save_npy(dir.file("ok.npy"), test::rand_f32({4, 4}, 1));
-  const std::string good = train::read_file(dir.file("ok.npy"), "test");
+  const std::string good = mpq::read_file(dir.file("ok.npy"), "test");
   CHECK_THROWS_WITH(load_npy(dir.file("missing.npy")),
                     Contains("cannot open") && Contains("missing.npy"));
   dir.write("magic.npy", "PK\x03\x04 not numpy at all");

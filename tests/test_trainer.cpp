@@ -8,7 +8,7 @@
 #include "core/rng.h"
 #include "models/zoo.h"
 #include "temp_dir.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 #include "train/trainer.h"
 
 using namespace mpq;
@@ -123,7 +123,7 @@ TEST_CASE("trainer: a resumed run mends log.jsonl from its checkpoint's line", "
   const std::string l1 = R"({"epoch": 1, "images_per_s": 10, "phase": "float"})";
   const std::string l2 = R"({"epoch": 2, "images_per_s": 11, "phase": "float"})";
   const std::string c2 = R"({"epoch": 2, "phase": "float"})";  // l2 as the checkpoint keeps it
-  auto log = [&] { return train::read_file(dir.file("log.jsonl"), "test"); };
+  auto log = [&] { return mpq::read_file(dir.file("log.jsonl"), "test"); };
   // Killed mid-line after the checkpoint of epoch 2 was logged: the cut line goes.
   dir.write("log.jsonl", l1 + "\n" + l2 + "\n" + R"({"epoch": 3, "ima)");
   { train::Trainer t(dir.file(""), true, -1, 0, {}, c2); }

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 
 namespace mpq::train {
 

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 #include "train/json.h"
 #include "train/plot.h"
 

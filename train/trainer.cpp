@@ -15,7 +15,7 @@
 #include "ops/reduce.h"
 #include "ops/shape.h"
 #include "train/checkpoint.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 #include "train/json.h"
 #include "train/schedule.h"
 

@@ -16,7 +16,7 @@
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "quant/quantizer.h"
-#include "train/file_io.h"
+#include "core/file_io.h"
 #include "train/plot.h"
 
 namespace mpq::cli {
@@ -218,7 +218,7 @@ int quant_command(int argc, char** argv) {
     outputs.emplace_back(args.str("plot"),
                          plot(qz, x.detach().to(Device::cpu()), q.detach().to(Device::cpu())));
   }
-  train::write_files_atomic(outputs);
+  mpq::write_files_atomic(outputs);
 
   if (!args.given("output") && !args.given("grad-input") && !args.given("json") &&
       !args.given("plot")) {

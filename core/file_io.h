@@ -1,12 +1,12 @@
-// Whole-file reads and crash-safe writes, shared by checkpoints, logs,
-// summaries, reports and plots.
+// Whole-file reads and crash-safe writes, shared by .npy files, images,
+// checkpoints, logs, summaries, reports and plots.
 #pragma once
 
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace mpq::train {
+namespace mpq {
 
 // The file's bytes. `what` names the caller in the error, which also names
 // the path ("<what>: cannot open '<path>'").
@@ -23,4 +23,4 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 // output (and no temporary file) and every existing file as it was.
 void write_files_atomic(const std::vector<std::pair<std::string, std::string>>& files);
 
-}  // namespace mpq::train
+}  // namespace mpq

@@ -1,4 +1,4 @@
-#include "train/file_io.h"
+#include "core/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 
-namespace mpq::train {
+namespace mpq {
 
 namespace {
 void fsync_path(const std::string& path, int flags) {
@@ -26,6 +26,7 @@ std::string read_file(const std::string& path, const std::string& what) {
   MPQ_CHECK(in.good(), what, ": cannot open '", path, "'");
   std::stringstream ss;
   ss << in.rdbuf();
+  MPQ_CHECK(!in.bad(), what, ": cannot read '", path, "'");
   return ss.str();
 }
 
@@ -63,4 +64,4 @@ void write_files_atomic(const std::vector<std::pair<std::string, std::string>>& 
   }
 }
 
-}  // namespace mpq::train
+}  // namespace mpq
