@@ -81,15 +81,16 @@ Tensor read_idx(const std::string& path) {
     const std::uint64_t file_size =
         ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
     const std::uint64_t header = 4 + 4 * static_cast<std::uint64_t>(ndim);
-    const bool plain = gzdirect(in.f) != 0;
-    const std::uint64_t room = plain ? (file_size > header ? file_size - header : 0)
-                                     : file_size * 1032;
-    MPQ_CHECK(plain || static_cast<std::uint64_t>(n) <= room, "read_idx: ", path,
-              ": truncated: shape ", shape_str(shape), " needs ", n,
-              " bytes of data, more than the gzipped file of ", file_size,
-              " bytes can hold (deflate expands at most 1032:1)");
-    MPQ_CHECK(!plain || static_cast<std::uint64_t>(n) <= room, "read_idx: ", path,
-              ": truncated: shape ", shape_str(shape), " needs ", n, " bytes of data, found ", room);
+    const auto need = static_cast<std::uint64_t>(n);
+    if (gzdirect(in.f) != 0) {
+      const std::uint64_t room = file_size > header ? file_size - header : 0;
+      MPQ_CHECK(need <= room, "read_idx: ", path, ": truncated: shape ", shape_str(shape),
+                " needs ", n, " bytes of data, found ", room);
+    } else {
+      MPQ_CHECK(need <= file_size * 1032, "read_idx: ", path, ": truncated: shape ",
+                shape_str(shape), " needs ", n, " bytes of data, more than the gzipped file of ",
+                file_size, " bytes can hold (deflate expands at most 1032:1)");
+    }
   }
   Tensor t = empty(shape, DType::u8);
   const std::size_t got = read_bytes(in, t.raw_data(), static_cast<std::size_t>(n), path);

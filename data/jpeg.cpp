@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 // jpeglib.h needs FILE and size_t declared first.
 #include <jerror.h>

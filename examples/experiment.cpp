@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <type_traits>
 
 #include "core/autograd.h"
 #include "core/cuda/runtime.h"
@@ -61,24 +62,17 @@ models::NamedTensors with_prefix(const train::Checkpoint& ck, const std::string&
 
 Json opt_number(const std::optional<double>& v) { return v ? Json(*v) : Json(); }
 
-// A whole-string integer or number from a checkpoint's metadata (std::stoi
-// would take "7x" as 7 and throw a bare "stoi" on "x").
-std::int64_t metadata_integer(const train::Checkpoint& ck, const std::string& key,
-                              const std::string& path) {
+// A whole-string integer (std::int64_t) or finite number (double) from a
+// checkpoint's metadata (std::stoi would take "7x" as 7 and throw a bare
+// "stoi" on "x").
+template <class T>
+T metadata_value(const train::Checkpoint& ck, const std::string& key, const std::string& path) {
   const std::string& text = ck.metadata.at(key);
-  std::int64_t v = 0;
+  T v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  MPQ_CHECK(ec == std::errc() && end == text.data() + text.size(), path, ": metadata '", key,
-            "' is '", text, "', not an integer");
-  return v;
-}
-double metadata_number(const train::Checkpoint& ck, const std::string& key,
-                       const std::string& path) {
-  const std::string& text = ck.metadata.at(key);
-  double v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  MPQ_CHECK(ec == std::errc() && end == text.data() + text.size() && std::isfinite(v), path,
-            ": metadata '", key, "' is '", text, "', not a finite number");
+  MPQ_CHECK(ec == std::errc() && end == text.data() + text.size() && std::isfinite(double(v)),
+            path, ": metadata '", key, "' is '", text, "', not ",
+            std::is_integral_v<T> ? "an integer" : "a finite number");
   return v;
 }
 
@@ -195,7 +189,8 @@ ExperimentSettings read_settings(const std::string& prog, const std::vector<std:
   train::Schedule::parse(s.float_schedule, s.float_lr, std::max(s.float_epochs, 1));
   train::Schedule::parse(s.schedule, s.lr, std::max(s.epochs, 1));
   // A memory target on tensors that stay float (weights in float mode,
-  // activations with --quantize weights) could never be met.
+  // activations with --quantize weights) could never be met: a number is
+  // refused, and 'auto' means none.
   const bool qweights = mode != "float", qacts = mode != "float" && quantize == "all";
   auto target = [&](const char* flag, bool quantized) {
     const std::string v = args.str(flag);
@@ -203,6 +198,7 @@ ExperimentSettings read_settings(const std::string& prog, const std::vector<std:
     if (v == "none") return t;
     MPQ_CHECK(quantized || v == "auto", prog, ": --", flag,
               " targets tensors that stay float with --mode ", mode, " --quantize ", quantize);
+    if (!quantized) return t;
     if (v == "auto") {
       t.kind = TargetSetting::Kind::automatic;
     } else {
@@ -288,6 +284,8 @@ int run_experiment(const Experiment& e, Args& args) {
   const Stopwatch run_time;
   if (settings.threads > 0) set_num_threads(settings.threads);
   if (!device.is_cpu()) cuda::require(device, prog.c_str());  // before anything is written
+  // Everything is checked before anything is written (below, once the data,
+  // the targets and the checkpoints are read): bad input leaves no run folder.
   const std::string last_path = run_dir + "/last.safetensors";
 
   // ---- resume state ----
@@ -310,11 +308,11 @@ int run_experiment(const Experiment& e, Args& args) {
     MPQ_CHECK(resume_phase == "float" || resume_phase == "quant", prog, ": ", last_path,
               " has the phase '", resume_phase, "' (expected float or quant)");
     const int phase_epochs = resume_phase == "float" ? float_epochs : epochs;
-    const std::int64_t ep = metadata_integer(resume, "epoch", last_path);
+    const std::int64_t ep = metadata_value<std::int64_t>(resume, "epoch", last_path);
     MPQ_CHECK(ep >= 0 && ep <= phase_epochs, prog, ": ", last_path, " records epoch ", ep,
               " of the ", resume_phase, " phase, which has ", phase_epochs, " epochs");
     resume_epoch = static_cast<int>(ep);
-    best_acc_so_far = metadata_number(resume, "best_test_accuracy", last_path);
+    best_acc_so_far = metadata_value<double>(resume, "best_test_accuracy", last_path);
     MPQ_CHECK(best_acc_so_far == -1 || (best_acc_so_far >= 0 && best_acc_so_far <= 1), prog, ": ",
               last_path, ": metadata 'best_test_accuracy' is ", best_acc_so_far,
               " (expected -1 or an accuracy in [0, 1])");
@@ -366,17 +364,15 @@ int run_experiment(const Experiment& e, Args& args) {
         wsize += quant::memory_kb(at.weight_bits, r.count);
       }
     }
-    // 'auto' targets apply only to what is quantized (read_settings refuses
-    // a number for tensors that stay float).
+    // read_settings made targets on tensors that stay float 'none'.
     auto target = [](const TargetSetting& t, double autov) -> std::optional<double> {
       if (t.kind == TargetSetting::Kind::none) return std::nullopt;
       if (t.kind == TargetSetting::Kind::automatic) return autov;
       return t.kb;
     };
-    const bool qweights = mode != "float", qacts = mode != "float" && quantize == "all";
-    if (qweights) targets.weight_kb = target(settings.weight_target, wsize * at.weight_ratio);
-    if (qacts) targets.act_max_kb = target(settings.act_max_target, amax * at.act_max_ratio);
-    if (qacts) targets.act_sum_kb = target(settings.act_sum_target, asum * at.act_sum_ratio);
+    targets.weight_kb = target(settings.weight_target, wsize * at.weight_ratio);
+    targets.act_max_kb = target(settings.act_max_target, amax * at.act_max_ratio);
+    targets.act_sum_kb = target(settings.act_sum_target, asum * at.act_sum_ratio);
   }
   auto fmt_target = [](const std::optional<double>& t) {
     return t ? std::to_string(*t).substr(0, 6) + " kB" : std::string("none");

@@ -67,7 +67,8 @@ struct Experiment {
   std::set<std::string> per_process_flags;
 };
 
-// A memory target flag: 'none', 'auto' (from the program's AutoTargets) or kB.
+// A memory target flag: 'none', 'auto' (from the program's AutoTargets) or kB;
+// 'none' too for 'auto' on tensors that stay float.
 struct TargetSetting {
   enum class Kind { none, automatic, kb };
   Kind kind = Kind::none;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "core/parallel.h"
 #include "train/cuda/optimizer.h"
@@ -63,51 +64,40 @@ std::vector<bool> Optimizer::check_state(const StateMap& state,
             "] (the state of another network or optimizer?)");
   const std::vector<std::uint8_t> mask = slots->second.to_vector<std::uint8_t>();
   std::vector<bool> has(flat_.size());
-  std::size_t expected = 1;
+  std::set<std::string> expected{"slots"};
+  // The entry `key` must be there; returns it.
+  auto entry = [&](std::size_t k, const char* name) -> const Tensor& {
+    const std::string key = state_key(k, name);
+    auto it = state.find(key);
+    MPQ_CHECK(it != state.end(), "optimizer state '", key, "' is missing");
+    expected.insert(key);
+    return it->second;
+  };
   for (std::size_t k = 0; k < flat_.size(); ++k) {
     MPQ_CHECK(mask[k] <= 1, "optimizer state 'slots' holds ", int(mask[k]), " (expected 0 or 1)");
     has[k] = mask[k] == 1;
     if (!has[k]) continue;
     const Tensor& like = *flat_[k];
     for (const char* name : like_param) {
-      const std::string key = state_key(k, name);
-      auto it = state.find(key);
-      MPQ_CHECK(it != state.end(), "optimizer state '", key, "' is missing");
-      MPQ_CHECK(it->second.shape() == like.shape() && it->second.dtype() == like.dtype(),
-                "optimizer state '", key, "' is ", dtype_name(it->second.dtype()), " ",
-                shape_str(it->second.shape()), ", the parameter ", dtype_name(like.dtype()), " ",
-                shape_str(like.shape()));
+      const Tensor& t = entry(k, name);
+      MPQ_CHECK(t.shape() == like.shape() && t.dtype() == like.dtype(), "optimizer state '",
+                state_key(k, name), "' is ", dtype_name(t.dtype()), " ", shape_str(t.shape()),
+                ", the parameter ", dtype_name(like.dtype()), " ", shape_str(like.shape()));
     }
     for (const char* name : scalars) {
-      const std::string key = state_key(k, name);
-      auto it = state.find(key);
-      MPQ_CHECK(it != state.end(), "optimizer state '", key, "' is missing");
-      MPQ_CHECK(it->second.dtype() == DType::f64 && it->second.numel() == 1 &&
-                    it->second.dim() == 0,
-                "optimizer state '", key, "' must be a float64 scalar");
-    }
-    expected += like_param.size() + scalars.size();
-  }
-  if (state.size() != expected) {
-    // Name one key that no masked parameter explains.
-    for (const auto& [key, t] : state) {
-      if (key == "slots") continue;
-      bool known = false;
-      for (std::size_t k = 0; k < flat_.size() && !known; ++k) {
-        if (!has[k]) continue;
-        for (const char* name : like_param) known = known || key == state_key(k, name);
-        for (const char* name : scalars) known = known || key == state_key(k, name);
-      }
-      MPQ_CHECK(known, "optimizer state has the unexpected '", key, "'");
+      const Tensor& t = entry(k, name);
+      MPQ_CHECK(t.dtype() == DType::f64 && t.dim() == 0, "optimizer state '", state_key(k, name),
+                "' must be a float64 scalar");
     }
   }
+  for (const auto& [key, t] : state)
+    MPQ_CHECK(expected.count(key), "optimizer state has the unexpected '", key, "'");
   return has;
 }
 
 void Optimizer::zero_grad() {
   for (const Tensor* p : flat_) p->zero_grad();
 }
-
 
 Sgd::Sgd(std::vector<Tensor> params, SgdOptions o)
     : Sgd(std::vector<ParamGroup>{{std::move(params), o.weight_decay, 1.0}}, o) {}
@@ -254,19 +244,20 @@ std::vector<std::pair<std::string, Tensor>> Adam::state() const {
 void Adam::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
   const auto s = by_name(state);
   const std::vector<bool> has = check_state(s, {"exp_avg", "exp_avg_sq"}, {"step"});
+  // Every count is checked before anything is restored: a refused state leaves this one as it was.
+  std::vector<std::int64_t> steps(flat_.size(), 0);
   for (std::size_t k = 0; k < flat_.size(); ++k) {
-    if (!has[k]) {
-      m_[k] = v_[k] = Tensor();
-      steps_[k] = 0;
-      continue;
-    }
+    if (!has[k]) continue;
     const double step = s.at(state_key(k, "step")).item();
     MPQ_CHECK(step >= 1 && step <= 9.0e15 && step == std::floor(step), "optimizer state '",
               state_key(k, "step"), "' is ", step, ", not a step count");
-    m_[k] = restore(s, state_key(k, "exp_avg"), *flat_[k]);
-    v_[k] = restore(s, state_key(k, "exp_avg_sq"), *flat_[k]);
-    steps_[k] = static_cast<std::int64_t>(step);
+    steps[k] = static_cast<std::int64_t>(step);
   }
+  for (std::size_t k = 0; k < flat_.size(); ++k) {
+    m_[k] = has[k] ? restore(s, state_key(k, "exp_avg"), *flat_[k]) : Tensor();
+    v_[k] = has[k] ? restore(s, state_key(k, "exp_avg_sq"), *flat_[k]) : Tensor();
+  }
+  steps_ = std::move(steps);
 }
 
 }  // namespace mpq::train
