@@ -1,4 +1,4 @@
-// Batch-norm training kernels (ops/cpu/batch_norm.h), forward and backward, at
+// Batch-norm training kernels (ops/cpu/batch_norm.cpp), forward and backward, at
 // ResNet-20's three activation shapes, batch 128, in both activation layouts
 // the kernels accept (channels-last is what conv2d hands them in a network).
 //
@@ -32,7 +32,7 @@
 #include "bench/harness.h"
 #include "bench/tensor_access.h"
 #include "core/rng.h"
-#include "ops/cpu/batch_norm.h"
+#include "core/backend.h"
 
 namespace {
 
@@ -56,12 +56,12 @@ struct BnCase : CheckedCase {
 };
 
 void run_forward(const BnCase& k) {
-  cpu::batch_norm_forward(k.x, k.gamma, k.beta, k.running_mean, k.running_var, /*training=*/true,
+  backend(Device::cpu()).batch_norm_forward(k.x, k.gamma, k.beta, k.running_mean, k.running_var, /*training=*/true,
                           kMomentum, kEps, k.y, k.mean, k.rstd);
 }
 
 void run_backward(const BnCase& k) {
-  cpu::batch_norm_backward(k.dy, k.x, k.gamma, k.mean, k.rstd, /*training=*/true, k.dx, k.dgamma,
+  backend(Device::cpu()).batch_norm_backward(k.dy, k.x, k.gamma, k.mean, k.rstd, /*training=*/true, k.dx, k.dgamma,
                            k.dbeta);
 }
 

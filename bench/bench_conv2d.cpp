@@ -1,4 +1,4 @@
-// conv2d kernels (ops/cpu/conv2d.h: oneDNN forward, backward-data,
+// conv2d kernels (ops/cpu/conv2d.cpp: oneDNN forward, backward-data,
 // backward-weights) at every distinct convolution of ResNet-20 on 32x32
 // CIFAR images, batch 128, 3x3 kernels, padding 1, no bias.
 //
@@ -29,7 +29,7 @@
 #include "bench/tensor_access.h"
 #include "core/rng.h"
 #include "ops/conv2d_params.h"
-#include "ops/cpu/conv2d.h"
+#include "core/backend.h"
 
 namespace {
 
@@ -93,7 +93,7 @@ Geometry geometry(const ConvShape& shape) {
 //   forward (a = x, b = w, out = y); backward-data (a = dy, b = w, out = dx);
 //   backward-weights (a = x, b = dy, out = dw).
 // Activations (x, y, dy, dx) are channels-last, the layout of the kernels'
-// contract (ops/cpu/conv2d.h); weights are contiguous OIHW.
+// contract (ops/cpu/conv2d.cpp); weights are contiguous OIHW.
 struct ConvCase : CheckedCase {
   Tensor a, b, out;
 };
@@ -101,13 +101,13 @@ struct ConvCase : CheckedCase {
 void run_kernel(Pass pass, const Geometry& g, const ConvCase& k) {
   switch (pass) {
     case Pass::forward:
-      cpu::conv2d_forward(k.a, k.b, Tensor(), g.prm, k.out);
+      backend(Device::cpu()).conv2d_forward(k.a, k.b, Tensor(), g.prm, k.out);
       break;
     case Pass::backward_data:
-      cpu::conv2d_backward_data(k.a, k.b, g.prm, k.out);
+      backend(Device::cpu()).conv2d_backward_data(k.a, k.b, g.prm, k.out);
       break;
     case Pass::backward_weights:
-      cpu::conv2d_backward_weights(k.a, k.b, g.prm, k.out, Tensor());
+      backend(Device::cpu()).conv2d_backward_weights(k.a, k.b, g.prm, k.out, Tensor());
       break;
   }
 }

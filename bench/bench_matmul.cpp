@@ -1,4 +1,4 @@
-// Matrix products: mpq's matmul kernel (ops/cpu/matmul.h, oneDNN's matmul
+// Matrix products: mpq's matmul kernel (ops/cpu/matmul.cpp, oneDNN's matmul
 // primitive behind mpq's tensors) and, as the yardstick, oneDNN's plain sgemm.
 //
 //   matmul/M128_K64_N10     ResNet-20's classifier: logits[128,10] = x[128,64] W[10,64]^T,
@@ -26,7 +26,7 @@
 #include "bench/check.h"
 #include "bench/harness.h"
 #include "core/rng.h"
-#include "ops/cpu/matmul.h"
+#include "core/backend.h"
 
 namespace {
 
@@ -96,12 +96,12 @@ void bm_matmul(benchmark::State& state, const std::string& name, std::int64_t M,
   MatmulCase* k = prepare<MatmulCase>(state, name, [&] {
     Generator gen(0x3a7);
     MatmulCase c = make_operands(M, K, N, fc, gen);
-    cpu::matmul(c.a, c.b, c.c);
+    backend(Device::cpu()).matmul(c.a, c.b, c.c);
     c.check_error = check_product(c, "matmul", gen);
     return c;
   });
   if (!k) return;
-  const Timing t = timed_loop(state, name, [&] { cpu::matmul(k->a, k->b, k->c); });
+  const Timing t = timed_loop(state, name, [&] { backend(Device::cpu()).matmul(k->a, k->b, k->c); });
   set_flop_counters(state, t,
                     2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K));
 }

@@ -6,7 +6,7 @@
 #include <unordered_set>
 
 #include "core/copy.h"
-#include "ops/elementwise.h"
+#include "core/backend.h"
 
 namespace mpq {
 
@@ -47,6 +47,32 @@ std::vector<Tensor> FunctionNode::apply(const Tensor& grad_output) {
   return fn_(grad_output);
 }
 
+namespace {
+
+// Gradient sums, run by the backward pass (under NoGradGuard, so nothing is
+// recorded) through the backend table's add kernel: core needs no op.
+// a + b into a new tensor, broadcast, in the layout of the first operand of
+// the result's shape that is dense (as ops::add).
+Tensor grad_sum(const Tensor& a, const Tensor& b_in) {
+  const Tensor b = b_in.dtype() == a.dtype() ? b_in : b_in.to(a.dtype());
+  check_same_device("backward", {&a, &b});
+  const Shape s = broadcast_shapes(a.shape(), b.shape(), "backward");
+  Tensor out = a.shape() == s && is_dense(a)   ? empty_dense_like(a)
+               : b.shape() == s && is_dense(b) ? empty_dense_like(b)
+                                               : empty(s, a.dtype(), a.device());
+  backend(out.device()).binary(BinaryOp::add, a.detach().expand(s), b.detach().expand(s), out, 0,
+                               0);
+  return out;
+}
+
+// dst += src in place (src broadcast to dst's shape).
+void grad_accumulate(const Tensor& dst, const Tensor& src) {
+  check_same_device("backward", {&dst, &src});
+  backend(dst.device()).binary(BinaryOp::add, dst, src.detach().expand(dst.shape()), dst, 0, 0);
+}
+
+}  // namespace
+
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& g) {
   TensorImpl& leaf = *leaf_;
   MPQ_CHECK(g.shape() == leaf.shape, "AccumulateGrad: gradient of shape ", shape_str(g.shape()),
@@ -59,7 +85,7 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& g) {
     copy_elements(copy, gc);
     leaf.grad = copy.impl_ptr();
   } else {
-    add_(Tensor(leaf.grad), gc);
+    grad_accumulate(Tensor(leaf.grad), gc);
   }
   return {};
 }
@@ -150,7 +176,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
       if (!e.node) continue;
       if (i < input_grads.size() && input_grads[i].defined()) {
         Tensor& buf = buffers[e.node.get()];
-        buf = buf.defined() ? add(buf, input_grads[i]) : input_grads[i];
+        buf = buf.defined() ? grad_sum(buf, input_grads[i]) : input_grads[i];
       }
       if (--dependencies[e.node.get()] == 0) ready.push_back(e.node);
     }

@@ -1,8 +1,6 @@
 #include "core/storage.h"
 
-#include "core/allocator.h"
-#include "core/cuda/allocator.h"
-#include "core/cuda/pinned.h"
+#include "core/backend.h"
 #include "core/error.h"
 
 namespace mpq {
@@ -20,34 +18,34 @@ Device Device::parse(const std::string& text) {
   MPQ_FAIL("unknown device '", text, "' (expected cpu, cuda or cuda:N)");
 }
 
-bool cuda_built() {
-#ifdef MPQ_WITH_CUDA
-  return true;
-#else
-  return false;
-#endif
+bool cuda_built() { return backend_built(DeviceType::cuda); }
+
+namespace {
+// The backend that pins host memory for its asynchronous uploads, if any.
+const Backend* pinning_backend() {
+  if (!backend_built(DeviceType::cuda)) return nullptr;
+  const Backend& b = backend(Device::cuda());
+  return b.pinned_allocate ? &b : nullptr;
 }
+}  // namespace
 
 Storage::Storage(std::size_t nbytes, Device device, bool pinned)
     : nbytes_(nbytes), device_(device) {
   if (pinned && device.is_cpu()) {
-    data_ = cuda::pinned_allocate(nbytes);
+    if (const Backend* b = pinning_backend()) data_ = b->pinned_allocate(nbytes);
     pinned_ = data_ != nullptr;
     if (pinned_) return;
   }
-  // Device memory comes from the caching allocator, which names the reason
+  // The device's caching allocator, which names the reason it cannot serve
   // (no backend in this build, no GPU, an index past the last device).
-  data_ = device.is_cpu() ? CpuAllocator::instance().allocate(nbytes)
-                          : cuda::Allocator::instance().allocate(nbytes, device);
+  data_ = backend(device).allocate(nbytes, device);
 }
 
 Storage::~Storage() {
   if (pinned_)
-    cuda::pinned_deallocate(data_, nbytes_);
-  else if (device_.is_cpu())
-    CpuAllocator::instance().deallocate(data_, nbytes_);
+    pinning_backend()->pinned_deallocate(data_, nbytes_);
   else
-    cuda::Allocator::instance().deallocate(data_, nbytes_, device_);
+    backend(device_).deallocate(data_, nbytes_, device_);
 }
 
 }  // namespace mpq

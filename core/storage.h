@@ -13,7 +13,7 @@ namespace mpq {
 class Storage {
  public:
   // pinned: CPU memory page-locked for asynchronous copies to a GPU
-  // (core/cuda/pinned.h); ordinary memory when pinning is unavailable.
+  // (from the backend that copies from it); ordinary memory when unavailable.
   Storage(std::size_t nbytes, Device device, bool pinned = false);
   ~Storage();
   Storage(const Storage&) = delete;

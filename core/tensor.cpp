@@ -6,8 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/copy.h"
-#include "core/cuda/copy.h"
-#include "core/cuda/runtime.h"
+#include "core/backend.h"
 #include "core/layout.h"
 #include "core/strided_loop.h"
 
@@ -96,15 +95,15 @@ Tensor transfer(const Tensor& t, Device device) {
   const Tensor src = dense(t.detach());
   Tensor out = empty_strided(src.shape(), src.strides(), src.dtype(), device);
   const std::size_t nbytes = static_cast<std::size_t>(src.numel()) * dtype_size(src.dtype());
-  if (src.device().is_cpu() && src.is_pinned()) {
-    cuda::copy_to_device_async(out.device_data(), src.device_data(), nbytes, device);
-  } else if (src.device().is_cpu()) {
-    cuda::copy_to_device(out.device_data(), src.device_data(), nbytes, device);
+  if (src.device().is_cpu()) {
+    // A pinned source is not reused before the copy ends (core/storage.h).
+    backend(device).copy_from_host(out.device_data(), src.device_data(), nbytes, device,
+                                   src.is_pinned());
   } else if (device.is_cpu()) {
-    cuda::copy_to_host(out.device_data(), src.device_data(), nbytes, src.device());
+    backend(src.device()).copy_to_host(out.device_data(), src.device_data(), nbytes, src.device());
   } else {
     const Tensor host = transfer(src, Device::cpu());
-    cuda::copy_to_device(out.device_data(), host.device_data(), nbytes, device);
+    backend(device).copy_from_host(out.device_data(), host.device_data(), nbytes, device, false);
   }
   return out;
 }
@@ -139,19 +138,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 }
 
 Tensor& Tensor::fill_(double value) {
-  if (!device().is_cpu()) {
-    cuda::fill(*this, value);
-    return *this;
-  }
-  dispatch_all(dtype(), [&]<class T>() {
-    const T v = static_cast<T>(value);
-    strided_loop<1>(shape(), {strides()},
-                    [&](const std::array<std::int64_t, 1>& off, std::int64_t n,
-                        const std::array<std::int64_t, 1>& st) {
-                      T* p = data<T>() + off[0];
-                      for (std::int64_t i = 0; i < n; ++i) p[i * st[0]] = v;
-                    });
-  });
+  backend(device()).fill(*this, value);
   return *this;
 }
 
@@ -221,6 +208,16 @@ Tensor ones(const Shape& shape, DType dtype, Device device) {
 Tensor scalar_tensor(double value, DType dtype) {
   return full({}, value, dtype);
 }
+Tensor empty_pinned(const Shape& shape, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), Device::cpu(),
+                                            /*pinned=*/true);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
 Tensor empty_like(const Tensor& t) {
   return empty(t.shape(), t.dtype(), t.device());
 }
@@ -293,35 +290,7 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
     copy_elements(dst, tmp);
     return;
   }
-  if (!dst.device().is_cpu()) {
-    cuda::copy_elements(dst, src);
-    return;
-  }
-  if (dst.dtype() == src.dtype() && same_layout(dst, src) && is_dense(dst)) {
-    // One dense block in the same layout (row-major, channels-last, ...).
-    if (dst.raw_data() != src.raw_data())
-      std::memcpy(dst.raw_data(), src.raw_data(), dst.numel() * dtype_size(dst.dtype()));
-    return;
-  }
-  dispatch_all(dst.dtype(), [&]<class D>() {
-    dispatch_all(src.dtype(), [&]<class S>() {
-      D* d = dst.data<D>();
-      const S* s = src.data<S>();
-      strided_loop<2>(dst.shape(), {dst.strides(), src.strides()},
-                      [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
-                          const std::array<std::int64_t, 2>& st) {
-                        D* dp = d + off[0];
-                        const S* sp = s + off[1];
-                        if (st[0] == 1 && st[1] == 1) {
-#pragma omp simd
-                          for (std::int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
-                        } else {
-                          for (std::int64_t i = 0; i < n; ++i)
-                            dp[i * st[0]] = static_cast<D>(sp[i * st[1]]);
-                        }
-                      });
-    });
-  });
+  backend(dst.device()).copy_elements(dst, src);
 }
 
 }  // namespace mpq

@@ -52,7 +52,7 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
   Device device() const { return impl().storage->device(); }
   bool is_contiguous() const;
-  // In page-locked host memory (core/cuda/pinned.h): copies to a GPU are asynchronous.
+  // In page-locked host memory (empty_pinned): copies to a GPU are asynchronous.
   bool is_pinned() const { return impl().storage->pinned(); }
 
   // Host pointer to element [0, ..., 0]; T must match the dtype. A tensor in
@@ -135,6 +135,9 @@ Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device
 Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
             Device device = Device::cpu());
 Tensor scalar_tensor(double value, DType dtype = DType::f32);  // 0-d
+// An uninitialised CPU tensor in page-locked memory, whose copies to a GPU are
+// asynchronous (ordinary memory when no backend can pin: is_pinned() tells).
+Tensor empty_pinned(const Shape& shape, DType dtype = DType::f32);
 Tensor arange(std::int64_t n, DType dtype = DType::f32);
 Tensor empty_like(const Tensor& t);
 Tensor zeros_like(const Tensor& t);

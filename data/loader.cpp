@@ -1,6 +1,6 @@
 #include "data/loader.h"
 
-#include "core/cuda/pinned.h"
+#include "core/tensor.h"
 
 #include <cstring>
 #include <optional>
@@ -317,8 +317,8 @@ Batch Loader::collate(std::vector<Tensor>& images, std::vector<std::int32_t>& la
   const Shape& s = images.front().shape();
   const auto n = static_cast<std::int64_t>(images.size());
   Batch b;
-  // Pinned batches copy to a GPU asynchronously (core/cuda/pinned.h).
-  b.images = options_.pin_memory ? cuda::empty_pinned({n, s[0], s[1], s[2]}, DType::f32)
+  // Pinned batches copy to a GPU asynchronously (empty_pinned, core/tensor.h).
+  b.images = options_.pin_memory ? empty_pinned({n, s[0], s[1], s[2]}, DType::f32)
                                  : empty({n, s[0], s[1], s[2]}, DType::f32);
   const std::int64_t per = numel_of(s);
   float* dst = b.images.data<float>();

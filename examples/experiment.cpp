@@ -12,7 +12,7 @@
 #include <type_traits>
 
 #include "core/autograd.h"
-#include "core/cuda/runtime.h"
+#include "core/backend.h"
 #include "core/parallel.h"
 #include "core/stopwatch.h"
 #include "models/quant_summary.h"
@@ -283,7 +283,7 @@ int run_experiment(const Experiment& e, Args& args) {
   const Device device = settings.device;
   const Stopwatch run_time;
   if (settings.threads > 0) set_num_threads(settings.threads);
-  if (!device.is_cpu()) cuda::require(device, prog.c_str());  // before anything is written
+  require_device(device, prog.c_str());  // before anything is written
   // Everything is checked before anything is written (below, once the data,
   // the targets and the checkpoints are read): bad input leaves no run folder.
   const std::string last_path = run_dir + "/last.safetensors";

@@ -2,8 +2,7 @@
 
 #include "core/autograd.h"
 #include "core/layout.h"
-#include "ops/cpu/batch_norm.h"
-#include "ops/cuda/batch_norm.h"
+#include "core/backend.h"
 
 namespace mpq {
 
@@ -33,8 +32,8 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   // Channels-last activations (from conv2d) keep their layout: the NHWC kernel
   // runs when x is channels-last, and y, dy, dx are then channels-last too
   // (the same test as the kernel's, so allocation and kernel always agree).
-  // The CUDA kernels take contiguous NCHW.
-  const bool nhwc = is_channels_last(x_in) && x_in.device().is_cpu();
+  // Backends without channels-last kernels take contiguous NCHW.
+  const bool nhwc = is_channels_last(x_in) && backend(x_in.device()).channels_last;
   const Tensor x = nhwc ? x_in.detach() : x_in.detach().contiguous();
   auto like_x = [nhwc, x] {  // by value: the backward keeps a copy
     return nhwc ? empty_channels_last(x.shape(), x.dtype(), x.device())
@@ -44,12 +43,8 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   Tensor mean = empty({C}, x.dtype(), x.device()), rstd = empty({C}, x.dtype(), x.device());
   {
     NoGradGuard ng;
-    if (x.device().is_cpu())
-      cpu::batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum, eps,
-                              y, mean, rstd);
-    else
-      cuda::batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum, eps,
-                               y, mean, rstd);
+    MPQ_KERNEL(x.device(), batch_norm_forward)(x, gamma, beta, running_mean, running_var,
+                                               training, momentum, eps, y, mean, rstd);
   }
   if (!any_requires_grad({&x_in, &gamma, &beta})) return y;
   const bool need_x = x_in.requires_grad();
@@ -62,10 +57,8 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
     Tensor dx = need_x ? like_x() : Tensor();
     Tensor dgamma = need_gb && has_gamma ? empty({C}, x.dtype(), x.device()) : Tensor();
     Tensor dbeta = need_gb && has_beta ? empty({C}, x.dtype(), x.device()) : Tensor();
-    if (x.device().is_cpu())
-      cpu::batch_norm_backward(g, x, gd, mean, rstd, training, dx, dgamma, dbeta);
-    else
-      cuda::batch_norm_backward(g, x, gd, mean, rstd, training, dx, dgamma, dbeta);
+    MPQ_KERNEL(x.device(), batch_norm_backward)(g, x, gd, mean, rstd, training, dx, dgamma,
+                                                dbeta);
     return std::vector<Tensor>{dx, dgamma, dbeta};
   });
 }

@@ -4,11 +4,8 @@
 
 #include "core/autograd.h"
 #include "core/layout.h"
-#include "ops/cpu/conv2d.h"
-#include "ops/cuda/conv2d.h"
+#include "core/backend.h"
 #include "ops/elementwise.h"
-#include "ops/reduce.h"
-#include "ops/reference/conv2d.h"
 
 namespace mpq {
 
@@ -21,16 +18,8 @@ std::string Conv2dParams::str() const {
 
 namespace {
 
-reference::Conv2dDims dims_of(const Shape& x, const Shape& w, const Conv2dParams& p) {
-  return {x[0],
-          x[1],
-          x[2],
-          x[3],
-          w[0],
-          w[2],
-          w[3],
-          p.out_size(x[2], w[2], 0),
-          p.out_size(x[3], w[3], 1)};
+Shape output_shape(const Shape& x, const Shape& w, const Conv2dParams& p) {
+  return {x[0], w[0], p.out_size(x[2], w[2], 0), p.out_size(x[3], w[3], 1)};
 }
 
 void check_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
@@ -64,61 +53,24 @@ void check_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dP
 
 }  // namespace
 
-namespace {
-
-// The CUDA path: cuDNN on contiguous NCHW activations (ops/cuda/conv2d.h); the
-// bias gradient is the deterministic sum of dy over N, H and W.
-Tensor conv2d_cuda(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
-                   const Conv2dParams& p) {
-  const Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
-  const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
-  const auto d = dims_of(x.shape(), w.shape(), p);
-  Tensor y = empty({d.N, d.O, d.P, d.Q}, x.dtype(), x.device());
-  cuda::conv2d_forward(x, w, b, p, y);
-  if (!any_requires_grad({&x_in, &w_in, &b_in})) return y;
-  const bool need_x = x_in.requires_grad();
-  const bool need_w = w_in.requires_grad();
-  const bool need_b = b_in.defined() && b_in.requires_grad();
-  const Tensor xs = need_w ? x : Tensor(), ws = need_x ? w : Tensor();
-  const Shape x_shape = x.shape(), w_shape = w.shape();
-  return record("conv2d", y, {&x_in, &w_in, &b_in}, [=](const Tensor& gy) {
-    const Tensor g = gy.contiguous();
-    Tensor dx, dw, db;
-    if (need_x) {
-      dx = empty(x_shape, g.dtype(), g.device());
-      cuda::conv2d_backward_data(g, ws, p, dx);
-    }
-    if (need_w) {
-      dw = empty(w_shape, g.dtype(), g.device());
-      cuda::conv2d_backward_weights(xs, g, p, dw);
-    }
-    if (need_b) db = sum(g, {0, 2, 3});
-    return std::vector<Tensor>{dx, dw, db};
-  });
-}
-
-}  // namespace
-
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dParams& p) {
   check_conv(x_in, w_in, b_in, p);
-  if (!x_in.device().is_cpu()) return conv2d_cuda(x_in, w_in, b_in, p);
-  // float32 runs on oneDNN in channels-last (nhwc): activations arrive and
-  // leave in that layout, so a network pays no reorder between layers; other
-  // inputs are converted once. float64 (the reference) works on row-major.
-  const bool f32 = x_in.dtype() == DType::f32;
-  const Tensor x = f32 ? to_channels_last(x_in.detach()) : x_in.detach().contiguous();
+  const Backend& k = backend(x_in.device());
+  // Activations in the layout the backend's kernels read and write: the CPU
+  // runs float32 on oneDNN in channels-last (nhwc), so a network pays no
+  // reorder between layers and other inputs are converted once; float64 (the
+  // reference loops) and the CUDA backend (cuDNN) take contiguous NCHW.
+  const bool nhwc = k.channels_last && x_in.dtype() == DType::f32;
+  auto in_layout = [nhwc](const Tensor& t) { return nhwc ? to_channels_last(t) : t.contiguous(); };
+  auto empty_act = [nhwc](const Shape& s, const Tensor& like) {
+    return nhwc ? empty_channels_last(s, like.dtype(), like.device())
+                : empty(s, like.dtype(), like.device());
+  };
+  const Tensor x = in_layout(x_in.detach());
   const Tensor w = w_in.detach().contiguous();
   const Tensor b = b_in.defined() ? b_in.detach().contiguous() : Tensor();
-  const auto d = dims_of(x.shape(), w.shape(), p);
-  const Shape y_shape{d.N, d.O, d.P, d.Q};
-  Tensor y = f32 ? empty_channels_last(y_shape, x.dtype(), x.device())
-                 : empty(y_shape, x.dtype(), x.device());
-  if (f32) {
-    cpu::conv2d_forward(x, w, b, p, y);
-  } else {
-    reference::conv2d_forward(d, p, x.data<double>(), w.data<double>(),
-                              b.defined() ? b.data<double>() : nullptr, y.data<double>());
-  }
+  Tensor y = empty_act(output_shape(x.shape(), w.shape(), p), x);
+  MPQ_KERNEL(x.device(), conv2d_forward)(x, w, b, p, y);
   if (!any_requires_grad({&x_in, &w_in, &b_in})) return y;
   const bool need_x = x_in.requires_grad();
   const bool need_w = w_in.requires_grad() || (b_in.defined() && b_in.requires_grad());
@@ -127,25 +79,16 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   const Tensor xs = need_w ? x : Tensor(), ws = need_x ? w : Tensor();
   const Shape x_shape = x.shape(), w_shape = w.shape();
   return record("conv2d", y, {&x_in, &w_in, &b_in}, [=](const Tensor& gy) {
-    const Tensor g = f32 ? to_channels_last(gy) : gy.contiguous();
+    const Tensor g = in_layout(gy);
     Tensor dx, dw, db;
     if (need_x) {
-      dx = f32 ? empty_channels_last(x_shape, g.dtype(), g.device())
-               : empty(x_shape, g.dtype(), g.device());
-      if (g.dtype() == DType::f32)
-        cpu::conv2d_backward_data(g, ws, p, dx);
-      else
-        reference::conv2d_backward_data(d, p, g.data<double>(), ws.data<double>(),
-                                        dx.data<double>());
+      dx = empty_act(x_shape, g);
+      MPQ_KERNEL(g.device(), conv2d_backward_data)(g, ws, p, dx);
     }
     if (need_w) {
       dw = empty(w_shape, g.dtype(), g.device());
       if (has_b) db = empty({w_shape[0]}, g.dtype(), g.device());
-      if (g.dtype() == DType::f32)
-        cpu::conv2d_backward_weights(xs, g, p, dw, db);
-      else
-        reference::conv2d_backward_weights(d, p, xs.data<double>(), g.data<double>(),
-                                           dw.data<double>(), has_b ? db.data<double>() : nullptr);
+      MPQ_KERNEL(g.device(), conv2d_backward_weights)(xs, g, p, dw, db);
     }
     return std::vector<Tensor>{dx, dw, db};
   });
@@ -162,12 +105,13 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& w, const Tensor& b, const Te
     MPQ_CHECK(t->dim() == 1 && t->shape()[0] == O && t->dtype() == x.dtype(),
               "conv2d_affine: scale and shift must be [", O, "] ", dtype_name(x.dtype()), ", got ",
               shape_str(t->shape()), " ", dtype_name(t->dtype()));
-  const auto d = dims_of(x.shape(), w.shape(), p);
-  const Shape y_shape{d.N, d.O, d.P, d.Q};
+  const Shape y_shape = output_shape(x.shape(), w.shape(), p);
   MPQ_CHECK(!residual.defined() || (residual.shape() == y_shape && residual.dtype() == x.dtype()),
             "conv2d_affine: residual ", shape_str(residual.shape()), " for an output of shape ",
             shape_str(y_shape));
-  if (x.dtype() != DType::f32 || !x.device().is_cpu()) {  // the ops composed
+  // The fused kernel where the backend has one (float32 only); the ops composed otherwise.
+  const auto fused = backend(x.device()).conv2d_forward_inference;
+  if (x.dtype() != DType::f32 || fused == nullptr) {
     const Tensor y = conv2d(x, w, b, p);
     Tensor z = add(mul(y, scale.reshape({1, O, 1, 1})), shift.reshape({1, O, 1, 1}));
     if (residual.defined()) z = add(z, residual);
@@ -180,7 +124,7 @@ Tensor conv2d_affine(const Tensor& x, const Tensor& w, const Tensor& b, const Te
   Tensor y = empty_channels_last(y_shape, x.dtype(), x.device());
   // The sum post-op adds what the output holds: start it as the residual.
   if (residual.defined()) y.copy_(residual);
-  cpu::conv2d_forward_inference(xc, wf, bf, p, relu, residual.defined(), y);
+  fused(xc, wf, bf, p, relu, residual.defined(), y);
   return y;
 }
 

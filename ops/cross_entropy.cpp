@@ -3,8 +3,7 @@
 #include <vector>
 
 #include "core/autograd.h"
-#include "ops/cpu/cross_entropy.h"
-#include "ops/cuda/cross_entropy.h"
+#include "core/backend.h"
 
 namespace mpq {
 
@@ -30,21 +29,12 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& labels_in) {
                 " is outside [0, ", K, ")");
   }
   Tensor probs = empty_like(logits);
-  if (!logits.device().is_cpu()) {
-    // The loss stays on the device; the backward reads g there too.
-    Tensor out = empty({}, logits.dtype(), logits.device());
-    cuda::cross_entropy_forward(logits, labels, probs, out);
-    return record("cross_entropy", out, {&logits_in}, [probs, labels](const Tensor& g) {
-      Tensor dz = empty_like(probs);
-      cuda::cross_entropy_backward(probs, labels, g.contiguous(), dz);
-      return std::vector<Tensor>{dz};
-    });
-  }
-  const double loss = cpu::cross_entropy_forward(logits, labels, probs);
-  Tensor out = scalar_tensor(loss, logits.dtype());
-  return record("cross_entropy", out, {&logits_in}, [probs, labels, N](const Tensor& g) {
+  // The loss stays on the logits' device; the backward reads g there too.
+  Tensor out = empty({}, logits.dtype(), logits.device());
+  MPQ_KERNEL(logits.device(), cross_entropy_forward)(logits, labels, probs, out);
+  return record("cross_entropy", out, {&logits_in}, [probs, labels](const Tensor& g) {
     Tensor dz = empty_like(probs);
-    cpu::cross_entropy_backward(probs, labels, g.item() / static_cast<double>(N), dz);
+    MPQ_KERNEL(probs.device(), cross_entropy_backward)(probs, labels, g.contiguous(), dz);
     return std::vector<Tensor>{dz};
   });
 }

@@ -2,8 +2,7 @@
 
 #include "core/autograd.h"
 #include "core/layout.h"
-#include "ops/cpu/elementwise.h"
-#include "ops/cuda/elementwise.h"
+#include "core/backend.h"
 #include "ops/reduce.h"
 
 namespace mpq {
@@ -13,22 +12,13 @@ namespace {
 // The kernels of the operands' device (check_same_device has run).
 void run_binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out,
                 double alpha = 0, double beta = 0) {
-  if (out.device().is_cpu())
-    cpu::binary(op, a, b, out, alpha, beta);
-  else
-    cuda::binary(op, a, b, out, alpha, beta);
+  MPQ_KERNEL(out.device(), binary)(op, a, b, out, alpha, beta);
 }
 void run_unary(UnaryOp op, const Tensor& x, const Tensor& out, double alpha, double beta) {
-  if (out.device().is_cpu())
-    cpu::unary(op, x, out, alpha, beta);
-  else
-    cuda::unary(op, x, out, alpha, beta);
+  MPQ_KERNEL(out.device(), unary)(op, x, out, alpha, beta);
 }
 void run_where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
-  if (out.device().is_cpu())
-    cpu::where(cond, a, b, out);
-  else
-    cuda::where(cond, a, b, out);
+  MPQ_KERNEL(out.device(), where)(cond, a, b, out);
 }
 
 void check_binary(const char* op, const Tensor& a, const Tensor& b) {

@@ -11,7 +11,7 @@
 #pragma once
 
 #include "core/tensor.h"
-#include "ops/elementwise_kind.h"
+#include "core/elementwise_kind.h"
 
 namespace mpq {
 
@@ -38,7 +38,7 @@ Tensor ceil(const Tensor& x);
 Tensor pow(const Tensor& x, double exponent);
 Tensor clamp(const Tensor& x, double lo, double hi);
 
-// The elementwise kind `op` (ops/elementwise_kind.h) on x's device, not
+// The elementwise kind `op` (core/elementwise_kind.h) on x's device, not
 // recorded: for ops that define their own gradient (quant/ste.h's
 // straight-through estimators), so that one kernel per device computes it.
 // Errors name `name`.

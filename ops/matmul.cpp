@@ -1,11 +1,9 @@
 #include "ops/matmul.h"
 
 #include "core/autograd.h"
-#include "ops/cpu/matmul.h"
-#include "ops/cuda/matmul.h"
+#include "core/backend.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
-#include "ops/reference/matmul.h"
 
 namespace mpq {
 
@@ -27,14 +25,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
     c.fill_(0.0);
     return c;
   }
-  if (!c.device().is_cpu()) {
-    cuda::matmul(a, b, c);
-  } else if (a.dtype() == DType::f32) {
-    cpu::matmul(a, b, c);
-  } else {
-    reference::matmul(a.data<double>(), a.strides()[0], a.strides()[1], b.data<double>(),
-                      b.strides()[0], b.strides()[1], c.data<double>(), M, K, N);
-  }
+  MPQ_KERNEL(c.device(), matmul)(a, b, c);
   return c;
 }
 }  // namespace

@@ -1,8 +1,7 @@
 #include "ops/pool.h"
 
 #include "core/autograd.h"
-#include "ops/cpu/pool.h"
-#include "ops/cuda/pool.h"
+#include "core/backend.h"
 #include "ops/reduce.h"
 
 namespace mpq {
@@ -32,17 +31,11 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   const Tensor x = x_in.detach().contiguous();
   Tensor y = empty(s, x.dtype(), x.device());
   Tensor index = empty(s, DType::i32, x.device());
-  if (x.device().is_cpu())
-    cpu::max_pool2d_forward(x, p, y, index);
-  else
-    cuda::max_pool2d_forward(x, p, y, index);
+  MPQ_KERNEL(x.device(), max_pool2d_forward)(x, p, y, index);
   const Shape xs = x.shape();
   return record("max_pool2d", y, {&x_in}, [index, xs, p](const Tensor& g) {
     Tensor dx = empty(xs, g.dtype(), g.device());
-    if (g.device().is_cpu())
-      cpu::max_pool2d_backward(g.contiguous(), index, dx);
-    else
-      cuda::max_pool2d_backward(g.contiguous(), index, p, dx);
+    MPQ_KERNEL(g.device(), max_pool2d_backward)(g.contiguous(), index, p, dx);
     return std::vector<Tensor>{dx};
   });
 }
@@ -51,17 +44,11 @@ Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   const Shape s = pooled_shape(x_in, p, "avg_pool2d");
   const Tensor x = x_in.detach().contiguous();
   Tensor y = empty(s, x.dtype(), x.device());
-  if (x.device().is_cpu())
-    cpu::avg_pool2d_forward(x, p, y);
-  else
-    cuda::avg_pool2d_forward(x, p, y);
+  MPQ_KERNEL(x.device(), avg_pool2d_forward)(x, p, y);
   const Shape xs = x.shape();
   return record("avg_pool2d", y, {&x_in}, [p, xs](const Tensor& g) {
     Tensor dx = empty(xs, g.dtype(), g.device());
-    if (g.device().is_cpu())
-      cpu::avg_pool2d_backward(g.contiguous(), p, dx);
-    else
-      cuda::avg_pool2d_backward(g.contiguous(), p, dx);
+    MPQ_KERNEL(g.device(), avg_pool2d_backward)(g.contiguous(), p, dx);
     return std::vector<Tensor>{dx};
   });
 }

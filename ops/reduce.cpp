@@ -3,8 +3,7 @@
 #include <algorithm>
 
 #include "core/autograd.h"
-#include "ops/cpu/reduce.h"
-#include "ops/cuda/reduce.h"
+#include "core/backend.h"
 #include "ops/elementwise.h"
 
 namespace mpq {
@@ -51,10 +50,7 @@ Plan make_plan(const Tensor& x, const std::vector<std::int64_t>& axes, const cha
 // x permuted to [kept..., reduced...] and made contiguous (no autograd).
 void max_rows(const Tensor& x, std::int64_t outer, std::int64_t inner, const Tensor& out,
               const Tensor& index) {
-  if (x.device().is_cpu())
-    cpu::max_rows(x, outer, inner, out, index);
-  else
-    cuda::max_rows(x, outer, inner, out, index);
+  MPQ_KERNEL(x.device(), max_rows)(x, outer, inner, out, index);
 }
 
 Tensor arrange(const Tensor& x, const Plan& p) {
@@ -70,10 +66,7 @@ Tensor sum_impl(const Tensor& x, const std::vector<std::int64_t>& axes, bool kee
   MPQ_CHECK(!average || p.inner > 0, op, ": mean over an empty set of elements");
   const double scale = average ? 1.0 / static_cast<double>(p.inner) : 1.0;
   Tensor out = empty(keepdim ? p.keepdim_shape : p.out_shape, x.dtype(), x.device());
-  if (x.device().is_cpu())
-    cpu::sum_rows(arrange(x, p), p.outer, p.inner, scale, out);
-  else
-    cuda::sum_rows(arrange(x, p), p.outer, p.inner, scale, out);
+  MPQ_KERNEL(x.device(), sum_rows)(arrange(x, p), p.outer, p.inner, scale, out);
   const Shape in_shape = x.shape(), kd = p.keepdim_shape;
   return record(op, out, {&x}, [in_shape, kd, scale](const Tensor& g) {
     Tensor gi = g.reshape(kd).expand(in_shape);
@@ -107,15 +100,7 @@ Tensor max(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim)
     // then undo the permutation.
     Tensor gp = zeros({p.outer, p.inner}, g.dtype(), g.device());
     const Tensor gc = g.contiguous();
-    if (!g.device().is_cpu())
-      cuda::scatter_rows(gc, index, p.outer, p.inner, gp);
-    else
-      dispatch_floating(g.dtype(), "max backward", [&]<class T>() {
-      T* dst = gp.data<T>();
-      const T* src = gc.data<T>();
-      const std::int32_t* idx = index.data<std::int32_t>();
-      for (std::int64_t i = 0; i < p.outer; ++i) dst[i * p.inner + idx[i]] = src[i];
-    });
+    MPQ_KERNEL(g.device(), scatter_rows)(gc, index, p.outer, p.inner, gp);
     Shape permuted_shape;
     for (auto a : p.perm) permuted_shape.push_back(in_shape[a]);
     std::vector<std::int64_t> inverse(p.perm.size());

@@ -8,10 +8,10 @@
 namespace mpq::quant {
 
 namespace {
-// The positivity pow2_ste needs, checked where the values are at hand (on a
-// GPU a non-positive value gives 2^round(log2 v) = 0 or NaN instead).
+// The positivity pow2_ste needs (otherwise 2^round(log2 v) is 0 or NaN).
+// pow2_ste is applied to quantizer parameters (a value or a few), so reading
+// them back from a GPU costs a few bytes per step.
 void check_positive(const Tensor& v) {
-  if (!v.device().is_cpu()) return;
   for (double a : v.detach().to(DType::f64).to_vector<double>())
     MPQ_CHECK(a > 0, "pow2_ste: expected a positive value, got ", a);
 }

@@ -7,14 +7,14 @@
 #include <iostream>
 #include <string>
 
-#include "core/cuda/runtime.h"
+#include "core/backend.h"
 #include "test_util.h"
 
 // Ends the test case as skipped when this process cannot run CUDA work.
 #define MPQ_REQUIRE_CUDA()                                                          \
   do {                                                                              \
     std::string why_;                                                               \
-    if (::mpq::cuda::device_count(&why_) == 0) {                                    \
+    if (::mpq::device_count(::mpq::DeviceType::cuda, &why_) == 0) {                  \
       std::cout << "[mpq-skip] no CUDA device: " << why_ << std::endl;              \
       return;                                                                       \
     }                                                                               \

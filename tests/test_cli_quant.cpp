@@ -7,7 +7,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/cuda/runtime.h"
+#include "core/backend.h"
 #include "core/npy.h"
 #include "temp_dir.h"
 #include "test_util.h"
@@ -153,7 +153,7 @@ TEST_CASE("mpq quant: --device cuda gives the CPU's results, or the reason it ca
     const Result g = run_cli(dir, common + dir.file("gpu.json") + " --output " +
                                       dir.file("qg.npy") + " --device cuda");
     std::string why;
-    if (cuda::device_count(&why) == 0) {
+    if (device_count(DeviceType::cuda, &why) == 0) {
       CHECK(g.code == 2);
       CHECK_THAT(g.err, Contains("cuda:0"));
       std::cout << "[mpq-skip] no CUDA device: " << why << std::endl;

@@ -9,14 +9,11 @@
 #include <cstring>
 #include <iostream>
 
-#include "core/cuda/allocator.h"
-#include "core/cuda/pinned.h"
+#include "core/backend.h"
 #include "core/layout.h"
 #include "cuda_util.h"
 #include "models/zoo.h"
 #include "ops/batch_norm.h"
-#include "ops/cpu/elementwise.h"
-#include "ops/cuda/elementwise.h"
 #include "ops/conv2d.h"
 #include "ops/cross_entropy.h"
 #include "ops/matmul.h"
@@ -30,15 +27,15 @@ using Catch::Matchers::Contains;
 
 TEST_CASE("cuda: a CUDA tensor without a usable device is refused with the reason", "[cuda]") {
   std::string why;
-  const int n = cuda::device_count(&why);
+  const int n = device_count(DeviceType::cuda, &why);
   if (n == 0) {
     CHECK(!why.empty());
-    CHECK_FALSE(cuda::available());
+    CHECK_FALSE((device_count(DeviceType::cuda) > 0));
     CHECK_THROWS_WITH(empty({2, 3}, DType::f32, kGpu), Contains("cuda:0") && Contains(why));
     CHECK_THROWS_WITH(ones({2}).to(kGpu), Contains("cuda:0"));
-    CHECK_THROWS_WITH(cuda::synchronize(kGpu), Contains("cuda:0"));
+    CHECK_THROWS_WITH(synchronize(kGpu), Contains("cuda:0"));
   } else {
-    CHECK(cuda::available());
+    CHECK((device_count(DeviceType::cuda) > 0));
     CHECK_THROWS_WITH(empty({2}, DType::f32, Device::cuda(n)),
                       Contains("cuda:" + std::to_string(n)) && Contains("only"));
   }
@@ -95,16 +92,15 @@ TEST_CASE("cuda: copies, fills and dtype conversion on the device", "[cuda]") {
 
 TEST_CASE("cuda: the caching allocator reuses freed blocks", "[cuda]") {
   MPQ_REQUIRE_CUDA();
-  cuda::Allocator& a = cuda::Allocator::instance();
   { const Tensor warm = empty({1000, 1000}, DType::f32, kGpu); }
-  const AllocatorStats before = a.stats(kGpu);
+  const AllocatorStats before = memory_stats(kGpu);
   { const Tensor again = empty({1000, 1000}, DType::f32, kGpu); }
-  const AllocatorStats after = a.stats(kGpu);
+  const AllocatorStats after = memory_stats(kGpu);
   CHECK(after.cache_hits == before.cache_hits + 1);
   CHECK(after.system_allocations == before.system_allocations);
   CHECK(after.bytes_in_use == before.bytes_in_use);
-  a.empty_cache();
-  CHECK(a.stats(kGpu).bytes_cached == 0);
+  backend(kGpu).empty_cache();
+  CHECK(memory_stats(kGpu).bytes_cached == 0);
 }
 
 TEST_CASE("cuda: elementwise ops and their gradients match the CPU", "[cuda]") {
@@ -302,16 +298,16 @@ TEST_CASE("cuda: a quantized ResNet-20 training step matches the CPU", "[cuda]")
 }
 
 TEST_CASE("cuda: pinned host memory, and ordinary memory where there is none", "[cuda]") {
-  const Tensor p = cuda::empty_pinned({4, 5});
+  const Tensor p = empty_pinned({4, 5});
   CHECK(p.device() == Device::cpu());
-  CHECK(p.is_pinned() == cuda::available());  // falls back without a GPU
+  CHECK(p.is_pinned() == (device_count(DeviceType::cuda) > 0));  // falls back without a GPU
   CHECK_FALSE(empty({3}).is_pinned());
   MPQ_REQUIRE_CUDA();
   // Asynchronous copies from reused pinned blocks carry the right data: each
   // block is refilled right after its tensor dies, while copies may still run.
   std::vector<Tensor> on_gpu;
   for (int i = 0; i < 20; ++i) {
-    Tensor h = cuda::empty_pinned({256, 1024});
+    Tensor h = empty_pinned({256, 1024});
     h.fill_(static_cast<double>(i));
     on_gpu.push_back(h.to(kGpu));
   }
@@ -327,19 +323,19 @@ TEST_CASE("cuda: the quantizers' scalar steps (exp2, log2, 2^round(log2)) agree 
   // On the CPU the kinds are computed in double and rounded once.
   const Tensor v = from_vector<float>({0.3f, 1.0f, 0.70710677f, 0.70710683f, 3.0f, 1e-3f}, {6});
   Tensor out = empty_like(v);
-  cpu::unary(UnaryOp::pow2_round, v, out);
+  backend(Device::cpu()).unary(UnaryOp::pow2_round, v, out, 0, 0);
   const auto p = out.to_vector<float>();
   CHECK(p == std::vector<float>{0.25f, 1.0f, 0.5f, 1.0f, 4.0f, 0.0009765625f});
-  cpu::unary(UnaryOp::log2, v, out);
+  backend(Device::cpu()).unary(UnaryOp::log2, v, out, 0, 0);
   CHECK(out.to_vector<float>()[4] == static_cast<float>(std::log2(3.0)));
-  cpu::unary(UnaryOp::exp2, v, out);
+  backend(Device::cpu()).unary(UnaryOp::exp2, v, out, 0, 0);
   CHECK(out.to_vector<float>()[0] == static_cast<float>(std::exp2(double(0.3f))));
   MPQ_REQUIRE_CUDA();
   for (UnaryOp k : {UnaryOp::pow2_round, UnaryOp::log2, UnaryOp::exp2}) {
     const Tensor g = v.to(kGpu);
     Tensor go = empty_like(g), co = empty_like(v);
-    cuda::unary(k, g, go);
-    cpu::unary(k, v, co);
+    backend(kGpu).unary(k, g, go, 0, 0);
+    backend(Device::cpu()).unary(k, v, co, 0, 0);
     // 2^round(log2 v) is exact on both; CUDA's double log2/exp2 may differ
     // from glibc's by an ulp of double, which float rounding almost always hides.
     if (k == UnaryOp::pow2_round)

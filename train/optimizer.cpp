@@ -4,8 +4,7 @@
 #include <map>
 #include <set>
 
-#include "core/parallel.h"
-#include "train/cuda/optimizer.h"
+#include "core/backend.h"
 
 namespace mpq::train {
 
@@ -122,31 +121,9 @@ void Sgd::step() {
     const bool first = mom > 0 && !velocity_[k].defined();
     if (first) velocity_[k] = zeros_like(p);
     if (mom > 0) velocity_[k].move_to_(p.device());  // state follows a moved parameter
-    if (!p.device().is_cpu()) {
-      check_same_device("Sgd::step", {&p, &g, &velocity_[k]});
-      MPQ_CHECK(g.is_contiguous(), "Sgd::step: gradients must be contiguous");
-      cuda::sgd_update(p, g, mom > 0 ? velocity_[k] : Tensor(), first, lr, mom,
-                       decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, nesterov);
-      continue;
-    }
-    dispatch_floating(p.dtype(), "Sgd::step", [&]<class T>() {
-      T* pp = p.data<T>();
-      const T* pg = g.data<T>();
-      T* pv = mom > 0 ? velocity_[k].data<T>() : nullptr;
-      const T tlr = static_cast<T>(lr), tm = static_cast<T>(mom),
-              l2 = static_cast<T>(decoupled ? 0 : wd),
-              shrink = static_cast<T>(decoupled ? 1 - lr * wd : 1);
-      parallel_for(0, p.numel(), 16384, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t i = b; i < e; ++i) {
-          T d = pg[i] + l2 * pp[i];
-          if (pv) {
-            pv[i] = first ? d : tm * pv[i] + d;
-            d = nesterov ? d + tm * pv[i] : pv[i];
-          }
-          pp[i] = shrink * pp[i] - tlr * d;
-        }
-      });
-    });
+    check_same_device("Sgd::step", {&p, &g, &velocity_[k]});
+    MPQ_KERNEL(p.device(), sgd_update)(p, g, mom > 0 ? velocity_[k] : Tensor(), first, lr, mom,
+                                       decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, nesterov);
   }
 }
 
@@ -200,28 +177,9 @@ void Adam::step() {
     }
     m_[k].move_to_(p.device());  // state follows a moved parameter
     v_[k].move_to_(p.device());
-    if (!p.device().is_cpu()) {
-      check_same_device("Adam::step", {&p, &g, &m_[k], &v_[k]});
-      MPQ_CHECK(g.is_contiguous(), "Adam::step: gradients must be contiguous");
-      cuda::adam_update(p, g, m_[k], v_[k], b1, b2, eps, c1, c2, lr, decoupled ? 0.0 : wd,
-                        decoupled ? 1 - lr * wd : 1.0);
-      continue;
-    }
-    dispatch_floating(p.dtype(), "Adam::step", [&]<class T>() {
-      T* pp = p.data<T>();
-      const T* pg = g.data<T>();
-      T* pm = m_[k].data<T>();
-      T* pv = v_[k].data<T>();
-      parallel_for(0, p.numel(), 16384, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t i = b; i < e; ++i) {
-          const double gi = pg[i] + (decoupled ? 0.0 : wd * pp[i]);
-          pm[i] = static_cast<T>(b1 * pm[i] + (1 - b1) * gi);
-          pv[i] = static_cast<T>(b2 * pv[i] + (1 - b2) * gi * gi);
-          const double update = (pm[i] / c1) / (std::sqrt(pv[i] / c2) + eps);
-          pp[i] = static_cast<T>((decoupled ? 1 - lr * wd : 1.0) * pp[i] - lr * update);
-        }
-      });
-    });
+    check_same_device("Adam::step", {&p, &g, &m_[k], &v_[k]});
+    MPQ_KERNEL(p.device(), adam_update)(p, g, m_[k], v_[k], b1, b2, eps, c1, c2, lr,
+                                        decoupled ? 0.0 : wd, decoupled ? 1 - lr * wd : 1.0);
   }
 }
 

@@ -4,12 +4,11 @@
 #include <mutex>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/cuda/runtime.h"
 #include "core/error.h"
 
-#ifdef MPQ_WITH_CUDA
 #include "core/cuda/check.cuh"
-#endif
 
 namespace mpq::cuda {
 
@@ -34,7 +33,6 @@ Allocator& Allocator::instance() {
   return a;
 }
 
-#ifdef MPQ_WITH_CUDA
 
 namespace {
 // Frees every cached block of one device; the caller holds the mutex.
@@ -105,21 +103,11 @@ void Allocator::empty_cache() {
   std::lock_guard<std::mutex> lock(im.mutex);
   for (auto& [index, d] : im.devices) {
     // Blocks freed by tensors may still be read by queued kernels.
-    synchronize(Device::cuda(index));
+    cuda::synchronize(Device::cuda(index));
     release_cached(index, d);
   }
 }
 
-#else
-
-void* Allocator::allocate(std::size_t, Device device) {
-  require(device, "cuda::Allocator::allocate");  // throws: no backend in this build
-  return nullptr;
-}
-void Allocator::deallocate(void*, std::size_t, Device) {}
-void Allocator::empty_cache() {}
-
-#endif
 
 AllocatorStats Allocator::stats(Device device) const {
   Impl& im = impl();
@@ -134,5 +122,19 @@ void Allocator::reset_peak(Device device) {
   auto& s = im.devices[device.index].stats;
   s.peak_bytes_in_use = s.bytes_in_use;
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.allocate = [](std::size_t nbytes, Device device) {
+    return Allocator::instance().allocate(nbytes, device);
+  };
+  b.deallocate = [](void* p, std::size_t nbytes, Device device) {
+    Allocator::instance().deallocate(p, nbytes, device);
+  };
+  b.memory_stats = [](Device device) { return Allocator::instance().stats(device); };
+  b.reset_peak_memory = [](Device device) { Allocator::instance().reset_peak(device); };
+  b.empty_cache = [] { Allocator::instance().empty_cache(); };
+});
+}  // namespace
 
 }  // namespace mpq::cuda

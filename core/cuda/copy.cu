@@ -1,3 +1,4 @@
+#include "core/backend.h"
 #include "core/cuda/check.cuh"
 #include "core/cuda/copy.h"
 #include "core/cuda/grid_stride.cuh"
@@ -62,5 +63,12 @@ void fill(const Tensor& dst, double value) {
   });
   check_launch("fill");
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.copy_elements = copy_elements;
+  b.fill = fill;
+});
+}  // namespace
 
 }  // namespace mpq::cuda

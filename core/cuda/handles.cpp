@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "core/cuda/check.cuh"
+#include "core/backend.h"
 #include "core/cuda/runtime.h"
 #include "core/tensor.h"
 
@@ -66,7 +67,7 @@ cublasHandle_t cublas_handle(Device device) {
   }
   // Full float32 arithmetic unless TF32 is allowed (core/cuda/runtime.h).
   MPQ_CUBLAS_CHECK(cublas().set_math_mode(
-      h.cublas, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+      h.cublas, mpq::allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   return h.cublas;
 }
 

@@ -5,15 +5,13 @@
 #include <vector>
 
 #include "core/allocator.h"
+#include "core/backend.h"
 #include "core/cuda/runtime.h"
 
-#ifdef MPQ_WITH_CUDA
 #include "core/cuda/check.cuh"
-#endif
 
 namespace mpq::cuda {
 
-#ifdef MPQ_WITH_CUDA
 
 namespace {
 
@@ -99,21 +97,12 @@ void pinned_deallocate(void* ptr, std::size_t nbytes) noexcept {
   c.free[cls].push_back(std::move(b));
 }
 
-#else
 
-void* pinned_allocate(std::size_t) { return nullptr; }
-void pinned_deallocate(void*, std::size_t) noexcept {}
-
-#endif
-
-Tensor empty_pinned(const Shape& shape, DType dtype) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), Device::cpu(),
-                                            /*pinned=*/true);
-  impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
-}
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.pinned_allocate = pinned_allocate;
+  b.pinned_deallocate = pinned_deallocate;
+});
+}  // namespace
 
 }  // namespace mpq::cuda

@@ -7,9 +7,9 @@
 // has finished: the free records an event on each stream and the reuse waits
 // for them.
 //
-// The loader allocates its batches here with LoaderOptions::pin_memory; any
-// CPU tensor can be made pinned with pinned_copy(). In a build without the
-// CUDA backend, or without a GPU, allocation falls back to ordinary memory.
+// The loader allocates its batches here with LoaderOptions::pin_memory
+// (mpq::empty_pinned, core/tensor.h, through the backend table). Without a
+// GPU, allocation falls back to ordinary memory.
 #pragma once
 
 #include <cstddef>
@@ -22,9 +22,5 @@ namespace mpq::cuda {
 // caller then uses ordinary memory).
 void* pinned_allocate(std::size_t nbytes);
 void pinned_deallocate(void* ptr, std::size_t nbytes) noexcept;
-
-// An uninitialised CPU tensor in pinned memory (ordinary memory when pinning
-// is unavailable; Tensor::is_pinned() tells).
-Tensor empty_pinned(const Shape& shape, DType dtype = DType::f32);
 
 }  // namespace mpq::cuda

@@ -4,15 +4,13 @@
 #include <mutex>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/error.h"
 
-#ifdef MPQ_WITH_CUDA
 #include "core/cuda/check.cuh"
-#endif
 
 namespace mpq::cuda {
 
-#ifdef MPQ_WITH_CUDA
 
 namespace {
 
@@ -117,44 +115,26 @@ void copy_on_device(void* dst, const void* src, std::size_t nbytes, Device devic
   MPQ_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, stream(device)));
 }
 
-#else  // no CUDA backend in this build
-
-namespace {
-[[noreturn]] void not_built(Device device, const char* op) {
-  MPQ_FAIL(op, ": cannot use ", device.str(),
-           ": this build of mpq has no CUDA backend (configure with -DMPQ_CUDA=ON where nvcc and "
-           "cuDNN are installed)");
-}
-}  // namespace
-
-int device_count(std::string* why_none) {
-  if (why_none) *why_none = "this build of mpq has no CUDA backend";
-  return 0;
-}
-void require(Device device, const char* op) { not_built(device, op); }
-void set_device(Device device) { not_built(device, "cuda::set_device"); }
-void synchronize(Device device) { not_built(device, "cuda::synchronize"); }
-void copy_to_device(void*, const void*, std::size_t, Device device) {
-  not_built(device, "cuda::copy_to_device");
-}
-void copy_to_device_async(void*, const void*, std::size_t, Device device) {
-  not_built(device, "cuda::copy_to_device_async");
-}
-void copy_to_host(void*, const void*, std::size_t, Device device) {
-  not_built(device, "cuda::copy_to_host");
-}
-void copy_on_device(void*, const void*, std::size_t, Device device) {
-  not_built(device, "cuda::copy_on_device");
-}
-
-#endif
 
 bool available() { return device_count() > 0; }
 
 namespace {
-std::atomic<bool> g_allow_tf32{false};
-}
-void set_allow_tf32(bool on) { g_allow_tf32 = on; }
-bool allow_tf32() { return g_allow_tf32; }
+// The CUDA backend's device section of the table (core/backend.h); the
+// allocator (allocator.cpp), pinned memory (pinned.cpp) and the element
+// copies (copy.cu) register theirs beside their code.
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.name = "cuda";
+  b.device_count = [](std::string* why_none) { return device_count(why_none); };
+  b.copy_from_host = [](void* dst, const void* src, std::size_t nbytes, Device device,
+                        bool async) {
+    if (async)
+      copy_to_device_async(dst, src, nbytes, device);
+    else
+      copy_to_device(dst, src, nbytes, device);
+  };
+  b.copy_to_host = copy_to_host;
+  b.synchronize = synchronize;
+});
+}  // namespace
 
 }  // namespace mpq::cuda

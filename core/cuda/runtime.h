@@ -1,8 +1,7 @@
 // The CUDA runtime as the rest of mpq sees it: which devices exist, one stream
 // per device on which every kernel and copy of that device is ordered, and
-// host <-> device copies. No CUDA header is included here, so code that only
-// moves tensors between devices builds without the CUDA toolkit; in a build
-// without the backend every function throws a clear mpq::Error.
+// host <-> device copies. Compiled only into builds with the CUDA backend;
+// the rest of mpq reaches it through the backend table (core/backend.h).
 //
 // Ordering. All work for a device goes to its one stream, in program order:
 // a kernel sees the results of every earlier kernel and copy without explicit
@@ -31,13 +30,6 @@ void require(Device device, const char* op);
 
 // Makes `device` current for the calling thread (cudaSetDevice).
 void set_device(Device device);
-
-// Whether float32 convolutions and matmuls may use TF32 tensor cores (10-bit
-// mantissa products, float32 sums). Off by default: results then compare
-// with the CPU backend to float32 rounding. PyTorch allows TF32 for cuDNN
-// convolutions by default; benchmarks against it state which they used.
-void set_allow_tf32(bool on);
-bool allow_tf32();
 
 // Waits until every kernel and copy queued for `device` has finished.
 void synchronize(Device device);

@@ -9,8 +9,7 @@
 
 #include "core/allocator.h"
 #include "core/autograd.h"
-#include "core/cuda/allocator.h"
-#include "core/cuda/runtime.h"
+#include "core/backend.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "core/stopwatch.h"
@@ -65,8 +64,8 @@ int bench_step_command(int argc, char** argv) {
   const bool eval = args.on("eval"), print_loss = args.on("print-loss");
   if (threads > 0) set_num_threads(static_cast<int>(threads));
   const Device device = Device::parse(args.str("device"));
-  if (!device.is_cpu()) cuda::require(device, "mpq bench-step");
-  cuda::set_allow_tf32(args.on("tf32"));
+  require_device(device, "mpq bench-step");
+  set_allow_tf32(args.on("tf32"));
 
   models::ModelOptions o;
   o.seed = static_cast<std::uint64_t>(args.integer("seed", 0, std::int64_t{1} << 62));
@@ -116,13 +115,8 @@ int bench_step_command(int argc, char** argv) {
     ++step_index;
   };
   // A step on a GPU is timed until its kernels have finished.
-  auto finish = [&] {
-    if (!device.is_cpu()) cuda::synchronize(device);
-  };
-  auto stats = [&] {
-    return device.is_cpu() ? CpuAllocator::instance().stats()
-                           : cuda::Allocator::instance().stats(device);
-  };
+  auto finish = [&] { synchronize(device); };
+  auto stats = [&] { return memory_stats(device); };
   for (std::int64_t s = 0; s < warmup; ++s) step();
   finish();
   // Tensor memory comes from the caching allocator: in the steady state every
@@ -155,7 +149,7 @@ int bench_step_command(int argc, char** argv) {
               peak_rss_mb());
   if (!device.is_cpu())
     std::printf(" peak_device_mb=%.1f",
-                static_cast<double>(cuda::Allocator::instance().stats(device).peak_bytes_in_use) /
+                static_cast<double>(memory_stats(device).peak_bytes_in_use) /
                     (1024.0 * 1024.0));
   std::printf("\n");
   return 0;

@@ -8,7 +8,7 @@
 #include <limits>
 #include <sstream>
 
-#include "core/cuda/runtime.h"
+#include "core/backend.h"
 #include "core/autograd.h"
 #include "core/npy.h"
 #include "examples/args.h"
@@ -173,7 +173,7 @@ int quant_command(int argc, char** argv) {
   Quantizer qz(spec, raw_value(names[0]), raw_value(names[1]), DType::f64);
   const Device device = Device::parse(args.str("device"));
   if (!device.is_cpu()) {
-    cuda::require(device, "mpq quant");
+    require_device(device, "mpq quant");
     qz.to(device);
     x = x.to(device);
     upstream = upstream.to(device);

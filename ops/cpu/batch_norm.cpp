@@ -1,4 +1,9 @@
-#include "ops/cpu/batch_norm.h"
+// CPU kernels of batch_norm2d: contiguous NCHW (threaded over channels) or
+// channels-last NHWC (threaded over rows, deterministic block sums); y, dy and
+// dx share x's layout.
+// One template serves float32 and float64; sums accumulate in double.
+#include "core/backend.h"
+#include "core/tensor.h"
 
 #include <algorithm>
 #include <cmath>
@@ -286,5 +291,12 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
     });
   });
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
+  b.batch_norm_forward = batch_norm_forward;
+  b.batch_norm_backward = batch_norm_backward;
+});
+}  // namespace
 
 }  // namespace mpq::cpu

@@ -1,7 +1,17 @@
-#include "ops/cpu/conv2d.h"
+// CPU convolution: oneDNN for float32 (forward, backward-data,
+// backward-weights, and a fused inference primitive), the reference loops for
+// float64. float32:
+// Activations (x, y, dy, dx) are channels-last tensors (core/layout.h: NHWC
+// strides), which the primitives read and write in place; weights are
+// contiguous OIHW and reordered into the primitive's blocked layout through a
+// cached buffer. Primitives are cached per shape.
+#include "core/backend.h"
+#include "core/tensor.h"
+#include "ops/conv2d_params.h"
 
 #include "core/layout.h"
 #include "ops/cpu/onednn.h"
+#include "ops/reference/conv2d.h"
 
 namespace mpq::cpu {
 
@@ -147,10 +157,8 @@ void finish(const Output& o) {
   if (o.needs_reorder) onednn::reorder(o.mem, o.user);
 }
 
-}  // namespace
-
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& prm,
-                    const Tensor& y) {
+void conv2d_forward_f32(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& prm,
+                        const Tensor& y) {
   using namespace onednn;
   ConvPrimitives& c = primitives(x, w, b.defined(), prm);
   memory wei = to_layout(wrap(w, c.g.wei), c.fwd_pd.weights_desc(), c.buf_wei);
@@ -175,8 +183,8 @@ void conv2d_forward_inference(const Tensor& x, const Tensor& w, const Tensor& b,
   stream().wait();
 }
 
-void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& prm,
-                          const Tensor& dx) {
+void conv2d_backward_data_f32(const Tensor& dy, const Tensor& w, const Conv2dParams& prm,
+                              const Tensor& dx) {
   using namespace onednn;
   ConvPrimitives& c = primitives(dx, w, false, prm);
   memory wei = to_layout(wrap(w, c.g.wei), c.bwd_data_pd.weights_desc(), c.buf_wei);
@@ -186,8 +194,8 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams&
   stream().wait();
 }
 
-void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dParams& prm,
-                             const Tensor& dw, const Tensor& db) {
+void conv2d_backward_weights_f32(const Tensor& x, const Tensor& dy, const Conv2dParams& prm,
+                                 const Tensor& dw, const Tensor& db) {
   using namespace onednn;
   ConvPrimitives& c = primitives(x, dw, db.defined(), prm);
   // The weight gradient comes out in the primitive's (blocked) layout.
@@ -201,4 +209,41 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dPara
   stream().wait();
 }
 
+// float64 (gradient checks, the oracle) runs the plain loops of
+// ops/reference/conv2d.h on contiguous NCHW tensors.
+reference::Conv2dDims dims_of(const Tensor& x, const Tensor& w, const Tensor& y) {
+  return {x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3], w.shape()[0],
+          w.shape()[2], w.shape()[3], y.shape()[2], y.shape()[3]};
+}
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& prm,
+                    const Tensor& y) {
+  if (x.dtype() == DType::f32) return conv2d_forward_f32(x, w, b, prm, y);
+  reference::conv2d_forward(dims_of(x, w, y), prm, x.data<double>(), w.data<double>(),
+                            b.defined() ? b.data<double>() : nullptr, y.data<double>());
+}
+
+void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams& prm,
+                          const Tensor& dx) {
+  if (dy.dtype() == DType::f32) return conv2d_backward_data_f32(dy, w, prm, dx);
+  reference::conv2d_backward_data(dims_of(dx, w, dy), prm, dy.data<double>(), w.data<double>(),
+                                  dx.data<double>());
+}
+
+void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dParams& prm,
+                             const Tensor& dw, const Tensor& db) {
+  if (dy.dtype() == DType::f32) return conv2d_backward_weights_f32(x, dy, prm, dw, db);
+  reference::conv2d_backward_weights(dims_of(x, dw, dy), prm, x.data<double>(), dy.data<double>(),
+                                     dw.data<double>(), db.defined() ? db.data<double>() : nullptr);
+}
+
+const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
+  b.channels_last = true;
+  b.conv2d_forward = conv2d_forward;
+  b.conv2d_backward_data = conv2d_backward_data;
+  b.conv2d_backward_weights = conv2d_backward_weights;
+  b.conv2d_forward_inference = conv2d_forward_inference;
+});
+
+}  // namespace
 }  // namespace mpq::cpu

@@ -1,4 +1,6 @@
-#include "ops/cpu/cross_entropy.h"
+// CPU kernel of the fused softmax cross-entropy; rows are independent.
+#include "core/backend.h"
+#include "core/tensor.h"
 
 #include <cmath>
 #include <vector>
@@ -7,9 +9,10 @@
 
 namespace mpq::cpu {
 
-double cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& probs) {
+void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& probs,
+                           const Tensor& loss) {
   const std::int64_t N = logits.shape()[0], K = logits.shape()[1];
-  return dispatch_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
+  dispatch_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
     const T* z = logits.data<T>();
     const std::int32_t* y = labels.data<std::int32_t>();
     T* p = probs.data<T>();
@@ -33,13 +36,14 @@ double cross_entropy_forward(const Tensor& logits, const Tensor& labels, const T
     });
     double total = 0;  // fixed order: the loss does not depend on threading
     for (double l : row_loss) total += l;
-    return total / static_cast<double>(N);
+    *loss.data<T>() = static_cast<T>(total / static_cast<double>(N));
   });
 }
 
-void cross_entropy_backward(const Tensor& probs, const Tensor& labels, double scale,
+void cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& g,
                             const Tensor& dz) {
   const std::int64_t N = probs.shape()[0], K = probs.shape()[1];
+  const double scale = g.item() / static_cast<double>(N);
   dispatch_floating(probs.dtype(), "cross_entropy backward", [&]<class T>() {
     const T* p = probs.data<T>();
     const std::int32_t* y = labels.data<std::int32_t>();
@@ -53,5 +57,12 @@ void cross_entropy_backward(const Tensor& probs, const Tensor& labels, double sc
     });
   });
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
+  b.cross_entropy_forward = cross_entropy_forward;
+  b.cross_entropy_backward = cross_entropy_backward;
+});
+}  // namespace
 
 }  // namespace mpq::cpu

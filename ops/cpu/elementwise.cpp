@@ -1,4 +1,9 @@
-#include "ops/cpu/elementwise.h"
+// CPU kernels of the elementwise ops. Operands arrive already broadcast to the
+// output shape (expanded views with stride 0); the output is any strided
+// tensor of the same shape. Autograd lives in ops/elementwise.cpp.
+#include "core/backend.h"
+#include "core/tensor.h"
+#include "core/elementwise_kind.h"
 
 #include <cmath>
 
@@ -179,5 +184,13 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
                     });
   });
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
+  b.binary = binary;
+  b.unary = unary;
+  b.where = where;
+});
+}  // namespace
 
 }  // namespace mpq::cpu

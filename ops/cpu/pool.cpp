@@ -1,4 +1,7 @@
-#include "ops/cpu/pool.h"
+// CPU pooling kernels (contiguous NCHW), threaded over the N*C planes.
+#include "core/backend.h"
+#include "core/tensor.h"
+#include "ops/pool.h"
 
 #include <limits>
 
@@ -52,7 +55,8 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& y,
   });
 }
 
-void max_pool2d_backward(const Tensor& dy, const Tensor& index, const Tensor& dx) {
+void max_pool2d_backward(const Tensor& dy, const Tensor& index, const Pool2dParams&,
+                         const Tensor& dx) {
   const Geometry g = geometry(dx, dy);
   dispatch_floating(dy.dtype(), "max_pool2d backward", [&]<class T>() {
     const T* pg = dy.data<T>();
@@ -122,5 +126,14 @@ void avg_pool2d_backward(const Tensor& dy, const Pool2dParams& p, const Tensor& 
     });
   });
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
+  b.max_pool2d_forward = max_pool2d_forward;
+  b.max_pool2d_backward = max_pool2d_backward;
+  b.avg_pool2d_forward = avg_pool2d_forward;
+  b.avg_pool2d_backward = avg_pool2d_backward;
+});
+}  // namespace
 
 }  // namespace mpq::cpu

@@ -1,4 +1,7 @@
-#include "ops/cpu/reduce.h"
+// CPU reduction kernels over the last axis of a contiguous [outer, inner]
+// matrix; the op layer permutes the reduced axes to the end first.
+#include "core/backend.h"
+#include "core/tensor.h"
 
 #include "core/parallel.h"
 
@@ -63,5 +66,23 @@ void max_rows(const Tensor& x, std::int64_t outer, std::int64_t inner, const Ten
                  });
   });
 }
+
+void scatter_rows(const Tensor& g, const Tensor& index, std::int64_t outer, std::int64_t inner,
+                  const Tensor& grad) {
+  dispatch_floating(g.dtype(), "max backward", [&]<class T>() {
+    T* dst = grad.data<T>();
+    const T* src = g.data<T>();
+    const std::int32_t* idx = index.data<std::int32_t>();
+    for (std::int64_t i = 0; i < outer; ++i) dst[i * inner + idx[i]] = src[i];
+  });
+}
+
+namespace {
+const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
+  b.sum_rows = sum_rows;
+  b.max_rows = max_rows;
+  b.scatter_rows = scatter_rows;
+});
+}  // namespace
 
 }  // namespace mpq::cpu

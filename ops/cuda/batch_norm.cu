@@ -1,5 +1,10 @@
+// CUDA kernels of batch_norm2d on contiguous NCHW tensors (ops/cpu/batch_norm.cpp
+// is the CPU side, same formulas: two-pass statistics in double, running
+// statistics with the unbiased variance). One block per channel reduces with
+// a fixed stride and a fixed tree, so results repeat exactly.
 #include "core/cuda/check.cuh"
-#include "ops/cuda/batch_norm.h"
+#include "core/backend.h"
+#include "core/tensor.h"
 
 namespace mpq::cuda {
 
@@ -144,5 +149,12 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
   });
   check_launch("batch_norm_backward");
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.batch_norm_forward = batch_norm_forward;
+  b.batch_norm_backward = batch_norm_backward;
+});
+}  // namespace
 
 }  // namespace mpq::cuda

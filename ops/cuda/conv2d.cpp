@@ -1,4 +1,16 @@
-#include "ops/cuda/conv2d.h"
+// CUDA convolution through cuDNN (ops/cpu/conv2d.cpp is the CPU side), on
+// contiguous NCHW activations and OIHW weights, float32 and float64.
+//
+// Algorithms come from cuDNN's heuristics (cudnnGet*Algorithm_v7), restricted
+// to deterministic ones so that runs repeat exactly, and are cached per shape,
+// geometry, dtype and device; the workspace is one buffer per device, grown
+// when an algorithm needs more (core/cuda/handles.cuh). float32 runs in full
+// float32 arithmetic unless TF32 is allowed (set_allow_tf32 in
+// core/backend.h), which trades accuracy for tensor-core speed as
+// PyTorch's default does.
+#include "core/backend.h"
+#include "core/tensor.h"
+#include "ops/conv2d_params.h"
 
 #include <map>
 #include <mutex>
@@ -34,7 +46,7 @@ struct Descriptors {
         i(p.dilation[1]), CUDNN_CROSS_CORRELATION, t));
     MPQ_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, i(p.groups)));
     MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(
-        conv, dt == DType::f32 && allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+        conv, dt == DType::f32 && mpq::allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
   }
   ~Descriptors() {
     cudnnDestroyTensorDescriptor(x);
@@ -80,7 +92,7 @@ const Perf& pick(const Perf* perf, int n, const char* what) {
 const Plan& plan_for(const Tensor& x, const Tensor& w, const Shape& ys, const Conv2dParams& p) {
   static std::mutex mutex;
   static auto* cache = new std::map<Key, Plan>;  // never destroyed (static destruction order)
-  const Key key{x.device().index, static_cast<int>(x.dtype()), allow_tf32(), x.shape(), w.shape(),
+  const Key key{x.device().index, static_cast<int>(x.dtype()), mpq::allow_tf32(), x.shape(), w.shape(),
                 p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1],
                 p.groups};
   std::lock_guard<std::mutex> lock(mutex);
@@ -95,7 +107,7 @@ const Plan& plan_for(const Tensor& x, const Tensor& w, const Shape& ys, const Co
   // Each direction is ranked with the requested math type (full float32
   // unless TF32 is allowed); the chosen one is set again before each call.
   const cudnnMathType_t base =
-      x.dtype() == DType::f32 && allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+      x.dtype() == DType::f32 && mpq::allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
   cudnnConvolutionFwdAlgoPerf_t fp[kMax];
   MPQ_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, kMax, &n, fp));
   const auto& pf = pick(fp, n, "forward");
@@ -171,7 +183,7 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Conv2dParams&
 }
 
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dParams& p,
-                             const Tensor& dw) {
+                             const Tensor& dw, const Tensor& db) {
   check_dims(x);
   const Plan& pl = plan_for(x, dw, dy.shape(), p);
   const Scalars s;
@@ -181,6 +193,21 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Conv2dPara
       cudnn_handle(dy.device()), s.one(t), pl.d->x, x.device_data(), pl.d->y, dy.device_data(),
       pl.d->conv, pl.bwd_filter, workspace(dy.device(), pl.bwd_filter_ws), pl.bwd_filter_ws,
       s.zero(t), pl.d->w, dw.device_data()));
+  if (db.defined()) {
+    // db[o] = sum of dy over N, P, Q: dy as [O, N*P*Q] rows, summed by the
+    // deterministic row reduction (ops/cuda/reduce.cu), as ops::sum would.
+    const std::int64_t O = dy.shape()[1];
+    const Tensor rows = dy.permute({1, 0, 2, 3}).contiguous();
+    backend(dy.device()).sum_rows(rows, O, dy.numel() / O, 1.0, db);
+  }
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.conv2d_forward = conv2d_forward;
+  b.conv2d_backward_data = conv2d_backward_data;
+  b.conv2d_backward_weights = conv2d_backward_weights;
+});
+}  // namespace
 
 }  // namespace mpq::cuda

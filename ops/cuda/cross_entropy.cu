@@ -1,6 +1,8 @@
+// CUDA cross-entropy kernels (ops/cpu/cross_entropy.cpp is the CPU side).
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
-#include "ops/cuda/cross_entropy.h"
+#include "core/backend.h"
+#include "core/tensor.h"
 
 namespace mpq::cuda {
 
@@ -77,5 +79,12 @@ void cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Ten
   });
   check_launch("cross_entropy_backward");
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.cross_entropy_forward = cross_entropy_forward;
+  b.cross_entropy_backward = cross_entropy_backward;
+});
+}  // namespace
 
 }  // namespace mpq::cuda

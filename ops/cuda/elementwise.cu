@@ -1,7 +1,12 @@
+// CUDA kernels of the elementwise ops, the counterparts of ops/cpu/elementwise.cpp
+// (same kinds, same results: each kind computes the same formula in the same
+// dtype). Operands arrive broadcast to the output's shape; any strides.
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
 #include "core/cuda/indexer.cuh"
-#include "ops/cuda/elementwise.h"
+#include "core/backend.h"
+#include "core/tensor.h"
+#include "core/elementwise_kind.h"
 
 namespace mpq::cuda {
 
@@ -145,5 +150,13 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
   });
   check_launch("where");
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.binary = binary;
+  b.unary = unary;
+  b.where = where;
+});
+}  // namespace
 
 }  // namespace mpq::cuda

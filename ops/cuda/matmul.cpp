@@ -1,4 +1,7 @@
-#include "ops/cuda/matmul.h"
+// CUDA matmul through cuBLAS (ops/cpu/matmul.cpp is the CPU side): c = a b for
+// float32 (SGEMM, full float32 arithmetic, no TF32) and float64 (DGEMM).
+#include "core/backend.h"
+#include "core/tensor.h"
 
 #include "core/cuda/handles.cuh"
 
@@ -47,5 +50,9 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& c) {
                                  static_cast<double*>(c.device_data()), m));
   }
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) { b.matmul = matmul; });
+}  // namespace
 
 }  // namespace mpq::cuda

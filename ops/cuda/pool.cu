@@ -1,6 +1,11 @@
+// CUDA pooling kernels on contiguous NCHW tensors (ops/cpu/pool.cpp is the CPU
+// side, same results). Backward passes gather per input element from the
+// windows that cover it, in the CPU's order, with no atomics: deterministic.
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
-#include "ops/cuda/pool.h"
+#include "core/backend.h"
+#include "core/tensor.h"
+#include "ops/pool.h"
 
 namespace mpq::cuda {
 
@@ -164,5 +169,14 @@ void avg_pool2d_backward(const Tensor& dy, const Pool2dParams& p, const Tensor& 
   });
   check_launch("avg_pool2d_backward");
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.max_pool2d_forward = max_pool2d_forward;
+  b.max_pool2d_backward = max_pool2d_backward;
+  b.avg_pool2d_forward = avg_pool2d_forward;
+  b.avg_pool2d_backward = avg_pool2d_backward;
+});
+}  // namespace
 
 }  // namespace mpq::cuda

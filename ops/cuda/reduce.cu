@@ -1,6 +1,11 @@
+// CUDA reduction kernels over the last axis of a contiguous [outer, inner]
+// matrix, the counterparts of ops/cpu/reduce.cpp. Sums accumulate in double in
+// a fixed order (fixed chunks, fixed tree), so results repeat exactly from
+// run to run.
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
-#include "ops/cuda/reduce.h"
+#include "core/backend.h"
+#include "core/tensor.h"
 
 namespace mpq::cuda {
 
@@ -135,5 +140,13 @@ void scatter_rows(const Tensor& g, const Tensor& index, std::int64_t outer, std:
   });
   check_launch("scatter_rows");
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.sum_rows = sum_rows;
+  b.max_rows = max_rows;
+  b.scatter_rows = scatter_rows;
+});
+}  // namespace
 
 }  // namespace mpq::cuda

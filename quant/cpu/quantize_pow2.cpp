@@ -1,3 +1,6 @@
+// CPU kernels of the fused quantizers (contiguous input). Forward writes q;
+// backward writes dx and returns the parameter-gradient sums, reduced per
+// block of kBlock elements and then over blocks in order, in double.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -5,6 +8,7 @@
 #include <limits>
 #include <numbers>
 
+#include "core/backend.h"
 #include "quant/cpu/block_reduce.h"
 
 namespace mpq::quant::cpu {
@@ -207,5 +211,35 @@ std::array<double, 2> quantize_pow2_backward(const Tensor& g, const Tensor& x, d
     });
   });
 }
+
+// The backend table's entries: q_min and q_max are read on the host and
+// checked here (a GPU backend leaves them on the device); the parameter
+// gradients are written as one-element tensors.
+namespace {
+
+std::pair<double, double> host_params(const Tensor& qmin_t, const Tensor& qmax_t) {
+  const double qmin = qmin_t.item(), qmax = qmax_t.item();
+  MPQ_CHECK(qmin > 0 && std::isfinite(qmax) && qmin <= qmax,
+            "quantize_pow2: need 0 < q_min <= q_max, got q_min = ", qmin, ", q_max = ", qmax);
+  return {qmin, qmax};
+}
+
+const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
+  b.quantize_pow2_forward = [](const Tensor& x, const Tensor& qmin_t, const Tensor& qmax_t,
+                               bool is_signed, bool with_zero, const Tensor& q) {
+    const auto [qmin, qmax] = host_params(qmin_t, qmax_t);
+    quantize_pow2_forward(x, qmin, qmax, is_signed, with_zero, q);
+  };
+  b.quantize_pow2_backward = [](const Tensor& g, const Tensor& x, const Tensor& qmin_t,
+                                const Tensor& qmax_t, bool is_signed, bool with_zero,
+                                const Tensor& dx, const Tensor& gmin, const Tensor& gmax) {
+    const auto [qmin, qmax] = host_params(qmin_t, qmax_t);
+    const auto [smin, smax] = quantize_pow2_backward(g, x, qmin, qmax, is_signed, with_zero, dx);
+    Tensor(gmin).fill_(smin);
+    Tensor(gmax).fill_(smax);
+  };
+});
+
+}  // namespace
 
 }  // namespace mpq::quant::cpu

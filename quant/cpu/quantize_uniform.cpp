@@ -1,6 +1,10 @@
+// CPU kernels of the fused quantizers (contiguous input). Forward writes q;
+// backward writes dx and returns the parameter-gradient sums, reduced per
+// block of kBlock elements and then over blocks in order, in double.
 #include <algorithm>
 #include <cmath>
 
+#include "core/backend.h"
 #include "quant/cpu/block_reduce.h"
 
 namespace mpq::quant::cpu {
@@ -136,5 +140,36 @@ std::array<double, 2> quantize_uniform_backward(const Tensor& g, const Tensor& x
     });
   });
 }
+
+// The backend table's entries: d and q_max are read on the host and checked
+// here (a GPU backend leaves them on the device); the parameter gradients are
+// written as one-element tensors.
+namespace {
+
+std::pair<double, double> host_params(const Tensor& d_t, const Tensor& qmax_t) {
+  const double d = d_t.item(), qmax = qmax_t.item();
+  MPQ_CHECK(d > 0 && std::isfinite(d) && qmax > 0 && std::isfinite(qmax),
+            "quantize_uniform: step size d = ", d, " and range q_max = ", qmax,
+            " must be positive and finite");
+  return {d, qmax};
+}
+
+const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
+  b.quantize_uniform_forward = [](const Tensor& x, const Tensor& d_t, const Tensor& qmax_t,
+                                  bool is_signed, const Tensor& q) {
+    const auto [d, qmax] = host_params(d_t, qmax_t);
+    quantize_uniform_forward(x, d, qmax, is_signed, q);
+  };
+  b.quantize_uniform_backward = [](const Tensor& g, const Tensor& x, const Tensor& d_t,
+                                   const Tensor& qmax_t, bool is_signed, const Tensor& dx,
+                                   const Tensor& gd, const Tensor& gq) {
+    const auto [d, qmax] = host_params(d_t, qmax_t);
+    const auto [sd, sq] = quantize_uniform_backward(g, x, d, qmax, is_signed, dx);
+    Tensor(gd).fill_(sd);
+    Tensor(gq).fill_(sq);
+  };
+});
+
+}  // namespace
 
 }  // namespace mpq::quant::cpu

@@ -1,4 +1,6 @@
-// CUDA kernels of the fused quantizers, the counterparts of quant/cpu/quantize.h.
+// Shared by the CUDA kernels of the fused quantizers (quantize_uniform.cu,
+// quantize_pow2.cu), the counterparts of quant/cpu/; reached through the
+// backend table (core/backend.h).
 //
 // The parameters (d, q_min, q_max) are read from device scalar tensors of x's
 // dtype and the parameter gradients are written to device scalar tensors, so
@@ -19,19 +21,5 @@
 namespace mpq::quant::cuda {
 
 constexpr std::int64_t kChunk = 8192;
-
-void quantize_uniform_forward(const Tensor& x, const Tensor& d, const Tensor& qmax, bool is_signed,
-                              const Tensor& q);
-// dx may be undefined (not needed); gd and gq receive dL/dd and dL/dq_max.
-void quantize_uniform_backward(const Tensor& g, const Tensor& x, const Tensor& d,
-                               const Tensor& qmax, bool is_signed, const Tensor& dx,
-                               const Tensor& gd, const Tensor& gq);
-
-void quantize_pow2_forward(const Tensor& x, const Tensor& qmin, const Tensor& qmax, bool is_signed,
-                           bool with_zero, const Tensor& q);
-// gmin and gmax receive dL/dq_min and dL/dq_max.
-void quantize_pow2_backward(const Tensor& g, const Tensor& x, const Tensor& qmin,
-                            const Tensor& qmax, bool is_signed, bool with_zero, const Tensor& dx,
-                            const Tensor& gmin, const Tensor& gmax);
 
 }  // namespace mpq::quant::cuda

@@ -1,6 +1,7 @@
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
 #include "quant/cuda/block_reduce.cuh"
+#include "core/backend.h"
 #include "quant/cuda/quantize.h"
 
 namespace mpq::quant::cuda {
@@ -117,5 +118,12 @@ void quantize_pow2_backward(const Tensor& g, const Tensor& x, const Tensor& qmin
     mpq::cuda::check_launch("quantize_pow2_backward (sums)");
   });
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.quantize_pow2_forward = quantize_pow2_forward;
+  b.quantize_pow2_backward = quantize_pow2_backward;
+});
+}  // namespace
 
 }  // namespace mpq::quant::cuda

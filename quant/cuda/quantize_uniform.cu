@@ -1,6 +1,7 @@
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
 #include "quant/cuda/block_reduce.cuh"
+#include "core/backend.h"
 #include "quant/cuda/quantize.h"
 
 namespace mpq::quant::cuda {
@@ -93,5 +94,12 @@ void quantize_uniform_backward(const Tensor& g, const Tensor& x, const Tensor& d
     mpq::cuda::check_launch("quantize_uniform_backward (sums)");
   });
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.quantize_uniform_forward = quantize_uniform_forward;
+  b.quantize_uniform_backward = quantize_uniform_backward;
+});
+}  // namespace
 
 }  // namespace mpq::quant::cuda

@@ -1,6 +1,9 @@
+// CUDA kernels of the optimizer updates (train/cpu/optimizer.cpp holds the CPU
+// loops, core/backend.h the formulas); one fused pass per parameter.
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
-#include "train/cuda/optimizer.h"
+#include "core/backend.h"
+#include "core/tensor.h"
 
 namespace mpq::train::cuda {
 
@@ -38,6 +41,7 @@ __global__ void adam_kernel(T* __restrict__ p, const T* __restrict__ g, T* __res
 
 void sgd_update(const Tensor& p, const Tensor& g, const Tensor& v, bool first, double lr,
                 double momentum, double l2, double shrink, bool nesterov) {
+  MPQ_CHECK(g.is_contiguous(), "Sgd::step: gradients must be contiguous");
   const std::int64_t n = p.numel();
   if (n == 0) return;
   dispatch_floating(p.dtype(), "Sgd::step", [&]<class T>() {
@@ -51,6 +55,7 @@ void sgd_update(const Tensor& p, const Tensor& g, const Tensor& v, bool first, d
 
 void adam_update(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, double b1,
                  double b2, double eps, double c1, double c2, double lr, double l2, double shrink) {
+  MPQ_CHECK(g.is_contiguous(), "Adam::step: gradients must be contiguous");
   const std::int64_t n = p.numel();
   if (n == 0) return;
   dispatch_floating(p.dtype(), "Adam::step", [&]<class T>() {
@@ -61,5 +66,12 @@ void adam_update(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor
   });
   mpq::cuda::check_launch("adam_update");
 }
+
+namespace {
+const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
+  b.sgd_update = sgd_update;
+  b.adam_update = adam_update;
+});
+}  // namespace
 
 }  // namespace mpq::train::cuda

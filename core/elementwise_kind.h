@@ -1,5 +1,5 @@
-// The elementwise op kinds: one enum for the CPU kernels (ops/cpu/) and the
-// CUDA kernels (ops/cuda/), which implement each kind alike.
+// The elementwise op kinds: one enum for the backend table (core/backend.h),
+// whose CPU (ops/cpu/) and CUDA (ops/cuda/) kernels implement each kind alike.
 #pragma once
 
 namespace mpq {

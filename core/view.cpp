@@ -7,9 +7,36 @@
 
 #include "core/autograd.h"
 #include "core/copy.h"
-#include "ops/reduce.h"
+#include "core/backend.h"
 
 namespace mpq {
+
+namespace {
+
+// g summed over the axes that expand() broadcast, down to `shape`: the kept
+// axes first and the summed ones last as [outer, inner] rows for the backend's
+// row sum (as ops::sum_to does; core calls the kernel directly). Runs in the
+// backward pass, which records nothing.
+Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  const std::size_t lead = g.shape().size() - shape.size();
+  std::vector<std::int64_t> kept, summed;
+  std::int64_t outer = 1, inner = 1;
+  for (std::size_t i = 0; i < g.shape().size(); ++i) {
+    const bool sum = i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1);
+    (sum ? summed : kept).push_back(static_cast<std::int64_t>(i));
+    (sum ? inner : outer) *= g.shape()[i];
+  }
+  if (summed.empty()) return g.reshape(shape);
+  std::vector<std::int64_t> perm = kept;
+  perm.insert(perm.end(), summed.begin(), summed.end());
+  const Tensor rows = g.detach().permute(perm).contiguous();
+  Tensor out = empty(shape, g.dtype(), g.device());
+  MPQ_KERNEL(g.device(), sum_rows)(rows, outer, inner, 1.0, out);
+  return out;
+}
+
+}  // namespace
 
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
@@ -123,7 +150,7 @@ Tensor Tensor::expand(const Shape& target) const {
   Tensor out = as_strided(*this, target, st, offset());
   const Shape in_shape = shape();
   return record("expand", out, {this},
-                [in_shape](const Tensor& g) { return std::vector<Tensor>{sum_to(g, in_shape)}; });
+                [in_shape](const Tensor& g) { return std::vector<Tensor>{sum_to_shape(g, in_shape)}; });
 }
 
 Tensor Tensor::unsqueeze(std::int64_t axis) const {
