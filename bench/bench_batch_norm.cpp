@@ -31,8 +31,8 @@
 #include "bench/check.h"
 #include "bench/harness.h"
 #include "bench/tensor_access.h"
-#include "core/rng.h"
 #include "core/backend.h"
+#include "core/rng.h"
 
 namespace {
 
@@ -56,12 +56,14 @@ struct BnCase : CheckedCase {
 };
 
 void run_forward(const BnCase& k) {
-  backend(Device::cpu()).batch_norm_forward(k.x, k.gamma, k.beta, k.running_mean, k.running_var, /*training=*/true,
+  backend(Device::cpu())
+      .batch_norm_forward(k.x, k.gamma, k.beta, k.running_mean, k.running_var, /*training=*/true,
                           kMomentum, kEps, k.y, k.mean, k.rstd);
 }
 
 void run_backward(const BnCase& k) {
-  backend(Device::cpu()).batch_norm_backward(k.dy, k.x, k.gamma, k.mean, k.rstd, /*training=*/true, k.dx, k.dgamma,
+  backend(Device::cpu())
+      .batch_norm_backward(k.dy, k.x, k.gamma, k.mean, k.rstd, /*training=*/true, k.dx, k.dgamma,
                            k.dbeta);
 }
 

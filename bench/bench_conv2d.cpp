@@ -27,9 +27,9 @@
 #include "bench/check.h"
 #include "bench/harness.h"
 #include "bench/tensor_access.h"
+#include "core/backend.h"
 #include "core/rng.h"
 #include "ops/conv2d_params.h"
-#include "core/backend.h"
 
 namespace {
 

@@ -25,8 +25,8 @@
 
 #include "bench/check.h"
 #include "bench/harness.h"
-#include "core/rng.h"
 #include "core/backend.h"
+#include "core/rng.h"
 
 namespace {
 
@@ -101,7 +101,8 @@ void bm_matmul(benchmark::State& state, const std::string& name, std::int64_t M,
     return c;
   });
   if (!k) return;
-  const Timing t = timed_loop(state, name, [&] { backend(Device::cpu()).matmul(k->a, k->b, k->c); });
+  const Timing t =
+      timed_loop(state, name, [&] { backend(Device::cpu()).matmul(k->a, k->b, k->c); });
   set_flop_counters(state, t,
                     2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K));
 }

@@ -5,8 +5,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/copy.h"
 #include "core/backend.h"
+#include "core/copy.h"
 
 namespace mpq {
 
@@ -60,8 +60,8 @@ Tensor grad_sum(const Tensor& a, const Tensor& b_in) {
   Tensor out = a.shape() == s && is_dense(a)   ? empty_dense_like(a)
                : b.shape() == s && is_dense(b) ? empty_dense_like(b)
                                                : empty(s, a.dtype(), a.device());
-  backend(out.device()).binary(BinaryOp::add, a.detach().expand(s), b.detach().expand(s), out, 0,
-                               0);
+  backend(out.device())
+      .binary(BinaryOp::add, a.detach().expand(s), b.detach().expand(s), out, 0, 0);
   return out;
 }
 

@@ -13,11 +13,14 @@ constexpr std::size_t kDeviceTypes = 2;  // DeviceType::cpu, DeviceType::cuda
 
 // Filled by static registrations before main; read-only afterwards.
 std::array<Backend, kDeviceTypes>& tables() {
-  static std::array<Backend, kDeviceTypes> t;  // first use initialises it, whichever file registers first
+  static std::array<Backend, kDeviceTypes>
+      t;  // first use initialises it, whichever file registers first
   return t;
 }
 
-const char* type_name(DeviceType type) { return type == DeviceType::cpu ? "CPU" : "CUDA"; }
+const char* type_name(DeviceType type) {
+  return type == DeviceType::cpu ? "CPU" : "CUDA";
+}
 
 std::string not_built(DeviceType type) {
   return std::string("this build of mpq has no ") + type_name(type) + " backend";
@@ -46,8 +49,8 @@ const Backend& backend(Device device) {
 }
 
 void missing_kernel(const char* kernel, Device device) {
-  MPQ_FAIL(kernel, ": the ", backend(device).name, " backend has no such kernel (on ",
-           device.str(), ")");
+  MPQ_FAIL(kernel, ": the ", backend(device).name, " backend has no such kernel (on ", device.str(),
+           ")");
 }
 
 int device_count(DeviceType type, std::string* why_none) {
@@ -75,11 +78,19 @@ void require_device(Device device, const char* what) {
             n > 1 ? ".." + std::string(b.name) + ":" + std::to_string(n - 1) : std::string(), ")");
 }
 
-void synchronize(Device device) { backend(device).synchronize(device); }
+void synchronize(Device device) {
+  backend(device).synchronize(device);
+}
 
-AllocatorStats memory_stats(Device device) { return backend(device).memory_stats(device); }
+AllocatorStats memory_stats(Device device) {
+  return backend(device).memory_stats(device);
+}
 
-void set_allow_tf32(bool on) { g_allow_tf32 = on; }
-bool allow_tf32() { return g_allow_tf32; }
+void set_allow_tf32(bool on) {
+  g_allow_tf32 = on;
+}
+bool allow_tf32() {
+  return g_allow_tf32;
+}
 
 }  // namespace mpq

@@ -82,8 +82,8 @@ struct Backend {
   void (*max_rows)(const Tensor& x, std::int64_t outer, std::int64_t inner, const Tensor& out,
                    const Tensor& index) = nullptr;
   // grad (zeroed [outer, inner]) gets g[i] at [i, index[i]]: max's backward.
-  void (*scatter_rows)(const Tensor& g, const Tensor& index, std::int64_t outer,
-                       std::int64_t inner, const Tensor& grad) = nullptr;
+  void (*scatter_rows)(const Tensor& g, const Tensor& index, std::int64_t outer, std::int64_t inner,
+                       const Tensor& grad) = nullptr;
   // c [M, N] = a [M, K] b [K, N]; each matrix dense along one axis.
   void (*matmul)(const Tensor& a, const Tensor& b, const Tensor& c) = nullptr;
   // Convolution of x [N, C, H, W] with w [O, C/groups, KH, KW] (+ b [O] when
@@ -192,7 +192,6 @@ Fn require_kernel(Fn fn, const char* kernel, Device device) {
   if (fn == nullptr) missing_kernel(kernel, device);
   return fn;
 }
-#define MPQ_KERNEL(device, name) \
-  ::mpq::require_kernel(::mpq::backend(device).name, #name, (device))
+#define MPQ_KERNEL(device, name) ::mpq::require_kernel(::mpq::backend(device).name, #name, (device))
 
 }  // namespace mpq

@@ -175,6 +175,8 @@ std::string npy_bytes(const Tensor& t) {
   return out;
 }
 
-void save_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, npy_bytes(t)); }
+void save_npy(const std::string& path, const Tensor& t) {
+  write_file_atomic(path, npy_bytes(t));
+}
 
 }  // namespace mpq

@@ -18,7 +18,9 @@ Device Device::parse(const std::string& text) {
   MPQ_FAIL("unknown device '", text, "' (expected cpu, cuda or cuda:N)");
 }
 
-bool cuda_built() { return backend_built(DeviceType::cuda); }
+bool cuda_built() {
+  return backend_built(DeviceType::cuda);
+}
 
 namespace {
 // The backend that pins host memory for its asynchronous uploads, if any.

@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "core/autograd.h"
-#include "core/copy.h"
 #include "core/backend.h"
+#include "core/copy.h"
 #include "core/layout.h"
 #include "core/strided_loop.h"
 
@@ -119,8 +119,10 @@ Tensor Tensor::to(Device device) const {
 }
 
 void Tensor::move_to_(Device device) {
-  MPQ_CHECK(is_leaf(), "move_to_: only leaf tensors (parameters, buffers) move in place; this one "
-                       "is the result of ", grad_fn()->name());
+  MPQ_CHECK(is_leaf(),
+            "move_to_: only leaf tensors (parameters, buffers) move in place; this one "
+            "is the result of ",
+            grad_fn()->name());
   if (device == this->device()) return;
   const Tensor moved = transfer(*this, device);
   TensorImpl& i = impl();

@@ -110,7 +110,7 @@ class Tensor {
   // (a module's parameter and the optimizer's reference alike) then refers to
   // the device copy; an accumulated gradient moves along. Not recorded.
   void move_to_(Device device);
-  Tensor& fill_(double value);       // in place; not recorded
+  Tensor& fill_(double value);  // in place; not recorded
 
   double item() const;  // the single element, as double
   template <class T>

@@ -6,8 +6,8 @@
 #include <numeric>
 
 #include "core/autograd.h"
-#include "core/copy.h"
 #include "core/backend.h"
+#include "core/copy.h"
 
 namespace mpq {
 
@@ -149,8 +149,9 @@ Tensor Tensor::expand(const Shape& target) const {
   if (target == shape()) return *this;
   Tensor out = as_strided(*this, target, st, offset());
   const Shape in_shape = shape();
-  return record("expand", out, {this},
-                [in_shape](const Tensor& g) { return std::vector<Tensor>{sum_to_shape(g, in_shape)}; });
+  return record("expand", out, {this}, [in_shape](const Tensor& g) {
+    return std::vector<Tensor>{sum_to_shape(g, in_shape)};
+  });
 }
 
 Tensor Tensor::unsqueeze(std::int64_t axis) const {

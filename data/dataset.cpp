@@ -34,6 +34,8 @@ std::int64_t EvenSubset::base_index(std::int64_t i) const {
   return i * base_.size() / count_;
 }
 
-std::optional<Sample> EvenSubset::get(std::int64_t i) const { return base_.get(base_index(i)); }
+std::optional<Sample> EvenSubset::get(std::int64_t i) const {
+  return base_.get(base_index(i));
+}
 
 }  // namespace mpq::data

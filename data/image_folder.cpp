@@ -67,9 +67,9 @@ Tensor decode_image_bytes(const std::string& bytes, const std::string& name,
   const int size = static_cast<int>(bytes.size());
   int w = 0, h = 0, channels_in_file = 0;
   // The header's dimensions, before a byte is allocated for the pixels.
-  MPQ_CHECK(stbi_info_from_memory(data, size, &w, &h, &channels_in_file), "decode_image: cannot decode '",
-            name, "' (stb_image: ",
-            stbi_failure_reason() ? stbi_failure_reason() : "unknown error", ")");
+  MPQ_CHECK(stbi_info_from_memory(data, size, &w, &h, &channels_in_file),
+            "decode_image: cannot decode '", name,
+            "' (stb_image: ", stbi_failure_reason() ? stbi_failure_reason() : "unknown error", ")");
   MPQ_CHECK(static_cast<std::int64_t>(w) * h <= max_pixels, "decode_image: '", name, "' is ", w,
             "x", h, " pixels, more than the limit of ", max_pixels,
             " (imagenet's --max-image-pixels raises it)");
@@ -126,8 +126,7 @@ std::vector<fs::directory_entry> list_folder(const fs::path& dir) {
 }  // namespace
 
 ImageFolder::ImageFolder(const std::string& root, const std::string& split,
-                         const std::vector<std::string>& expected_classes,
-                         std::int64_t max_pixels)
+                         const std::vector<std::string>& expected_classes, std::int64_t max_pixels)
     : max_pixels_(max_pixels), skips_(std::make_unique<SkipLog>()) {
   std::error_code ec;
   MPQ_CHECK(fs::is_directory(root, ec), "ImageFolder: folder not found: '", root, "'");

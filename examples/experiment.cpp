@@ -60,7 +60,9 @@ models::NamedTensors with_prefix(const train::Checkpoint& ck, const std::string&
   return out;
 }
 
-Json opt_number(const std::optional<double>& v) { return v ? Json(*v) : Json(); }
+Json opt_number(const std::optional<double>& v) {
+  return v ? Json(*v) : Json();
+}
 
 // A whole-string integer (std::int64_t) or finite number (double) from a
 // checkpoint's metadata (std::stoi would take "7x" as 7 and throw a bare
@@ -70,8 +72,8 @@ T metadata_value(const train::Checkpoint& ck, const std::string& key, const std:
   const std::string& text = ck.metadata.at(key);
   T v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  MPQ_CHECK(ec == std::errc() && end == text.data() + text.size() && std::isfinite(double(v)),
-            path, ": metadata '", key, "' is '", text, "', not ",
+  MPQ_CHECK(ec == std::errc() && end == text.data() + text.size() && std::isfinite(double(v)), path,
+            ": metadata '", key, "' is '", text, "', not ",
             std::is_integral_v<T> ? "an integer" : "a finite number");
   return v;
 }
@@ -149,8 +151,8 @@ ExperimentSettings read_settings(const std::string& prog, const std::vector<std:
             ": --quantize must be all or weights, got '", quantize, "'");
   // A bitwidth flag the mode does not read would be silently ignored.
   for (const char* flag : {"bits", "wbits", "abits"}) {
-    const bool used = std::string(flag) == "bits" ? mode == "learned"
-                                                  : mode == "fixed" || mode == "learn-qmax";
+    const bool used =
+        std::string(flag) == "bits" ? mode == "learned" : mode == "fixed" || mode == "learn-qmax";
     MPQ_CHECK(used || !args.given(flag), prog, ": --", flag, " has no effect with --mode ", mode,
               std::string(flag) == "bits" ? " (--bits is the learned mode's initial bitwidth)"
                                           : " (--wbits and --abits set the fixed and learn-qmax "
@@ -245,7 +247,8 @@ int run_experiment(const Experiment& e, Args& args) {
     // Every setting must be there: a missing one would silently take today's default.
     std::string missing;
     for (const auto& [k, v] : now)
-      if (!per_process.count(k) && !saved.count(k)) missing += (missing.empty() ? "'" : ", '") + k + "'";
+      if (!per_process.count(k) && !saved.count(k))
+        missing += (missing.empty() ? "'" : ", '") + k + "'";
     MPQ_CHECK(missing.empty(), prog, ": cannot resume: ", config_path, " lacks the setting",
               missing.find(',') == std::string::npos ? " " : "s ", missing,
               " (written by another version of ", prog, ", or edited?)");
@@ -256,8 +259,8 @@ int run_experiment(const Experiment& e, Args& args) {
       if (args.given(k) && now.at(k) != v)
         conflicts += "\n  --" + k + " " + now.at(k) + " (the run used " + v + ")";
     }
-    MPQ_CHECK(conflicts.empty(), prog, ": --resume with settings that differ from the run's:",
-              conflicts);
+    MPQ_CHECK(conflicts.empty(), prog,
+              ": --resume with settings that differ from the run's:", conflicts);
     args.apply_saved(saved);
   } else {
     MPQ_CHECK(!std::filesystem::exists(run_dir + "/last.safetensors"), prog, ": ", run_dir,
@@ -485,8 +488,8 @@ int run_experiment(const Experiment& e, Args& args) {
       restore(*qnet, *qopt);
     } else {
       const int copied = load_matching(*qnet, float_net->state_dict());
-      MPQ_CHECK(copied == static_cast<int>(float_net->state_dict().size()), prog, ": only ",
-                copied, " of ", float_net->state_dict().size(),
+      MPQ_CHECK(copied == static_cast<int>(float_net->state_dict().size()), prog, ": only ", copied,
+                " of ", float_net->state_dict().size(),
                 " float tensors found a place in the quantized network");
       models::init_quantizers_from_weights(*qnet);
     }

@@ -134,8 +134,9 @@ int run(int argc, char** argv) {
   };
   e.load = [](const examples::Args& a, std::int64_t batch) {
     const std::string root = a.str("data");
-    MPQ_CHECK(!root.empty(), "imagenet: --data ROOT is required (ROOT/train/<class>/*.jpg, "
-                             "ROOT/val/<class>/*.jpg)");
+    MPQ_CHECK(!root.empty(),
+              "imagenet: --data ROOT is required (ROOT/train/<class>/*.jpg, "
+              "ROOT/val/<class>/*.jpg)");
     const std::int64_t size = a.integer("image-size", 8, 4096);
     const bool pin = Device::parse(a.str("device")).type == DeviceType::cuda;  // async copies
     // Decoding JPEGs on one thread cannot keep a GPU busy; on the CPU the
@@ -144,11 +145,11 @@ int run(int argc, char** argv) {
     if (workers == 0)
       workers = pin ? static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u)) : 1;
     // torchvision's evaluation resize: 256 for a 224 crop.
-    const auto resize = static_cast<std::int64_t>(std::lround(static_cast<double>(size) * 256.0 / 224.0));
+    const auto resize =
+        static_cast<std::int64_t>(std::lround(static_cast<double>(size) * 256.0 / 224.0));
     const std::int64_t max_pixels = a.integer("max-image-pixels", 1, INT32_MAX);
-    auto train_folder =
-        std::make_unique<data::ImageFolder>(root, a.str("train-split"), std::vector<std::string>{},
-                                            max_pixels);
+    auto train_folder = std::make_unique<data::ImageFolder>(root, a.str("train-split"),
+                                                            std::vector<std::string>{}, max_pixels);
     auto val_folder = std::make_unique<data::ImageFolder>(root, a.str("val-split"),
                                                           train_folder->classes(), max_pixels);
     // A split of files that are not images stops here, not after an epoch of warnings.

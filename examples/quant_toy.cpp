@@ -1,7 +1,7 @@
-// The paper's toy experiment (docs/quantizers.md, "The paper's toy experiment"): fit one quantizer's
-// two parameters by plain gradient descent to minimise the MSE between x and
-// Q(x) on samples of N(0, 1), with the same learning rate for all six
-// parametrizations, and compare how they converge.
+// The paper's toy experiment (docs/quantizers.md, "The paper's toy experiment"): fit one
+// quantizer's two parameters by plain gradient descent to minimise the MSE between x and Q(x) on
+// samples of N(0, 1), with the same learning rate for all six parametrizations, and compare how
+// they converge.
 //
 // Every quantizer starts from the same point: the paper's weight
 // initialisation at --bits (4) from max|x|. After each step the raw
@@ -12,12 +12,12 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/file_io.h"
 #include "core/rng.h"
 #include "examples/args.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "quant/quantizer.h"
-#include "core/file_io.h"
 #include "train/plot.h"
 
 using namespace mpq;

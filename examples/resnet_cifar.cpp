@@ -180,12 +180,12 @@ int run(int argc, char** argv) {
     examples::ExperimentData out;
     out.name = d.name;
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%s (%lld train, %lld test images, %lld channel%s, 32x32)%s",
-                  d.name.c_str(), static_cast<long long>(d.train_x.shape()[0]),
-                  static_cast<long long>(d.test_x.shape()[0]),
-                  static_cast<long long>(d.channels), d.channels == 1 ? "" : "s",
-                  d.name == "Fashion-MNIST" ? "  <- not CIFAR-10: pass --data DIR for CIFAR-10"
-                                            : "");
+    std::snprintf(
+        buf, sizeof buf, "%s (%lld train, %lld test images, %lld channel%s, 32x32)%s",
+        d.name.c_str(), static_cast<long long>(d.train_x.shape()[0]),
+        static_cast<long long>(d.test_x.shape()[0]), static_cast<long long>(d.channels),
+        d.channels == 1 ? "" : "s",
+        d.name == "Fashion-MNIST" ? "  <- not CIFAR-10: pass --data DIR for CIFAR-10" : "");
     out.description = buf;
     out.input = {1, d.channels, 32, 32};
     out.num_classes = 10;

@@ -1,8 +1,8 @@
 #include "ops/batch_norm.h"
 
 #include "core/autograd.h"
-#include "core/layout.h"
 #include "core/backend.h"
+#include "core/layout.h"
 
 namespace mpq {
 
@@ -43,8 +43,8 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   Tensor mean = empty({C}, x.dtype(), x.device()), rstd = empty({C}, x.dtype(), x.device());
   {
     NoGradGuard ng;
-    MPQ_KERNEL(x.device(), batch_norm_forward)(x, gamma, beta, running_mean, running_var,
-                                               training, momentum, eps, y, mean, rstd);
+    MPQ_KERNEL(x.device(), batch_norm_forward)
+    (x, gamma, beta, running_mean, running_var, training, momentum, eps, y, mean, rstd);
   }
   if (!any_requires_grad({&x_in, &gamma, &beta})) return y;
   const bool need_x = x_in.requires_grad();
@@ -57,8 +57,7 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
     Tensor dx = need_x ? like_x() : Tensor();
     Tensor dgamma = need_gb && has_gamma ? empty({C}, x.dtype(), x.device()) : Tensor();
     Tensor dbeta = need_gb && has_beta ? empty({C}, x.dtype(), x.device()) : Tensor();
-    MPQ_KERNEL(x.device(), batch_norm_backward)(g, x, gd, mean, rstd, training, dx, dgamma,
-                                                dbeta);
+    MPQ_KERNEL(x.device(), batch_norm_backward)(g, x, gd, mean, rstd, training, dx, dgamma, dbeta);
     return std::vector<Tensor>{dx, dgamma, dbeta};
   });
 }

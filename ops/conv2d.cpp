@@ -3,8 +3,8 @@
 #include <sstream>
 
 #include "core/autograd.h"
-#include "core/layout.h"
 #include "core/backend.h"
+#include "core/layout.h"
 #include "ops/elementwise.h"
 
 namespace mpq {

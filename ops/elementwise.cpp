@@ -1,8 +1,8 @@
 #include "ops/elementwise.h"
 
 #include "core/autograd.h"
-#include "core/layout.h"
 #include "core/backend.h"
+#include "core/layout.h"
 #include "ops/reduce.h"
 
 namespace mpq {
@@ -10,8 +10,8 @@ namespace mpq {
 namespace {
 
 // The kernels of the operands' device (check_same_device has run).
-void run_binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out,
-                double alpha = 0, double beta = 0) {
+void run_binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 0,
+                double beta = 0) {
   MPQ_KERNEL(out.device(), binary)(op, a, b, out, alpha, beta);
 }
 void run_unary(UnaryOp op, const Tensor& x, const Tensor& out, double alpha, double beta) {

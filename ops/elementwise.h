@@ -10,8 +10,8 @@
 // Comparisons return uint8 and are not differentiable.
 #pragma once
 
-#include "core/tensor.h"
 #include "core/elementwise_kind.h"
+#include "core/tensor.h"
 
 namespace mpq {
 

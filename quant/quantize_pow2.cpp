@@ -1,8 +1,8 @@
 #include "quant/quantize_pow2.h"
 
 #include "core/autograd.h"
-#include "core/layout.h"
 #include "core/backend.h"
+#include "core/layout.h"
 
 namespace mpq::quant {
 
@@ -28,8 +28,8 @@ Tensor quantize_pow2(const Tensor& x_in, const Tensor& qmin_t, const Tensor& qma
     Tensor dx = need_x ? empty_dense_like(x) : Tensor();
     Tensor gmin = empty(qmin.shape(), x.dtype(), x.device()),
            gmax = empty(qmax.shape(), x.dtype(), x.device());
-    MPQ_KERNEL(x.device(), quantize_pow2_backward)(in_layout_of(g, x), x, qmin, qmax, is_signed,
-                                                   with_zero, dx, gmin, gmax);
+    MPQ_KERNEL(x.device(), quantize_pow2_backward)
+    (in_layout_of(g, x), x, qmin, qmax, is_signed, with_zero, dx, gmin, gmax);
     return std::vector<Tensor>{dx, gmin, gmax};
   });
 }

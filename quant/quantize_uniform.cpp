@@ -1,8 +1,8 @@
 #include "quant/quantize_uniform.h"
 
 #include "core/autograd.h"
-#include "core/layout.h"
 #include "core/backend.h"
+#include "core/layout.h"
 
 namespace mpq::quant {
 
@@ -37,8 +37,8 @@ Tensor quantize_uniform(const Tensor& x_in, const Tensor& d_t, const Tensor& qma
     Tensor dx = need_x ? empty_dense_like(x) : Tensor();
     Tensor gd = empty(d.shape(), x.dtype(), x.device()),
            gq = empty(qmax.shape(), x.dtype(), x.device());
-    MPQ_KERNEL(x.device(), quantize_uniform_backward)(in_layout_of(g, x), x, d, qmax, is_signed,
-                                                      dx, gd, gq);
+    MPQ_KERNEL(x.device(), quantize_uniform_backward)
+    (in_layout_of(g, x), x, d, qmax, is_signed, dx, gd, gq);
     return std::vector<Tensor>{dx, gd, gq};
   });
 }

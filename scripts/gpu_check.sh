@@ -30,14 +30,14 @@ pack() {
   cmake -S "$ROOT" -B "$build" -G Ninja -DMPQ_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
   cmake --build "$build" || exit 1
   rm -rf "$PACK" && mkdir -p "$PACK/lib" "$PACK/bin" "$PACK/golden"
-  cp -L "$build/libmpq.so.0" "$PACK/lib/"
+  for layer in core ops quant models data train; do cp -L "$build/libmpq_$layer.so.0" "$PACK/lib/"; done
   cp -L /usr/lib/x86_64-linux-gnu/libdnnl.so.2 /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian \
     "$PACK/lib/"
   for p in tests/mpq_tests tests/mpq_cli_tests tests/make_cifar10 tests/make_image_folder \
            examples/resnet_cifar examples/imagenet examples/mpq bench/mpq_bench_kernels; do
     cp "$build/$p" "$PACK/bin/"
   done
-  strip --strip-unneeded "$PACK"/bin/* "$PACK"/lib/libmpq.so.0 2>/dev/null
+  strip --strip-unneeded "$PACK"/bin/* "$PACK"/lib/libmpq_*.so.0 2>/dev/null
   cp -r "$ROOT/tests/golden/." "$PACK/golden/"
   grep -q '^/.gpu/$' "$ROOT/.git/info/exclude" 2>/dev/null || echo /.gpu/ >>"$ROOT/.git/info/exclude"
   du -sh "$PACK"

@@ -11,17 +11,16 @@
 #include "test_util.h"
 
 // Ends the test case as skipped when this process cannot run CUDA work.
-#define MPQ_REQUIRE_CUDA()                                                          \
-  do {                                                                              \
-    std::string why_;                                                               \
-    if (::mpq::device_count(::mpq::DeviceType::cuda, &why_) == 0) {                  \
-      std::cout << "[mpq-skip] no CUDA device: " << why_ << std::endl;              \
-      return;                                                                       \
-    }                                                                               \
+#define MPQ_REQUIRE_CUDA()                                             \
+  do {                                                                 \
+    std::string why_;                                                  \
+    if (::mpq::device_count(::mpq::DeviceType::cuda, &why_) == 0) {    \
+      std::cout << "[mpq-skip] no CUDA device: " << why_ << std::endl; \
+      return;                                                          \
+    }                                                                  \
   } while (0)
 
 namespace mpq::test {
-
 
 inline const Device kGpu = Device::cuda(0);
 
@@ -35,7 +34,7 @@ inline bool same_bits(const Tensor& a, const Tensor& b) {
 // Runs f on CPU inputs and on their CUDA copies; the outputs and the
 // gradients of every input must agree to (atol, rtol).
 inline void check_against_cpu(const std::function<Tensor(const std::vector<Tensor>&)>& f,
-                       const std::vector<Tensor>& inputs, double atol, double rtol) {
+                              const std::vector<Tensor>& inputs, double atol, double rtol) {
   std::vector<Tensor> cpu_in, gpu_in;
   for (const Tensor& t : inputs) {
     cpu_in.push_back(t.clone().detach().set_requires_grad(true));

@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
         for (int p = 0; p < 1024; ++p) {
           const int v = base + static_cast<int>(rnd() % 41) - 20;
           rec[static_cast<std::size_t>(1 + ch * 1024 + p)] =
-              static_cast<unsigned char>(v < 0 ? 0 : v > 255 ? 255 : v);
+              static_cast<unsigned char>(v < 0     ? 0
+                                         : v > 255 ? 255
+                                                   : v);
         }
       }
       f.write(reinterpret_cast<const char*>(rec.data()), static_cast<std::streamsize>(rec.size()));
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("wrote %s: 5 training batches and a test batch of %d records\n", dir.c_str(), records);
+  std::printf("wrote %s: 5 training batches and a test batch of %d records\n", dir.c_str(),
+              records);
   return 0;
 }

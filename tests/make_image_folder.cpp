@@ -41,7 +41,9 @@ bool write_image(const std::string& path, int cls, int index, std::uint32_t& sta
         const int noise = static_cast<int>(rnd() % 81) - 40;
         const int v = c[ch] + noise + (cls / 6) * 20 * (((x + y + index) / 4) % 2);
         p[static_cast<std::size_t>((y * w + x) * 3 + ch)] =
-            static_cast<unsigned char>(v < 0 ? 0 : v > 255 ? 255 : v);
+            static_cast<unsigned char>(v < 0     ? 0
+                                       : v > 255 ? 255
+                                                 : v);
       }
   return stbi_write_png(path.c_str(), w, h, 3, p.data(), w * 3) != 0;
 }

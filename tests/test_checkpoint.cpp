@@ -6,10 +6,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/file_io.h"
 #include "temp_dir.h"
 #include "test_util.h"
 #include "train/checkpoint.h"
-#include "core/file_io.h"
 #include "train/json.h"
 
 using namespace mpq;
@@ -99,8 +99,10 @@ TEST_CASE("checkpoint: corruption and truncation are detected; writes are atomic
   CHECK(!std::ifstream(dir.file("ck.safetensors.tmp")).good());
 }
 
-TEST_CASE("checkpoint: a file without its CRC, fractional offsets or absurd shapes are refused (issue 14)",
-          "[checkpoint]") {
+TEST_CASE(
+    "checkpoint: a file without its CRC, fractional offsets or absurd shapes are refused (issue "
+    "14)",
+    "[checkpoint]") {
   test::TempDir dir;
   Checkpoint c;
   const std::string good = save_small_checkpoint(dir, c);
@@ -118,9 +120,10 @@ TEST_CASE("checkpoint: a file without its CRC, fractional offsets or absurd shap
   REQUIRE(at != std::string::npos);
   frac.replace(at, 8, "[0, 2.5]");
   dir.write("frac.safetensors", frac);
-  CHECK_THROWS_WITH(load_checkpoint(dir.file("frac.safetensors")), Contains("fractional data_offsets"));
-  // A shape past int64's range (the cast was undefined: "negative dimension ... -9223372036854775808").
-  // (the header grows, so its 8-byte length prefix is rewritten)
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("frac.safetensors")),
+                    Contains("fractional data_offsets"));
+  // A shape past int64's range (the cast was undefined: "negative dimension ...
+  // -9223372036854775808"). (the header grows, so its 8-byte length prefix is rewritten)
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = n * 256 + static_cast<unsigned char>(good[i]);
   std::string header = good.substr(8, n);

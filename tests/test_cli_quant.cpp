@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "core/backend.h"
+#include "core/file_io.h"
 #include "core/npy.h"
 #include "temp_dir.h"
 #include "test_util.h"
-#include "core/file_io.h"
 
 using namespace mpq;
 using Catch::Matchers::Contains;
@@ -146,12 +146,13 @@ TEST_CASE("mpq quant: --device cuda gives the CPU's results, or the reason it ca
   test::TempDir dir;
   save_npy(dir.file("x.npy"), from_vector<double>({0.3, -0.45, 1.2, -2.0, 0.1, 0.7}, {2, 3}));
   for (const char* param : {"U3 --d 0.25 --qmax 0.9", "P3 --qmin 0.125 --qmax 1"}) {
-    const std::string common = std::string("quant --param ") + param + " --input " +
-                               dir.file("x.npy") + " --json ";
-    const Result c = run_cli(dir, common + dir.file("cpu.json") + " --output " + dir.file("qc.npy"));
+    const std::string common =
+        std::string("quant --param ") + param + " --input " + dir.file("x.npy") + " --json ";
+    const Result c =
+        run_cli(dir, common + dir.file("cpu.json") + " --output " + dir.file("qc.npy"));
     REQUIRE(c.code == 0);
-    const Result g = run_cli(dir, common + dir.file("gpu.json") + " --output " +
-                                      dir.file("qg.npy") + " --device cuda");
+    const Result g = run_cli(
+        dir, common + dir.file("gpu.json") + " --output " + dir.file("qg.npy") + " --device cuda");
     std::string why;
     if (device_count(DeviceType::cuda, &why) == 0) {
       CHECK(g.code == 2);

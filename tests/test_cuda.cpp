@@ -24,7 +24,6 @@ using namespace mpq;
 using namespace mpq::test;
 using Catch::Matchers::Contains;
 
-
 TEST_CASE("cuda: a CUDA tensor without a usable device is refused with the reason", "[cuda]") {
   std::string why;
   const int n = device_count(DeviceType::cuda, &why);
@@ -103,35 +102,20 @@ TEST_CASE("cuda: the caching allocator reuses freed blocks", "[cuda]") {
   CHECK(memory_stats(kGpu).bytes_cached == 0);
 }
 
-TEST_CASE("cuda: elementwise ops and their gradients match the CPU", "[cuda]") {
+TEST_CASE("cuda: piecewise-constant kinds, masks and layouts match the CPU", "[cuda]") {
   MPQ_REQUIRE_CUDA();
+  // Every kind's values and gradients against the CPU: the op case list
+  // (tests/cases/elementwise.cpp, run by tests/test_op_cases.cpp). Here what
+  // the case list cannot express: piecewise-constant kinds on their ties,
+  // uint8 masks, layouts.
   const Tensor a = test::rand_f64({3, 4, 5}, 5), b = test::rand_f64({3, 4, 5}, 6);
-  const Tensor pos = test::rand_f64({3, 4, 5}, 7, 0.1, 2.0), row = test::rand_f64({5}, 8);
-  using V = std::vector<Tensor>;
   for (DType dt : {DType::f64, DType::f32}) {
-    const double tol = dt == DType::f64 ? 1e-12 : 1e-5;
     auto in = [dt](const Tensor& t) { return t.to(dt); };
-    check_against_cpu([](const V& v) { return add(v[0], v[1]); }, {in(a), in(row)}, tol, tol);
-    check_against_cpu([](const V& v) { return sub(v[0], v[1]); }, {in(a), in(b)}, tol, tol);
-    check_against_cpu([](const V& v) { return mul(v[0], v[1]); }, {in(a), in(row)}, tol, tol);
-    check_against_cpu([](const V& v) { return div(v[0], v[1]); }, {in(a), in(pos)}, tol, tol);
-    check_against_cpu([](const V& v) { return minimum(v[0], v[1]); }, {in(a), in(b)}, tol, tol);
-    check_against_cpu([](const V& v) { return maximum(v[0], v[1]); }, {in(a), in(b)}, tol, tol);
-    check_against_cpu([](const V& v) { return exp(v[0]); }, {in(a)}, tol, tol);
-    check_against_cpu([](const V& v) { return log(v[0]); }, {in(pos)}, tol, tol);
-    check_against_cpu([](const V& v) { return sqrt(v[0]); }, {in(pos)}, tol, tol);
-    check_against_cpu([](const V& v) { return abs(v[0]); }, {in(a)}, tol, tol);
-    check_against_cpu([](const V& v) { return relu(v[0]); }, {in(a)}, tol, tol);
-    check_against_cpu([](const V& v) { return neg(v[0]); }, {in(a)}, tol, tol);
-    check_against_cpu([](const V& v) { return pow(v[0], 1.5); }, {in(pos)}, tol, tol);
-    check_against_cpu([](const V& v) { return clamp(v[0], -0.3, 0.4); }, {in(a)}, tol, tol);
-    check_against_cpu([](const V& v) { return add(mul(v[0], 3.0), 0.5); }, {in(a)}, tol, tol);
-    check_against_cpu([](const V& v) { return where(gt(v[0], v[1]), v[0], v[1]); },
-                      {in(a), in(b)}, tol, tol);
     // Piecewise-constant ops: values equal, gradients zero on both devices.
     const Tensor halves = mul(round(mul(a, 8.0)), 0.5);  // ties at .5
-    for (auto f : {+[](const Tensor& x) { return round(x); }, +[](const Tensor& x) { return floor(x); },
-                   +[](const Tensor& x) { return ceil(x); }, +[](const Tensor& x) { return sign(x); }})
+    for (auto f :
+         {+[](const Tensor& x) { return round(x); }, +[](const Tensor& x) { return floor(x); },
+          +[](const Tensor& x) { return ceil(x); }, +[](const Tensor& x) { return sign(x); }})
       CHECK(same_bits(f(in(halves).to(kGpu)), f(in(halves))));
   }
   // Comparisons give uint8 masks on the device.
@@ -146,12 +130,9 @@ TEST_CASE("cuda: elementwise ops and their gradients match the CPU", "[cuda]") {
 
 TEST_CASE("cuda: reductions match the CPU and repeat exactly", "[cuda]") {
   MPQ_REQUIRE_CUDA();
+  // sum, mean and max over axes: the op case list (tests/cases/reduce.cpp).
   using V = std::vector<Tensor>;
   const Tensor x = test::rand_f64({4, 6, 5}, 10);
-  check_against_cpu([](const V& v) { return sum(v[0]); }, {x}, 1e-12, 1e-12);
-  check_against_cpu([](const V& v) { return sum(v[0], {0, 2}, true); }, {x}, 1e-12, 1e-12);
-  check_against_cpu([](const V& v) { return mean(v[0], {1}); }, {x}, 1e-12, 1e-12);
-  check_against_cpu([](const V& v) { return max(v[0], {2}); }, {x}, 0, 0);
   check_against_cpu([](const V& v) { return sum_to(v[0], {6, 1}); }, {x}, 1e-12, 1e-12);
   CHECK(same_bits(argmax(x.to(kGpu), 1), argmax(x, 1)));
   // Rows longer than one block's chunk, float32: the sums accumulate in double.
@@ -164,84 +145,24 @@ TEST_CASE("cuda: reductions match the CPU and repeat exactly", "[cuda]") {
   CHECK(same_bits(argmax(ties.to(kGpu), 1), argmax(ties, 1)));
 }
 
-TEST_CASE("cuda: matmul, cross-entropy, batch norm and pooling match the CPU", "[cuda]") {
+// matmul, linear, cross-entropy, batch norm, pooling and conv2d (values,
+// gradients, exact repeats): the op case lists (tests/cases/), run on every
+// backend by tests/test_op_cases.cpp. Here the running statistics, which the
+// case list keeps out of its inputs.
+TEST_CASE("cuda: batch norm updates its running statistics as on the CPU", "[cuda]") {
   MPQ_REQUIRE_CUDA();
-  using V = std::vector<Tensor>;
   for (DType dt : {DType::f64, DType::f32}) {
     const double tol = dt == DType::f64 ? 1e-11 : 2e-5;
     INFO("dtype " << dtype_name(dt));
-    const Tensor a = rand_f64({5, 7}, 20).to(dt), b = rand_f64({7, 3}, 21).to(dt);
-    check_against_cpu([](const V& v) { return matmul(v[0], v[1]); }, {a, b}, tol, tol);
-    check_against_cpu([](const V& v) { return matmul(v[0].t(), v[1]); },
-                      {rand_f64({7, 5}, 22).to(dt), b}, tol, tol);
-    check_against_cpu([](const V& v) { return linear(v[0], v[1], v[2]); },
-                      {a, rand_f64({4, 7}, 23).to(dt), rand_f64({4}, 24).to(dt)}, tol, tol);
-    const Tensor labels = from_vector<std::int32_t>({0, 3, 1, 1, 2}, {5});
-    check_against_cpu([&](const V& v) { return cross_entropy(v[0], labels.to(v[0].device())); },
-                      {rand_f64({5, 4}, 25, -3, 3).to(dt)}, tol, tol);
-    // Batch norm in training (running statistics updated alike) and inference.
     const Tensor x = rand_f64({4, 3, 5, 6}, 26, -2, 3).to(dt);
     const Tensor gamma = rand_f64({3}, 27, 0.5, 1.5).to(dt), beta = rand_f64({3}, 28).to(dt);
-    for (bool training : {true, false}) {
-      Tensor rm_c = rand_f64({3}, 29).to(dt), rv_c = rand_f64({3}, 30, 0.5, 2).to(dt);
-      Tensor rm_g = rm_c.to(kGpu), rv_g = rv_c.to(kGpu);
-      check_against_cpu(
-          [&](const V& v) {
-            const bool gpu = !v[0].device().is_cpu();
-            return batch_norm2d(v[0], v[1], v[2], gpu ? rm_g : rm_c, gpu ? rv_g : rv_c, training);
-          },
-          {x, gamma, beta}, tol, tol);
-      CHECK_CLOSE(rm_g.to(Device::cpu()), rm_c, tol, tol);
-      CHECK_CLOSE(rv_g.to(Device::cpu()), rv_c, tol, tol);
-    }
-    // A channels-last input (as conv2d gives on the CPU) is accepted too.
-    check_against_cpu(
-        [&](const V& v) { return batch_norm2d(v[0], v[1], v[2], Tensor(), Tensor(), true); },
-        {to_channels_last(x), gamma, beta}, tol, tol);
-    // Pooling: overlapping windows with padding, so the backward gathers.
-    const Pool2dParams p3{{3, 3}, {2, 2}, {1, 1}};
-    check_against_cpu([&](const V& v) { return max_pool2d(v[0], p3); }, {x}, 1e-12, 0);
-    check_against_cpu([&](const V& v) { return avg_pool2d(v[0], p3); }, {x}, tol, tol);
-    check_against_cpu([](const V& v) { return global_avg_pool2d(v[0]); }, {x}, tol, tol);
+    Tensor rm_c = rand_f64({3}, 29).to(dt), rv_c = rand_f64({3}, 30, 0.5, 2).to(dt);
+    Tensor rm_g = rm_c.to(kGpu), rv_g = rv_c.to(kGpu);
+    batch_norm2d(x, gamma, beta, rm_c, rv_c, true);
+    batch_norm2d(x.to(kGpu), gamma.to(kGpu), beta.to(kGpu), rm_g, rv_g, true);
+    CHECK_CLOSE(rm_g.to(Device::cpu()), rm_c, tol, tol);
+    CHECK_CLOSE(rv_g.to(Device::cpu()), rv_c, tol, tol);
   }
-}
-
-TEST_CASE("cuda: conv2d through cuDNN matches the CPU and repeats exactly", "[cuda]") {
-  MPQ_REQUIRE_CUDA();
-  using V = std::vector<Tensor>;
-  struct Case {
-    Shape x, w;
-    Conv2dParams p;
-    bool bias;
-  };
-  const std::vector<Case> cases{
-      {{2, 3, 9, 8}, {4, 3, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 1}, true},
-      {{2, 4, 9, 9}, {6, 2, 3, 3}, {{2, 2}, {1, 1}, {1, 1}, 2}, false},
-      {{1, 4, 10, 10}, {4, 1, 3, 3}, {{1, 1}, {2, 2}, {2, 2}, 4}, true},  // depthwise, dilated
-      {{3, 5, 6, 7}, {2, 5, 1, 1}, {{2, 1}, {0, 0}, {1, 1}, 1}, false}};
-  for (DType dt : {DType::f64, DType::f32}) {
-    const double tol = dt == DType::f64 ? 1e-11 : 1e-4;
-    for (const Case& c : cases) {
-      INFO("x " << shape_str(c.x) << " w " << shape_str(c.w) << " " << c.p.str() << " "
-                << dtype_name(dt));
-      V in{rand_f64(c.x, 40).to(dt), rand_f64(c.w, 41).to(dt)};
-      if (c.bias) in.push_back(rand_f64({c.w[0]}, 42).to(dt));
-      const Conv2dParams p = c.p;
-      check_against_cpu(
-          [p](const V& v) { return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), p); }, in,
-          tol, tol);
-    }
-  }
-  // The same inputs give the same bits (deterministic algorithms).
-  const Tensor x = rand_f32({8, 16, 12, 12}, 43).to(kGpu), w = rand_f32({16, 16, 3, 3}, 44).to(kGpu);
-  auto run = [&] {
-    Tensor xv = x.detach().set_requires_grad(true), wv = w.detach().set_requires_grad(true);
-    const Tensor y = conv2d(xv, wv, Tensor(), {{1, 1}, {1, 1}, {1, 1}, 1});
-    sum(mul(y, y)).backward();
-    return std::vector<Tensor>{y, xv.grad(), wv.grad()};
-  };
-  const auto r1 = run(), r2 = run();
-  for (std::size_t i = 0; i < r1.size(); ++i) CHECK(same_bits(r1[i], r2[i]));
 }
 
 TEST_CASE("cuda: device names parse, nonsense is refused", "[cuda]") {

@@ -28,53 +28,12 @@ Tensor quant_input(const Shape& s, std::uint64_t seed, DType dt) {
 
 }  // namespace
 
-TEST_CASE("cuda quant: uniform quantizer matches the CPU and the oracle", "[cuda][quant]") {
+// Values and all gradients of both quantizers against the CPU (and, through
+// it, the composed oracle), signed and unsigned, with and without zero, in
+// float64 and float32, with exact repeats: the op case list
+// (tests/cases/quantize.cpp) run on every backend by tests/test_op_cases.cpp.
+TEST_CASE("cuda quant: the power-of-two rounding point rounds as on the CPU", "[cuda][quant]") {
   MPQ_REQUIRE_CUDA();
-  using V = std::vector<Tensor>;
-  for (DType dt : {DType::f64, DType::f32}) {
-    const double tol = dt == DType::f64 ? 1e-12 : 1e-5;
-    for (bool is_signed : {true, false}) {
-      INFO("dtype " << dtype_name(dt) << ", signed " << is_signed);
-      const Tensor x = quant_input({4, 3, 5, 7}, 1, dt);
-      const Tensor d = full({}, 0.125, dt), qmax = full({}, 0.875, dt);
-      // Against the CPU kernel: values, dL/dx, dL/dd, dL/dq_max.
-      check_against_cpu(
-          [is_signed](const V& v) { return quant::quantize_uniform(v[0], v[1], v[2], is_signed); },
-          {x, d, qmax}, tol, tol);
-      // Against the oracle, on the GPU.
-      check_against_cpu(
-          [is_signed](const V& v) {
-            return v[0].device().is_cpu()
-                       ? quant::quantize_uniform_composed(v[0], v[1], v[2], is_signed)
-                       : quant::quantize_uniform(v[0], v[1], v[2], is_signed);
-          },
-          {x, d, qmax}, tol, tol);
-    }
-  }
-}
-
-TEST_CASE("cuda quant: power-of-two quantizer matches the CPU and the oracle", "[cuda][quant]") {
-  MPQ_REQUIRE_CUDA();
-  using V = std::vector<Tensor>;
-  for (DType dt : {DType::f64, DType::f32}) {
-    const double tol = dt == DType::f64 ? 1e-12 : 1e-5;
-    for (bool is_signed : {true, false})
-      for (bool with_zero : {true, false}) {
-        INFO("dtype " << dtype_name(dt) << ", signed " << is_signed << ", zero " << with_zero);
-        const Tensor x = quant_input({6, 50}, 2, dt);
-        const Tensor qmin = full({}, 1.0 / 64, dt), qmax = full({}, 0.5, dt);
-        check_against_cpu(
-            [=](const V& v) { return quant::quantize_pow2(v[0], v[1], v[2], is_signed, with_zero); },
-            {x, qmin, qmax}, tol, tol);
-        check_against_cpu(
-            [=](const V& v) {
-              return v[0].device().is_cpu()
-                         ? quant::quantize_pow2_composed(v[0], v[1], v[2], is_signed, with_zero)
-                         : quant::quantize_pow2(v[0], v[1], v[2], is_signed, with_zero);
-            },
-            {x, qmin, qmax}, tol, tol);
-      }
-  }
   // The sqrt(2) mantissa boundary rounds as on the CPU.
   const Tensor edge = from_vector<float>({0.70710677f, 0.70710683f, 1.4142135f, 1.4142137f}, {4});
   const Tensor lo = full({}, 1.0 / 256), hi = full({}, 4.0);
@@ -89,7 +48,8 @@ TEST_CASE("cuda quant: layouts, NaN, large inputs and exact repeats", "[cuda][qu
   const Tensor cl = to_channels_last(rand_f32({2, 8, 5, 5}, 3, -2, 2));
   const Tensor q = quant::quantize_uniform(cl.to(kGpu), d, qmax, false);
   CHECK(is_channels_last(q));
-  CHECK(same_bits(q, quant::quantize_uniform(cl, d.to(Device::cpu()), qmax.to(Device::cpu()), false)));
+  CHECK(same_bits(q,
+                  quant::quantize_uniform(cl, d.to(Device::cpu()), qmax.to(Device::cpu()), false)));
   // NaN stays NaN.
   const Tensor nan = from_vector<float>({NAN, 0.3f}, {2}).to(kGpu);
   const auto v = quant::quantize_uniform(nan, d, qmax, true).to_vector<float>();

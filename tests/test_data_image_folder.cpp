@@ -5,10 +5,10 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/file_io.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
 #include "temp_dir.h"
-#include "core/file_io.h"
 
 #include <zlib.h>
 
@@ -278,7 +278,8 @@ TEST_CASE("data: a split where no tried image decodes is refused up front",
   data::ImageFolder(dir.file(""), "val").check_decodable();
 }
 
-TEST_CASE("data: corrupt, truncated and oversized JPEGs are refused by name", "[data][image_folder]") {
+TEST_CASE("data: corrupt, truncated and oversized JPEGs are refused by name",
+          "[data][image_folder]") {
   // Fuzzing found undefined behaviour in stb_image 2.27's JPEG decoder (a
   // Huffman table whose counts sum past 256 written past its 257 entries;
   // shifts of 32 bits and more in its bit reader): JPEGs now go to libjpeg-turbo.
@@ -314,7 +315,8 @@ TEST_CASE("data: corrupt, truncated and oversized JPEGs are refused by name", "[
   for (const char* f : {"regression-crash-80598caca0d0", "regression-crash-079922c61159",
                         "regression-crash-9a7594b09ddf", "regression-crash-f1b899c6cea6"}) {
     INFO(f);
-    const std::string bytes = mpq::read_file(std::string(MPQ_FUZZ_CORPUS_DIR) + "/image/" + f, "test");
+    const std::string bytes =
+        mpq::read_file(std::string(MPQ_FUZZ_CORPUS_DIR) + "/image/" + f, "test");
     CHECK_THROWS_AS(data::decode_image_bytes(bytes, f), Error);
   }
 }
@@ -360,10 +362,12 @@ TEST_CASE("data: CMYK JPEGs (Adobe's inverted bytes) decode to RGB", "[data][ima
   const auto v = rgb.to_vector<std::uint8_t>();
   for (int c = 0; c < 3; ++c) {
     INFO("channel " << c);
-    CHECK(std::abs(int(v[static_cast<std::size_t>(c * h * w)]) - int(std::array{200, 100, 30}[c])) <= 3);
+    CHECK(std::abs(int(v[static_cast<std::size_t>(c * h * w)]) -
+                   int(std::array{200, 100, 30}[c])) <= 3);
   }
   // Half black (stored K byte 255 - 128): every channel scales by 127/255.
   for (std::size_t k = 3; k < cmyk.size(); k += 4) cmyk[k] = 127;
-  const auto dark = data::decode_image_bytes(cmyk_jpeg(h, w, cmyk), "dark.jpg").to_vector<std::uint8_t>();
+  const auto dark =
+      data::decode_image_bytes(cmyk_jpeg(h, w, cmyk), "dark.jpg").to_vector<std::uint8_t>();
   CHECK(std::abs(int(dark[0]) - 200 * 127 / 255) <= 3);
 }

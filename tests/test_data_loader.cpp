@@ -306,7 +306,8 @@ TEST_CASE("data: EvenSubset spreads its samples over the whole dataset", "[data]
   const std::vector<std::int64_t> expected{0, 2, 5, 7};
   for (std::int64_t i = 0; i < 4; ++i) {
     CHECK(s.base_index(i) == expected[static_cast<std::size_t>(i)]);
-    CHECK(s.get(i)->image.to_vector<float>()[0] == static_cast<float>(expected[static_cast<std::size_t>(i)]));
+    CHECK(s.get(i)->image.to_vector<float>()[0] ==
+          static_cast<float>(expected[static_cast<std::size_t>(i)]));
   }
   // Asking for more than there is gives the whole dataset, in order.
   const data::EvenSubset all(base, 25);

@@ -24,8 +24,9 @@ struct Golden {
   // MPQ_GOLDEN_DIR_OVERRIDE: the golden files when the tests run away from
   // their source tree (scripts/gpu_check.sh).
   explicit Golden(const std::string& name)
-      : dir(std::string(std::getenv("MPQ_GOLDEN_DIR_OVERRIDE") ? std::getenv("MPQ_GOLDEN_DIR_OVERRIDE")
-                                                               : MPQ_GOLDEN_DIR) +
+      : dir(std::string(std::getenv("MPQ_GOLDEN_DIR_OVERRIDE")
+                            ? std::getenv("MPQ_GOLDEN_DIR_OVERRIDE")
+                            : MPQ_GOLDEN_DIR) +
             "/" + name) {
     REQUIRE(std::filesystem::is_directory(dir));
   }

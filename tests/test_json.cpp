@@ -27,18 +27,17 @@ TEST_CASE("json: parse, dump and errors", "[json]") {
 }
 
 TEST_CASE("json: errors name the document and the value's JSON pointer", "[json]") {
-  const Json j = Json::parse(R"({"lr": "0.1", "rows": [{"x/y": 1, "n": 2}], "e": {}})",
-                             "run/config.json");
-  CHECK_THROWS_WITH(j.at("lr").number(),
-                    "run/config.json at /lr: expected a number, got a string");
+  const Json j =
+      Json::parse(R"({"lr": "0.1", "rows": [{"x/y": 1, "n": 2}], "e": {}})", "run/config.json");
+  CHECK_THROWS_WITH(j.at("lr").number(), "run/config.json at /lr: expected a number, got a string");
   CHECK_THROWS_WITH(j.at("rows").array()[0].at("n").string(),
                     "run/config.json at /rows/0/n: expected a string, got a number");
   // RFC 6901 escapes '/' in a key as "~1".
   CHECK_THROWS_WITH(j.at("rows").array()[0].at("x/y").array(),
                     "run/config.json at /rows/0/x~1y: expected an array, got a number");
-  CHECK_THROWS_WITH(j.at("e").at("train_ce"),
-                    "run/config.json at /e: missing key 'train_ce'");
-  CHECK_THROWS_WITH(j.array(), "run/config.json at the top level: expected an array, got an object");
+  CHECK_THROWS_WITH(j.at("e").at("train_ce"), "run/config.json at /e: missing key 'train_ce'");
+  CHECK_THROWS_WITH(j.array(),
+                    "run/config.json at the top level: expected an array, got an object");
   CHECK_THROWS_WITH(Json(2.0).string(), "JSON value: expected a string, got a number");
 }
 

@@ -1,5 +1,5 @@
-#include "test_util.h"
 #include "core/file_io.h"
+#include "test_util.h"
 
 #include <fstream>
 #include <sstream>
@@ -71,28 +71,33 @@ static std::string npy_with_header(const std::string& dict, int major, const std
 TEST_CASE("npy: hostile headers are refused before anything is allocated (issue 14)", "[npy]") {
   test::TempDir dir;
   // "(2 2,)" was read as [22]: digits separated by a space are not one number.
-  dir.write("space.npy", npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2 2,), }\n",
-                                         1, std::string(88, '\0')));
+  dir.write("space.npy",
+            npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2 2,), }\n", 1,
+                            std::string(88, '\0')));
   CHECK_THROWS_WITH(load_npy(dir.file("space.npy")), Contains("malformed shape (2 2,)"));
   // A v2 header that claims 4 GB in a file of a few bytes: refused at once.
-  std::string huge = std::string("\x93NUMPY\x02\x00", 8) + std::string("\x00\x00\x00\xff", 4) + "{'descr'";
+  std::string huge =
+      std::string("\x93NUMPY\x02\x00", 8) + std::string("\x00\x00\x00\xff", 4) + "{'descr'";
   dir.write("huge_header.npy", huge);
   CHECK_THROWS_WITH(load_npy(dir.file("huge_header.npy")),
                     Contains("truncated header") && Contains("4278190080 bytes announced"));
   // Data that the header claims but the file lacks: refused before allocating it.
-  dir.write("huge_data.npy",
-            npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000), }\n", 1,
-                            std::string(16, '\0')));
+  dir.write(
+      "huge_data.npy",
+      npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000), }\n", 1,
+                      std::string(16, '\0')));
   CHECK_THROWS_WITH(load_npy(dir.file("huge_data.npy")),
                     Contains("truncated data") && Contains("[100000, 100000]"));
   // A zero dimension with huge others: no overflow (UBSan found one in the strides), a refusal.
   dir.write("zero_dim.npy",
             npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 1099511627775, "
-                            "1099511627775), }\n", 1, ""));
+                            "1099511627775), }\n",
+                            1, ""));
   CHECK_THROWS_WITH(load_npy(dir.file("zero_dim.npy")), Contains("too large"));
   // A legitimate empty array still loads.
-  dir.write("empty.npy", npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }\n",
-                                         1, ""));
+  dir.write(
+      "empty.npy",
+      npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }\n", 1, ""));
   CHECK(load_npy(dir.file("empty.npy")).shape() == Shape{0, 3});
 }
 

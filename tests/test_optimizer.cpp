@@ -120,8 +120,8 @@ TEST_CASE("optimizer: load_state refuses state that does not belong to it", "[op
   CHECK_THROWS_WITH(fresh.load_state(adam.state()), Contains("'p0.momentum' is missing"));
   CHECK_THROWS_WITH(train::Adam({a, b}, {0.1}).load_state(st), Contains("'p0.exp_avg' is missing"));
   CHECK_THROWS_WITH(
-      train::Adam({a, b}, {0.1}).load_state(
-          replaced(adam.state(), "p0.step", scalar_tensor(0.5, DType::f64))),
+      train::Adam({a, b}, {0.1})
+          .load_state(replaced(adam.state(), "p0.step", scalar_tensor(0.5, DType::f64))),
       Contains("'p0.step' is 0.5, not a step count"));
 }
 

@@ -48,7 +48,7 @@ TEST_CASE("memory: weight and activation kB, their gradients and the penalty", "
 }
 
 TEST_CASE("memory: the one kB formula, bits * count / 8 / 1024", "[quant][memory]") {
-  CHECK(quant::memory_kb(4.0, 16384) == 8.0);   // a 16x32x32 activation at 4 bits
+  CHECK(quant::memory_kb(4.0, 16384) == 8.0);  // a 16x32x32 activation at 4 bits
   CHECK(quant::memory_kb(32.0, 1000) == 3.90625);
   Tensor b = scalar_tensor(3.0, DType::f64);
   b.set_requires_grad(true);

@@ -112,8 +112,8 @@ TEST_CASE("U2 signed: d = pow2(q_max / (2^(b-1) - 1)); gradients of b and q_max"
   // dq/dd: (q - x)/d inside, sign(x)(round(q_max/d) - q_max/d) outside (round(3.2) - 3.2 = -0.2).
   const double s_d = 1 * -0.2 + 2 * -0.2 + 3 * -0.2 - 4 * -0.2 + 5 * -0.4, s_q = 3 - 4;
   CHECK(r.g_second == Approx(s_q + s_d * pow2_factor / 3));
-  // dd/db = pow2'(v) * dv/db, dv/db = -q_max 2^n ln2 / (2^n - 1)^2  (docs/method.md section 3: U2's dq/db
-  // inside is -2^(b-1) ln2 / (2^(b-1) - 1) (q - x) without the pow2 factor).
+  // dd/db = pow2'(v) * dv/db, dv/db = -q_max 2^n ln2 / (2^n - 1)^2  (docs/method.md section 3: U2's
+  // dq/db inside is -2^(b-1) ln2 / (2^(b-1) - 1) (q - x) without the pow2 factor).
   CHECK(r.g_first == Approx(s_d * pow2_factor * (-0.8 * 4 * ln2 / 9)));
   CHECK(qz.bitwidth().item() == 3);
 }

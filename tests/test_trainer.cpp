@@ -5,10 +5,10 @@
 
 #include <filesystem>
 
+#include "core/file_io.h"
 #include "core/rng.h"
 #include "models/zoo.h"
 #include "temp_dir.h"
-#include "core/file_io.h"
 #include "train/trainer.h"
 
 using namespace mpq;

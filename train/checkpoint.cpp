@@ -122,8 +122,7 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
     if (name == "__metadata__") {
       MPQ_CHECK(entry.is_object(), "load_checkpoint: ", path, ": __metadata__ is not an object");
       for (const auto& [k, v] : entry.object()) {
-        MPQ_CHECK(v.is_string(), "load_checkpoint: ", path, ": metadata '", k,
-                  "' is not a string");
+        MPQ_CHECK(v.is_string(), "load_checkpoint: ", path, ": metadata '", k, "' is not a string");
         ckpt.metadata[k] = v.string();
       }
       continue;

@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/tensor.h"
 #include "core/file_io.h"
+#include "core/tensor.h"
 
 namespace mpq::train {
 

@@ -181,7 +181,9 @@ void append_utf8(std::uint32_t code, std::string& out) {
   }
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 

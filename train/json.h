@@ -68,7 +68,7 @@ class Json {
   std::shared_ptr<Array> a_;
   std::shared_ptr<Object> o_;
   std::shared_ptr<const std::string> origin_;  // the parsed document's name
-  std::string pointer_;                         // RFC 6901, "" for the root
+  std::string pointer_;                        // RFC 6901, "" for the root
 
   const char* type_name() const;
   [[noreturn]] void type_error(const char* expected) const;

@@ -11,7 +11,8 @@ namespace mpq::train {
 namespace {
 // kB of one site (quant::memory_kb), bits from the quantizer or 32.
 Tensor site_kb(const models::QuantSite& s, Device device) {
-  if (s.quantizer) return quant::memory_kb(s.quantizer->bitwidth().to(DType::f32), s.count).reshape({1});
+  if (s.quantizer)
+    return quant::memory_kb(s.quantizer->bitwidth().to(DType::f32), s.count).reshape({1});
   return full({1}, quant::memory_kb(32.0, s.count), DType::f32, device);
 }
 }  // namespace

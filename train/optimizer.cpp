@@ -55,8 +55,9 @@ std::vector<bool> Optimizer::check_state(const StateMap& state,
                                          const std::vector<const char*>& scalars) const {
   const auto p = static_cast<std::int64_t>(flat_.size());
   auto slots = state.find("slots");
-  MPQ_CHECK(slots != state.end(), "optimizer state has no 'slots' mask (not written by this "
-                                  "version of mpq's optimizers)");
+  MPQ_CHECK(slots != state.end(),
+            "optimizer state has no 'slots' mask (not written by this "
+            "version of mpq's optimizers)");
   MPQ_CHECK(slots->second.dtype() == DType::u8 && slots->second.shape() == Shape{p},
             "optimizer state 'slots' is ", dtype_name(slots->second.dtype()), " ",
             shape_str(slots->second.shape()), ", expected uint8 [", p,
@@ -122,8 +123,9 @@ void Sgd::step() {
     if (first) velocity_[k] = zeros_like(p);
     if (mom > 0) velocity_[k].move_to_(p.device());  // state follows a moved parameter
     check_same_device("Sgd::step", {&p, &g, &velocity_[k]});
-    MPQ_KERNEL(p.device(), sgd_update)(p, g, mom > 0 ? velocity_[k] : Tensor(), first, lr, mom,
-                                       decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, nesterov);
+    MPQ_KERNEL(p.device(), sgd_update)
+    (p, g, mom > 0 ? velocity_[k] : Tensor(), first, lr, mom, decoupled ? 0 : wd,
+     decoupled ? 1 - lr * wd : 1, nesterov);
   }
 }
 
@@ -178,8 +180,9 @@ void Adam::step() {
     m_[k].move_to_(p.device());  // state follows a moved parameter
     v_[k].move_to_(p.device());
     check_same_device("Adam::step", {&p, &g, &m_[k], &v_[k]});
-    MPQ_KERNEL(p.device(), adam_update)(p, g, m_[k], v_[k], b1, b2, eps, c1, c2, lr,
-                                        decoupled ? 0.0 : wd, decoupled ? 1 - lr * wd : 1.0);
+    MPQ_KERNEL(p.device(), adam_update)
+    (p, g, m_[k], v_[k], b1, b2, eps, c1, c2, lr, decoupled ? 0.0 : wd,
+     decoupled ? 1 - lr * wd : 1.0);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/autograd.h"
+#include "core/file_io.h"
 #include "core/stopwatch.h"
 #include "models/quant_summary.h"
 #include "ops/cross_entropy.h"
@@ -15,7 +16,6 @@
 #include "ops/reduce.h"
 #include "ops/shape.h"
 #include "train/checkpoint.h"
-#include "core/file_io.h"
 #include "train/json.h"
 #include "train/schedule.h"
 
@@ -228,8 +228,8 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
       o.quantized ? derived_range_sites(net) : std::vector<models::QuantSite>{};
   for (int epoch = o.first_epoch + 1; epoch <= o.epochs; ++epoch) {
     const Stopwatch epoch_time;
-    train.start_epoch(mix_seed(mix_seed(o.seed, o.quantized ? 2 : 1),
-                               static_cast<std::uint64_t>(epoch)));
+    train.start_epoch(
+        mix_seed(mix_seed(o.seed, o.quantized ? 2 : 1), static_cast<std::uint64_t>(epoch)));
     EpochTotals tot;
     net.train();
     for (std::int64_t s = 0; train.next(x, y); ++s) {
@@ -286,14 +286,13 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
         const double secs = epoch_time.seconds(),
                      rate = static_cast<double>(tot.seen) / std::max(secs, 1e-9);
         const int filled = static_cast<int>(30 * std::min(tot.seen, n) / n);
-        std::fprintf(stderr,
-                     "\r%s %d/%d [%.*s%*s] %3d%%  loss %.4f  acc %5.2f%%  %4.0f img/s  ETA %4.0fs ",
-                     o.name.c_str(), epoch, o.epochs, filled, "##############################",
-                     30 - filled, "", static_cast<int>(100 * std::min(tot.seen, n) / n),
-                     tot.ce / static_cast<double>(tot.seen),
-                     100.0 * static_cast<double>(tot.correct) / static_cast<double>(tot.seen), rate,
-                     static_cast<double>(std::max<std::int64_t>(n - tot.seen, 0)) /
-                         std::max(rate, 1e-9));
+        std::fprintf(
+            stderr, "\r%s %d/%d [%.*s%*s] %3d%%  loss %.4f  acc %5.2f%%  %4.0f img/s  ETA %4.0fs ",
+            o.name.c_str(), epoch, o.epochs, filled, "##############################", 30 - filled,
+            "", static_cast<int>(100 * std::min(tot.seen, n) / n),
+            tot.ce / static_cast<double>(tot.seen),
+            100.0 * static_cast<double>(tot.correct) / static_cast<double>(tot.seen), rate,
+            static_cast<double>(std::max<std::int64_t>(n - tot.seen, 0)) / std::max(rate, 1e-9));
         std::fflush(stderr);
       }
     }

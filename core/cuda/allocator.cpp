@@ -33,7 +33,6 @@ Allocator& Allocator::instance() {
   return a;
 }
 
-
 namespace {
 // Frees every cached block of one device; the caller holds the mutex.
 void release_cached(int index, Allocator::Impl::PerDevice& d) {
@@ -107,7 +106,6 @@ void Allocator::empty_cache() {
     release_cached(index, d);
   }
 }
-
 
 AllocatorStats Allocator::stats(Device device) const {
   Impl& im = impl();

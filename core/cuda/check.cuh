@@ -9,12 +9,11 @@
 #include "core/error.h"
 
 // Throws mpq::Error with the failing call, CUDA's error name and text.
-#define MPQ_CUDA_CHECK(call)                                                              \
-  do {                                                                                    \
-    const cudaError_t mpq_cuda_err_ = (call);                                             \
-    MPQ_CHECK(mpq_cuda_err_ == cudaSuccess, "CUDA error in ", #call, ": ",               \
-              cudaGetErrorName(mpq_cuda_err_), " (", cudaGetErrorString(mpq_cuda_err_), \
-              ")");                                                                       \
+#define MPQ_CUDA_CHECK(call)                                                                  \
+  do {                                                                                        \
+    const cudaError_t mpq_cuda_err_ = (call);                                                 \
+    MPQ_CHECK(mpq_cuda_err_ == cudaSuccess, "CUDA error in ", #call, ": ",                    \
+              cudaGetErrorName(mpq_cuda_err_), " (", cudaGetErrorString(mpq_cuda_err_), ")"); \
   } while (0)
 
 namespace mpq::cuda {

@@ -36,17 +36,16 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
   const std::int64_t n = dst.numel();
   if (n == 0) return;
   if (dst.dtype() == src.dtype() && is_dense(dst) && same_layout(dst, src)) {
-    copy_on_device(dst.device_data(), src.device_data(), static_cast<std::size_t>(n) * dtype_size(dst.dtype()),
-                   dst.device());
+    copy_on_device(dst.device_data(), src.device_data(),
+                   static_cast<std::size_t>(n) * dtype_size(dst.dtype()), dst.device());
     return;
   }
   const Indexer<2> ix = make_indexer<2>(dst.shape(), {&dst, &src});
   cudaStream_t s = stream(dst.device());
   dispatch_all(dst.dtype(), [&]<class D>() {
     dispatch_all(src.dtype(), [&]<class S>() {
-      copy_kernel<D, S><<<grid_for(n), kThreads, 0, s>>>(static_cast<D*>(dst.device_data()),
-                                                          static_cast<const S*>(src.device_data()),
-                                                          n, ix);
+      copy_kernel<D, S><<<grid_for(n), kThreads, 0, s>>>(
+          static_cast<D*>(dst.device_data()), static_cast<const S*>(src.device_data()), n, ix);
     });
   });
   check_launch("copy");

@@ -5,8 +5,8 @@
 #include <map>
 #include <mutex>
 
-#include "core/cuda/check.cuh"
 #include "core/backend.h"
+#include "core/cuda/check.cuh"
 #include "core/cuda/runtime.h"
 #include "core/tensor.h"
 

@@ -9,18 +9,18 @@
 #include "core/device.h"
 #include "core/error.h"
 
-#define MPQ_CUBLAS_CHECK(call)                                                        \
-  do {                                                                                \
-    const cublasStatus_t mpq_cublas_st_ = (call);                                     \
+#define MPQ_CUBLAS_CHECK(call)                                                          \
+  do {                                                                                  \
+    const cublasStatus_t mpq_cublas_st_ = (call);                                       \
     MPQ_CHECK(mpq_cublas_st_ == CUBLAS_STATUS_SUCCESS, "cuBLAS error in ", #call, ": ", \
-              ::mpq::cuda::cublas().status_string(mpq_cublas_st_));                   \
+              ::mpq::cuda::cublas().status_string(mpq_cublas_st_));                     \
   } while (0)
 
-#define MPQ_CUDNN_CHECK(call)                                                         \
-  do {                                                                                \
-    const cudnnStatus_t mpq_cudnn_st_ = (call);                                       \
-    MPQ_CHECK(mpq_cudnn_st_ == CUDNN_STATUS_SUCCESS, "cuDNN error in ", #call, ": ",   \
-              cudnnGetErrorString(mpq_cudnn_st_));                                    \
+#define MPQ_CUDNN_CHECK(call)                                                        \
+  do {                                                                               \
+    const cudnnStatus_t mpq_cudnn_st_ = (call);                                      \
+    MPQ_CHECK(mpq_cudnn_st_ == CUDNN_STATUS_SUCCESS, "cuDNN error in ", #call, ": ", \
+              cudnnGetErrorString(mpq_cudnn_st_));                                   \
   } while (0)
 
 namespace mpq::cuda {

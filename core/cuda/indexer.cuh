@@ -51,8 +51,8 @@ Indexer<N> make_indexer(const Shape& shape, const std::array<const Tensor*, N>& 
   bool linear = true;
   for (int k = 0; k < N; ++k) {
     const Tensor& t = *operands[static_cast<std::size_t>(k)];
-    MPQ_CHECK(t.shape() == shape, "CUDA indexer: operand shape ", shape_str(t.shape()),
-              " is not ", shape_str(shape));
+    MPQ_CHECK(t.shape() == shape, "CUDA indexer: operand shape ", shape_str(t.shape()), " is not ",
+              shape_str(shape));
     linear = linear && is_dense(t) && same_layout(t, *operands[0]);
     for (int d = 0; d < ix.dims; ++d) ix.strides[k][d] = t.strides()[static_cast<std::size_t>(d)];
   }

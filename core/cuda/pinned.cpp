@@ -12,7 +12,6 @@
 
 namespace mpq::cuda {
 
-
 namespace {
 
 struct Block {
@@ -50,8 +49,8 @@ void* pinned_allocate(std::size_t nbytes) {
     for (cudaEvent_t e : b.events) {
       const cudaError_t err = cudaEventSynchronize(e);
       (void)cudaEventDestroy(e);
-      MPQ_CHECK(err == cudaSuccess, "pinned memory: waiting for earlier copies failed: ",
-                cudaGetErrorString(err));
+      MPQ_CHECK(err == cudaSuccess,
+                "pinned memory: waiting for earlier copies failed: ", cudaGetErrorString(err));
     }
     return b.ptr;
   }
@@ -96,7 +95,6 @@ void pinned_deallocate(void* ptr, std::size_t nbytes) noexcept {
   std::lock_guard<std::mutex> lock(c.mutex);
   c.free[cls].push_back(std::move(b));
 }
-
 
 namespace {
 const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {

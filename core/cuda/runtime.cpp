@@ -11,7 +11,6 @@
 
 namespace mpq::cuda {
 
-
 namespace {
 
 struct Devices {
@@ -87,7 +86,9 @@ void set_device(Device device) {
   MPQ_CUDA_CHECK(cudaSetDevice(device.index));
 }
 
-void synchronize(Device device) { MPQ_CUDA_CHECK(cudaStreamSynchronize(stream(device))); }
+void synchronize(Device device) {
+  MPQ_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
+}
 
 void copy_to_device(void* dst, const void* src, std::size_t nbytes, Device device) {
   if (nbytes == 0) return;
@@ -115,8 +116,9 @@ void copy_on_device(void* dst, const void* src, std::size_t nbytes, Device devic
   MPQ_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, stream(device)));
 }
 
-
-bool available() { return device_count() > 0; }
+bool available() {
+  return device_count() > 0;
+}
 
 namespace {
 // The CUDA backend's device section of the table (core/backend.h); the
@@ -125,8 +127,7 @@ namespace {
 const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
   b.name = "cuda";
   b.device_count = [](std::string* why_none) { return device_count(why_none); };
-  b.copy_from_host = [](void* dst, const void* src, std::size_t nbytes, Device device,
-                        bool async) {
+  b.copy_from_host = [](void* dst, const void* src, std::size_t nbytes, Device device, bool async) {
     if (async)
       copy_to_device_async(dst, src, nbytes, device);
     else

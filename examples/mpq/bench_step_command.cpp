@@ -138,8 +138,8 @@ int bench_step_command(int argc, char** argv) {
   std::printf("%s batch %lld, %s, %s, %s, %d threads: %lld steps, median %.2f ms, mean %.2f ms\n",
               name.c_str(), static_cast<long long>(batch), quant_name.c_str(),
               eval ? "inference" : "training", device.str().c_str(), num_threads(),
-              static_cast<long long>(steps),
-              median * 1e3, total / static_cast<double>(steps) * 1e3);
+              static_cast<long long>(steps), median * 1e3,
+              total / static_cast<double>(steps) * 1e3);
   std::printf(
       "tensor allocations in the timed steps: %llu, of which from the system: %llu\n",
       static_cast<unsigned long long>(after.allocations - before.allocations),
@@ -149,8 +149,7 @@ int bench_step_command(int argc, char** argv) {
               peak_rss_mb());
   if (!device.is_cpu())
     std::printf(" peak_device_mb=%.1f",
-                static_cast<double>(memory_stats(device).peak_bytes_in_use) /
-                    (1024.0 * 1024.0));
+                static_cast<double>(memory_stats(device).peak_bytes_in_use) / (1024.0 * 1024.0));
   std::printf("\n");
   return 0;
 }

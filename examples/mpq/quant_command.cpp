@@ -8,15 +8,15 @@
 #include <limits>
 #include <sstream>
 
-#include "core/backend.h"
 #include "core/autograd.h"
+#include "core/backend.h"
+#include "core/file_io.h"
 #include "core/npy.h"
 #include "examples/args.h"
 #include "examples/mpq/commands.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "quant/quantizer.h"
-#include "core/file_io.h"
 #include "train/plot.h"
 
 namespace mpq::cli {
@@ -194,8 +194,9 @@ int quant_command(int argc, char** argv) {
   // leave a new --output behind).
   std::vector<std::pair<std::string, std::string>> outputs;
   if (args.given("output"))
-    outputs.emplace_back(args.str("output"),
-                         npy_bytes(q.detach().to(Device::cpu()).to(DType::f32).reshape(raw_x.shape())));
+    outputs.emplace_back(
+        args.str("output"),
+        npy_bytes(q.detach().to(Device::cpu()).to(DType::f32).reshape(raw_x.shape())));
   if (args.given("grad-input"))
     outputs.emplace_back(args.str("grad-input"),
                          npy_bytes(gx.to(Device::cpu()).to(DType::f32).reshape(raw_x.shape())));

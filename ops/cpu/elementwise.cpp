@@ -2,8 +2,8 @@
 // output shape (expanded views with stride 0); the output is any strided
 // tensor of the same shape. Autograd lives in ops/elementwise.cpp.
 #include "core/backend.h"
-#include "core/tensor.h"
 #include "core/elementwise_kind.h"
+#include "core/tensor.h"
 
 #include <cmath>
 

@@ -1,7 +1,7 @@
 // CPU pooling kernels (contiguous NCHW), threaded over the N*C planes.
+#include "ops/pool.h"
 #include "core/backend.h"
 #include "core/tensor.h"
-#include "ops/pool.h"
 
 #include <limits>
 

@@ -2,8 +2,8 @@
 // is the CPU side, same formulas: two-pass statistics in double, running
 // statistics with the unbiased variance). One block per channel reduces with
 // a fixed stride and a fixed tree, so results repeat exactly.
-#include "core/cuda/check.cuh"
 #include "core/backend.h"
+#include "core/cuda/check.cuh"
 #include "core/tensor.h"
 
 namespace mpq::cuda {
@@ -45,7 +45,8 @@ __global__ void forward_kernel(const T* __restrict__ x, const T* __restrict__ ga
   double mu, var;
   if (training) {
     double s = 0;
-    for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) s += static_cast<double>(x[at(j, c, C, HW)]);
+    for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads)
+      s += static_cast<double>(x[at(j, c, C, HW)]);
     mu = block_sum(s, buf) / static_cast<double>(M);
     double ss = 0;  // two-pass variance: no cancellation
     for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
@@ -55,10 +56,12 @@ __global__ void forward_kernel(const T* __restrict__ x, const T* __restrict__ ga
     var = block_sum(ss, buf) / static_cast<double>(M);
     if (threadIdx.x == 0) {
       if (running_mean)
-        running_mean[c] = static_cast<T>((1 - momentum) * static_cast<double>(running_mean[c]) + momentum * mu);
+        running_mean[c] =
+            static_cast<T>((1 - momentum) * static_cast<double>(running_mean[c]) + momentum * mu);
       if (running_var && M > 1)
-        running_var[c] = static_cast<T>((1 - momentum) * static_cast<double>(running_var[c]) +
-                                        momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
+        running_var[c] =
+            static_cast<T>((1 - momentum) * static_cast<double>(running_var[c]) +
+                           momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
     }
   } else {
     mu = static_cast<double>(running_mean[c]);

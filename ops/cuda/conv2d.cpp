@@ -37,10 +37,13 @@ struct Descriptors {
     MPQ_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias));
     MPQ_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
     MPQ_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
-    MPQ_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, t, i(xs[0]), i(xs[1]), i(xs[2]), i(xs[3])));
-    MPQ_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, t, i(ys[0]), i(ys[1]), i(ys[2]), i(ys[3])));
+    MPQ_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, t, i(xs[0]), i(xs[1]),
+                                               i(xs[2]), i(xs[3])));
+    MPQ_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, t, i(ys[0]), i(ys[1]),
+                                               i(ys[2]), i(ys[3])));
     MPQ_CUDNN_CHECK(cudnnSetTensor4dDescriptor(bias, CUDNN_TENSOR_NCHW, t, 1, i(ws[0]), 1, 1));
-    MPQ_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, t, CUDNN_TENSOR_NCHW, i(ws[0]), i(ws[1]), i(ws[2]), i(ws[3])));
+    MPQ_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, t, CUDNN_TENSOR_NCHW, i(ws[0]), i(ws[1]),
+                                               i(ws[2]), i(ws[3])));
     MPQ_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
         conv, i(p.padding[0]), i(p.padding[1]), i(p.stride[0]), i(p.stride[1]), i(p.dilation[0]),
         i(p.dilation[1]), CUDNN_CROSS_CORRELATION, t));
@@ -92,9 +95,12 @@ const Perf& pick(const Perf* perf, int n, const char* what) {
 const Plan& plan_for(const Tensor& x, const Tensor& w, const Shape& ys, const Conv2dParams& p) {
   static std::mutex mutex;
   static auto* cache = new std::map<Key, Plan>;  // never destroyed (static destruction order)
-  const Key key{x.device().index, static_cast<int>(x.dtype()), mpq::allow_tf32(), x.shape(), w.shape(),
-                p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1],
-                p.groups};
+  const Key key{x.device().index,  static_cast<int>(x.dtype()),
+                mpq::allow_tf32(), x.shape(),
+                w.shape(),         p.stride[0],
+                p.stride[1],       p.padding[0],
+                p.padding[1],      p.dilation[0],
+                p.dilation[1],     p.groups};
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache->find(key);
   if (it != cache->end()) return it->second;
@@ -114,19 +120,22 @@ const Plan& plan_for(const Tensor& x, const Tensor& w, const Shape& ys, const Co
   pl.fwd = pf.algo;
   pl.fwd_math = pf.mathType;
   MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, pl.fwd_math));
-  MPQ_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, pl.fwd, &pl.fwd_ws));
+  MPQ_CUDNN_CHECK(
+      cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, pl.fwd, &pl.fwd_ws));
   cudnnConvolutionBwdDataAlgoPerf_t bp[kMax];
   MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, base));
-  MPQ_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x, kMax, &n, bp));
+  MPQ_CUDNN_CHECK(
+      cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x, kMax, &n, bp));
   const auto& pb = pick(bp, n, "backward-data");
   pl.bwd_data = pb.algo;
   pl.bwd_data_math = pb.mathType;
   MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, pl.bwd_data_math));
-  MPQ_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, pl.bwd_data,
-                                                               &pl.bwd_data_ws));
+  MPQ_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x,
+                                                               pl.bwd_data, &pl.bwd_data_ws));
   cudnnConvolutionBwdFilterAlgoPerf_t wp[kMax];
   MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, base));
-  MPQ_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w, kMax, &n, wp));
+  MPQ_CUDNN_CHECK(
+      cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w, kMax, &n, wp));
   const auto& pw = pick(wp, n, "backward-weights");
   pl.bwd_filter = pw.algo;
   pl.bwd_filter_math = pw.mathType;
@@ -160,10 +169,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
   const DType t = x.dtype();
   cudnnHandle_t h = cudnn_handle(x.device());
   MPQ_CUDNN_CHECK(cudnnSetConvolutionMathType(pl.d->conv, pl.fwd_math));
-  MPQ_CUDNN_CHECK(cudnnConvolutionForward(h, s.one(t), pl.d->x, x.device_data(), pl.d->w,
-                                          w.device_data(), pl.d->conv, pl.fwd,
-                                          workspace(x.device(), pl.fwd_ws), pl.fwd_ws, s.zero(t),
-                                          pl.d->y, y.device_data()));
+  MPQ_CUDNN_CHECK(cudnnConvolutionForward(
+      h, s.one(t), pl.d->x, x.device_data(), pl.d->w, w.device_data(), pl.d->conv, pl.fwd,
+      workspace(x.device(), pl.fwd_ws), pl.fwd_ws, s.zero(t), pl.d->y, y.device_data()));
   if (b.defined())
     MPQ_CUDNN_CHECK(cudnnAddTensor(h, s.one(t), pl.d->bias, b.device_data(), s.one(t), pl.d->y,
                                    y.device_data()));

@@ -1,7 +1,7 @@
 // CUDA cross-entropy kernels (ops/cpu/cross_entropy.cpp is the CPU side).
+#include "core/backend.h"
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
-#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace mpq::cuda {
@@ -59,8 +59,8 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Ten
   dispatch_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
     forward_kernel<T><<<grid_for(N), kThreads, 0, s>>>(
         static_cast<const T*>(logits.device_data()),
-        static_cast<const std::int32_t*>(labels.device_data()), static_cast<T*>(probs.device_data()),
-        static_cast<double*>(row_loss.device_data()), N, K);
+        static_cast<const std::int32_t*>(labels.device_data()),
+        static_cast<T*>(probs.device_data()), static_cast<double*>(row_loss.device_data()), N, K);
     check_launch("cross_entropy_forward");
     mean_kernel<T><<<1, 1, 0, s>>>(static_cast<const double*>(row_loss.device_data()), N,
                                    static_cast<T*>(loss.device_data()));

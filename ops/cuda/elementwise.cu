@@ -1,12 +1,12 @@
 // CUDA kernels of the elementwise ops, the counterparts of ops/cpu/elementwise.cpp
 // (same kinds, same results: each kind computes the same formula in the same
 // dtype). Operands arrive broadcast to the output's shape; any strides.
+#include "core/backend.h"
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
 #include "core/cuda/indexer.cuh"
-#include "core/backend.h"
-#include "core/tensor.h"
 #include "core/elementwise_kind.h"
+#include "core/tensor.h"
 
 namespace mpq::cuda {
 
@@ -18,45 +18,75 @@ namespace {
 template <BinaryOp OP, class T>
 __device__ __forceinline__ auto apply_binary(T x, T y, T lo, T hi) {
   using U = std::uint8_t;
-  if constexpr (OP == BinaryOp::add) return x + y;
-  else if constexpr (OP == BinaryOp::sub) return x - y;
-  else if constexpr (OP == BinaryOp::mul) return x * y;
-  else if constexpr (OP == BinaryOp::div) return x / y;
-  else if constexpr (OP == BinaryOp::minimum) return y < x ? y : x;
-  else if constexpr (OP == BinaryOp::maximum) return y > x ? y : x;
-  else if constexpr (OP == BinaryOp::eq) return U(x == y);
-  else if constexpr (OP == BinaryOp::ne) return U(x != y);
-  else if constexpr (OP == BinaryOp::lt) return U(x < y);
-  else if constexpr (OP == BinaryOp::le) return U(x <= y);
-  else if constexpr (OP == BinaryOp::gt) return U(x > y);
-  else if constexpr (OP == BinaryOp::ge) return U(x >= y);
-  else if constexpr (OP == BinaryOp::relu_backward) return y > T(0) ? x : T(0);
-  else return y >= lo && y <= hi ? x : T(0);  // clamp_backward
+  if constexpr (OP == BinaryOp::add)
+    return x + y;
+  else if constexpr (OP == BinaryOp::sub)
+    return x - y;
+  else if constexpr (OP == BinaryOp::mul)
+    return x * y;
+  else if constexpr (OP == BinaryOp::div)
+    return x / y;
+  else if constexpr (OP == BinaryOp::minimum)
+    return y < x ? y : x;
+  else if constexpr (OP == BinaryOp::maximum)
+    return y > x ? y : x;
+  else if constexpr (OP == BinaryOp::eq)
+    return U(x == y);
+  else if constexpr (OP == BinaryOp::ne)
+    return U(x != y);
+  else if constexpr (OP == BinaryOp::lt)
+    return U(x < y);
+  else if constexpr (OP == BinaryOp::le)
+    return U(x <= y);
+  else if constexpr (OP == BinaryOp::gt)
+    return U(x > y);
+  else if constexpr (OP == BinaryOp::ge)
+    return U(x >= y);
+  else if constexpr (OP == BinaryOp::relu_backward)
+    return y > T(0) ? x : T(0);
+  else
+    return y >= lo && y <= hi ? x : T(0);  // clamp_backward
 }
 
 template <UnaryOp OP, class T>
 __device__ __forceinline__ T apply_unary(T v, T a, T b) {
-  if constexpr (OP == UnaryOp::neg) return -v;
-  else if constexpr (OP == UnaryOp::exp) return exp(v);
-  else if constexpr (OP == UnaryOp::log) return log(v);
-  else if constexpr (OP == UnaryOp::sqrt) return sqrt(v);
-  else if constexpr (OP == UnaryOp::abs) return fabs(v);
-  else if constexpr (OP == UnaryOp::sign) return T((v > T(0)) - (v < T(0)));
-  else if constexpr (OP == UnaryOp::relu) return v > T(0) ? v : T(0);
-  else if constexpr (OP == UnaryOp::round) return round(v);
-  else if constexpr (OP == UnaryOp::floor) return floor(v);
-  else if constexpr (OP == UnaryOp::ceil) return ceil(v);
-  else if constexpr (OP == UnaryOp::clamp) return v < a ? a : (v > b ? b : v);
-  else if constexpr (OP == UnaryOp::pow) return pow(v, a);
-  else if constexpr (OP == UnaryOp::affine) return a * v + b;
-  else if constexpr (OP == UnaryOp::exp2) return static_cast<T>(exp2(static_cast<double>(v)));
-  else if constexpr (OP == UnaryOp::log2) return static_cast<T>(log2(static_cast<double>(v)));
-  else return static_cast<T>(exp2(round(log2(static_cast<double>(v)))));  // pow2_round
+  if constexpr (OP == UnaryOp::neg)
+    return -v;
+  else if constexpr (OP == UnaryOp::exp)
+    return exp(v);
+  else if constexpr (OP == UnaryOp::log)
+    return log(v);
+  else if constexpr (OP == UnaryOp::sqrt)
+    return sqrt(v);
+  else if constexpr (OP == UnaryOp::abs)
+    return fabs(v);
+  else if constexpr (OP == UnaryOp::sign)
+    return T((v > T(0)) - (v < T(0)));
+  else if constexpr (OP == UnaryOp::relu)
+    return v > T(0) ? v : T(0);
+  else if constexpr (OP == UnaryOp::round)
+    return round(v);
+  else if constexpr (OP == UnaryOp::floor)
+    return floor(v);
+  else if constexpr (OP == UnaryOp::ceil)
+    return ceil(v);
+  else if constexpr (OP == UnaryOp::clamp)
+    return v < a ? a : (v > b ? b : v);
+  else if constexpr (OP == UnaryOp::pow)
+    return pow(v, a);
+  else if constexpr (OP == UnaryOp::affine)
+    return a * v + b;
+  else if constexpr (OP == UnaryOp::exp2)
+    return static_cast<T>(exp2(static_cast<double>(v)));
+  else if constexpr (OP == UnaryOp::log2)
+    return static_cast<T>(log2(static_cast<double>(v)));
+  else
+    return static_cast<T>(exp2(round(log2(static_cast<double>(v)))));  // pow2_round
 }
 
 template <BinaryOp OP, class O, class T>
-__global__ void binary_kernel(O* out, const T* a, const T* b, std::int64_t n, Indexer<3> ix,
-                              T lo, T hi) {
+__global__ void binary_kernel(O* out, const T* a, const T* b, std::int64_t n, Indexer<3> ix, T lo,
+                              T hi) {
   for (const std::int64_t i : grid_stride(n)) {
     std::int64_t off[3];
     ix.offsets(i, off);
@@ -84,8 +114,7 @@ __global__ void where_kernel(T* out, const std::uint8_t* cond, const T* a, const
 }
 
 template <BinaryOp OP, class T>
-void launch_binary(const Tensor& a, const Tensor& b, const Tensor& out, double alpha,
-                   double beta) {
+void launch_binary(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta) {
   const std::int64_t n = out.numel();
   if (n == 0) return;
   const Indexer<3> ix = make_indexer<3>(out.shape(), {&out, &a, &b});
@@ -115,10 +144,22 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out, do
   dispatch_floating(a.dtype(), "elementwise", [&]<class T>() {
     switch (op) {
 #define MPQ_CASE(K) \
-  case BinaryOp::K: return launch_binary<BinaryOp::K, T>(a, b, out, alpha, beta);
-      MPQ_CASE(add) MPQ_CASE(sub) MPQ_CASE(mul) MPQ_CASE(div) MPQ_CASE(minimum)
-      MPQ_CASE(maximum) MPQ_CASE(eq) MPQ_CASE(ne) MPQ_CASE(lt) MPQ_CASE(le) MPQ_CASE(gt)
-      MPQ_CASE(ge) MPQ_CASE(relu_backward) MPQ_CASE(clamp_backward)
+  case BinaryOp::K: \
+    return launch_binary<BinaryOp::K, T>(a, b, out, alpha, beta)
+      MPQ_CASE(add);
+      MPQ_CASE(sub);
+      MPQ_CASE(mul);
+      MPQ_CASE(div);
+      MPQ_CASE(minimum);
+      MPQ_CASE(maximum);
+      MPQ_CASE(eq);
+      MPQ_CASE(ne);
+      MPQ_CASE(lt);
+      MPQ_CASE(le);
+      MPQ_CASE(gt);
+      MPQ_CASE(ge);
+      MPQ_CASE(relu_backward);
+      MPQ_CASE(clamp_backward);
 #undef MPQ_CASE
     }
   });
@@ -129,10 +170,24 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, double alpha, double 
   dispatch_floating(x.dtype(), "elementwise", [&]<class T>() {
     switch (op) {
 #define MPQ_CASE(K) \
-  case UnaryOp::K: return launch_unary<UnaryOp::K, T>(x, out, alpha, beta);
-      MPQ_CASE(neg) MPQ_CASE(exp) MPQ_CASE(log) MPQ_CASE(sqrt) MPQ_CASE(abs) MPQ_CASE(sign)
-      MPQ_CASE(relu) MPQ_CASE(round) MPQ_CASE(floor) MPQ_CASE(ceil) MPQ_CASE(clamp)
-      MPQ_CASE(pow) MPQ_CASE(affine) MPQ_CASE(exp2) MPQ_CASE(log2) MPQ_CASE(pow2_round)
+  case UnaryOp::K:  \
+    return launch_unary<UnaryOp::K, T>(x, out, alpha, beta)
+      MPQ_CASE(neg);
+      MPQ_CASE(exp);
+      MPQ_CASE(log);
+      MPQ_CASE(sqrt);
+      MPQ_CASE(abs);
+      MPQ_CASE(sign);
+      MPQ_CASE(relu);
+      MPQ_CASE(round);
+      MPQ_CASE(floor);
+      MPQ_CASE(ceil);
+      MPQ_CASE(clamp);
+      MPQ_CASE(pow);
+      MPQ_CASE(affine);
+      MPQ_CASE(exp2);
+      MPQ_CASE(log2);
+      MPQ_CASE(pow2_round);
 #undef MPQ_CASE
     }
   });

@@ -19,7 +19,8 @@ struct Operand {
 
 Operand operand(const Tensor& t) {
   const auto& s = t.strides();
-  if (s[1] == 1 && s[0] >= t.shape()[1]) return {CUBLAS_OP_N, static_cast<int>(std::max<std::int64_t>(s[0], 1))};
+  if (s[1] == 1 && s[0] >= t.shape()[1])
+    return {CUBLAS_OP_N, static_cast<int>(std::max<std::int64_t>(s[0], 1))};
   MPQ_CHECK(s[0] == 1 && s[1] >= t.shape()[0], "cuda::matmul: matrix ", shape_str(t.shape()),
             " with strides ", shape_str(s), " is dense along neither axis");
   return {CUBLAS_OP_T, static_cast<int>(std::max<std::int64_t>(s[1], 1))};
@@ -29,8 +30,8 @@ Operand operand(const Tensor& t) {
 
 void matmul(const Tensor& a, const Tensor& b, const Tensor& c) {
   const std::int64_t M = a.shape()[0], K = a.shape()[1], N = b.shape()[1];
-  MPQ_CHECK(M < (1LL << 31) && N < (1LL << 31) && K < (1LL << 31), "cuda::matmul: dimensions ",
-            M, "x", K, "x", N, " exceed cuBLAS's int range");
+  MPQ_CHECK(M < (1LL << 31) && N < (1LL << 31) && K < (1LL << 31), "cuda::matmul: dimensions ", M,
+            "x", K, "x", N, " exceed cuBLAS's int range");
   // Row-major C = A B is column-major C^T = B^T A^T: cuBLAS computes
   // C^T [N, M] = op(B) op(A) with ldc = N.
   const Operand oa = operand(a), ob = operand(b);
@@ -39,15 +40,15 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& c) {
   if (a.dtype() == DType::f32) {
     const float one = 1.0f, zero = 0.0f;
     MPQ_CUBLAS_CHECK(cublas().sgemm(h, ob.op, oa.op, m, n, k, &one,
-                                 static_cast<const float*>(b.device_data()), ob.ld,
-                                 static_cast<const float*>(a.device_data()), oa.ld, &zero,
-                                 static_cast<float*>(c.device_data()), m));
+                                    static_cast<const float*>(b.device_data()), ob.ld,
+                                    static_cast<const float*>(a.device_data()), oa.ld, &zero,
+                                    static_cast<float*>(c.device_data()), m));
   } else {
     const double one = 1.0, zero = 0.0;
     MPQ_CUBLAS_CHECK(cublas().dgemm(h, ob.op, oa.op, m, n, k, &one,
-                                 static_cast<const double*>(b.device_data()), ob.ld,
-                                 static_cast<const double*>(a.device_data()), oa.ld, &zero,
-                                 static_cast<double*>(c.device_data()), m));
+                                    static_cast<const double*>(b.device_data()), ob.ld,
+                                    static_cast<const double*>(a.device_data()), oa.ld, &zero,
+                                    static_cast<double*>(c.device_data()), m));
   }
 }
 

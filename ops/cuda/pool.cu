@@ -1,9 +1,9 @@
 // CUDA pooling kernels on contiguous NCHW tensors (ops/cpu/pool.cpp is the CPU
 // side, same results). Backward passes gather per input element from the
 // windows that cover it, in the CPU's order, with no atomics: deterministic.
+#include "core/backend.h"
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
-#include "core/backend.h"
 #include "core/tensor.h"
 #include "ops/pool.h"
 
@@ -30,8 +30,12 @@ Geom geom(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
           static_cast<int>(p.padding[1])};
 }
 
-__device__ __forceinline__ std::int64_t imax(std::int64_t a, std::int64_t b) { return a > b ? a : b; }
-__device__ __forceinline__ std::int64_t imin(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
+__device__ __forceinline__ std::int64_t imax(std::int64_t a, std::int64_t b) {
+  return a > b ? a : b;
+}
+__device__ __forceinline__ std::int64_t imin(std::int64_t a, std::int64_t b) {
+  return a < b ? a : b;
+}
 
 template <class T>
 __global__ void max_forward(const T* __restrict__ x, T* __restrict__ y,

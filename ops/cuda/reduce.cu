@@ -2,9 +2,9 @@
 // matrix, the counterparts of ops/cpu/reduce.cpp. Sums accumulate in double in
 // a fixed order (fixed chunks, fixed tree), so results repeat exactly from
 // run to run.
+#include "core/backend.h"
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
-#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace mpq::cuda {
@@ -24,7 +24,8 @@ __global__ void sum_partial_kernel(const T* __restrict__ x, std::int64_t inner, 
   const std::int64_t lo = chunk * kChunk, hi = min(inner, lo + kChunk);
   const T* r = x + row * inner;
   double acc = 0;
-  for (std::int64_t j = lo + threadIdx.x; j < hi; j += kReduceThreads) acc += static_cast<double>(r[j]);
+  for (std::int64_t j = lo + threadIdx.x; j < hi; j += kReduceThreads)
+    acc += static_cast<double>(r[j]);
   buf[threadIdx.x] = acc;
   __syncthreads();
   for (int s = kReduceThreads / 2; s > 0; s /= 2) {
@@ -35,8 +36,8 @@ __global__ void sum_partial_kernel(const T* __restrict__ x, std::int64_t inner, 
 }
 
 template <class T>
-__global__ void sum_final_kernel(const double* __restrict__ partial, std::int64_t outer,
-                                 int chunks, double scale, T* __restrict__ out) {
+__global__ void sum_final_kernel(const double* __restrict__ partial, std::int64_t outer, int chunks,
+                                 double scale, T* __restrict__ out) {
   for (const std::int64_t i : grid_stride(outer)) {
     double acc = 0;
     for (int c = 0; c < chunks; ++c) acc += partial[i * chunks + c];
@@ -108,7 +109,8 @@ void sum_rows(const Tensor& x, std::int64_t outer, std::int64_t inner, double sc
   dispatch_floating(x.dtype(), "sum", [&]<class T>() {
     sum_partial_kernel<T><<<dim3(static_cast<unsigned>(outer), static_cast<unsigned>(chunks)),
                             kReduceThreads, 0, s>>>(static_cast<const T*>(x.device_data()), inner,
-                                                    chunks, static_cast<double*>(partial.device_data()));
+                                                    chunks,
+                                                    static_cast<double*>(partial.device_data()));
     check_launch("sum_partial");
     sum_final_kernel<T><<<grid_for(outer), kThreads, 0, s>>>(
         static_cast<const double*>(partial.device_data()), outer, chunks, scale,

@@ -1,7 +1,7 @@
+#include "core/backend.h"
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
 #include "quant/cuda/block_reduce.cuh"
-#include "core/backend.h"
 #include "quant/cuda/quantize.h"
 
 namespace mpq::quant::cuda {

@@ -4,8 +4,8 @@
 #include "core/error.h"
 #include "examples/args.h"
 #include "examples/experiment.h"
-#include "fuzz_util.h"
 #include "flag_checks.h"
+#include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace mpq;

@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const std::string again = npy_bytes(t);
-  const std::string& path = fuzz::as_file(reinterpret_cast<const std::uint8_t*>(again.data()),
-                                          again.size(), ".npy");
+  const std::string& path =
+      fuzz::as_file(reinterpret_cast<const std::uint8_t*>(again.data()), again.size(), ".npy");
   const Tensor back = load_npy(path);  // what mpq writes it must read
   if (back.shape() != t.shape() || back.dtype() != t.dtype() ||
       std::memcmp(back.raw_data(), t.raw_data(),

@@ -13,8 +13,7 @@
 namespace mpq::fuzz {
 
 inline const std::string& scratch_path(const char* suffix) {
-  static const std::string path =
-      "/dev/shm/mpq-fuzz-" + std::to_string(::getpid()) + suffix;
+  static const std::string path = "/dev/shm/mpq-fuzz-" + std::to_string(::getpid()) + suffix;
   return path;
 }
 

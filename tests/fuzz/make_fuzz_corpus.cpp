@@ -68,9 +68,9 @@ int main(int argc, char** argv) {
     std::string h2 = "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }";
     h2.append((64 - (12 + h2.size() + 1) % 64) % 64, ' ');
     h2 += '\n';
-    write("npy", "v2.npy",
-          std::string("\x93NUMPY\x02\x00", 8) + char(h2.size()) + std::string(3, '\0') + h2 +
-              "abc");
+    write(
+        "npy", "v2.npy",
+        std::string("\x93NUMPY\x02\x00", 8) + char(h2.size()) + std::string(3, '\0') + h2 + "abc");
   }
 
   // Checkpoints as mpq writes them (with their CRC).
@@ -89,16 +89,20 @@ int main(int argc, char** argv) {
   }
 
   // JSON: a config.json, a log.jsonl line, escapes and nesting.
-  write("json", "config.json",
-        R"({"batch-size": "128", "epochs": "2", "lr": "0.02", "mode": "learned", "model": "resnet20"})");
-  write("json", "log_line.json",
-        R"({"phase": "quant", "epoch": 1, "train_ce": 0.6931, "test_accuracy": 0.8991, "lr": 1e-3, "constraints_met": true, "bitwidths": {"conv1": 4.5}, "best": null})");
-  write("json", "escapes.json", R"(["a\"b\\c\/\n\t\r\b\f", "\u00e9\u20ac", "\ud83d\ude00", -0.0, 12345678901234567])");
+  write(
+      "json", "config.json",
+      R"({"batch-size": "128", "epochs": "2", "lr": "0.02", "mode": "learned", "model": "resnet20"})");
+  write(
+      "json", "log_line.json",
+      R"({"phase": "quant", "epoch": 1, "train_ce": 0.6931, "test_accuracy": 0.8991, "lr": 1e-3, "constraints_met": true, "bitwidths": {"conv1": 4.5}, "best": null})");
+  write("json", "escapes.json",
+        R"(["a\"b\\c\/\n\t\r\b\f", "\u00e9\u20ac", "\ud83d\ude00", -0.0, 12345678901234567])");
   write("json", "nested.json", R"([[[[{"a": [[], {}]}]]]])");
 
   // INI presets (harness section [e]).
   write("ini", "preset.ini",
-        "# a preset\n; another comment\n[base]\nepochs = 3\n\n[e]\nmode = fixed\nwbits = 2\nabits = 4\n"
+        "# a preset\n; another comment\n[base]\nepochs = 3\n\n[e]\nmode = fixed\nwbits = 2\nabits "
+        "= 4\n"
         "lr = 0.01\nschedule = multistep:10,20\nweight-target = none\n");
   write("ini", "learned.ini",
         "\xEF\xBB\xBF[e]\nmode = learned\nbits = 4\nparam = P3\nweight-target = 70.1\n"
@@ -140,12 +144,16 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < words.size(); ++i) s += (i ? std::string(1, '\0') : "") + words[i];
     return s;
   };
-  write("flags", "learned", argv_seed({"--epochs", "2", "--lr=0.02", "--bits", "4", "--param", "U3"}));
-  write("flags", "fixed", argv_seed({"--mode", "fixed", "--wbits", "2", "--abits", "4",
-                                     "--weight-target", "none", "--schedule", "step:30"}));
-  write("flags", "resume", argv_seed({"--resume", "--run-dir", "runs/x", "--threads", "2",
-                                      "--device", "cuda:0", "--seed", "7"}));
-  write("flags", "targets", argv_seed({"--act-sum-target", "auto", "--quantize", "weights",
-                                       "--optimizer", "adam", "--warmup", "0.5"}));
+  write("flags", "learned",
+        argv_seed({"--epochs", "2", "--lr=0.02", "--bits", "4", "--param", "U3"}));
+  write("flags", "fixed",
+        argv_seed({"--mode", "fixed", "--wbits", "2", "--abits", "4", "--weight-target", "none",
+                   "--schedule", "step:30"}));
+  write("flags", "resume",
+        argv_seed({"--resume", "--run-dir", "runs/x", "--threads", "2", "--device", "cuda:0",
+                   "--seed", "7"}));
+  write("flags", "targets",
+        argv_seed({"--act-sum-target", "auto", "--quantize", "weights", "--optimizer", "adam",
+                   "--warmup", "0.5"}));
   return 0;
 }

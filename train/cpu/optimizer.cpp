@@ -34,8 +34,7 @@ void sgd_update(const Tensor& p, const Tensor& g, const Tensor& v, bool first, d
 }
 
 void adam_update(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, double b1,
-                 double b2, double eps, double c1, double c2, double lr, double l2,
-                 double shrink) {
+                 double b2, double eps, double c1, double c2, double lr, double l2, double shrink) {
   dispatch_floating(p.dtype(), "Adam::step", [&]<class T>() {
     T* pp = p.data<T>();
     const T* pg = g.data<T>();

@@ -1,8 +1,8 @@
 // CUDA kernels of the optimizer updates (train/cpu/optimizer.cpp holds the CPU
 // loops, core/backend.h the formulas); one fused pass per parameter.
+#include "core/backend.h"
 #include "core/cuda/check.cuh"
 #include "core/cuda/grid_stride.cuh"
-#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace mpq::train::cuda {
@@ -11,8 +11,7 @@ namespace {
 
 template <class T>
 __global__ void sgd_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ v,
-                           std::int64_t n, bool first, T lr, T mom, T l2, T shrink,
-                           bool nesterov) {
+                           std::int64_t n, bool first, T lr, T mom, T l2, T shrink, bool nesterov) {
   for (const std::int64_t i : mpq::cuda::grid_stride(n)) {
     T d = g[i] + l2 * p[i];
     if (v) {
@@ -45,10 +44,11 @@ void sgd_update(const Tensor& p, const Tensor& g, const Tensor& v, bool first, d
   const std::int64_t n = p.numel();
   if (n == 0) return;
   dispatch_floating(p.dtype(), "Sgd::step", [&]<class T>() {
-    sgd_kernel<T><<<mpq::cuda::grid_for(n), mpq::cuda::kThreads, 0, mpq::cuda::stream(p.device())>>>(
-        static_cast<T*>(p.device_data()), static_cast<const T*>(g.device_data()),
-        v.defined() ? static_cast<T*>(v.device_data()) : nullptr, n, first, static_cast<T>(lr),
-        static_cast<T>(momentum), static_cast<T>(l2), static_cast<T>(shrink), nesterov);
+    sgd_kernel<T>
+        <<<mpq::cuda::grid_for(n), mpq::cuda::kThreads, 0, mpq::cuda::stream(p.device())>>>(
+            static_cast<T*>(p.device_data()), static_cast<const T*>(g.device_data()),
+            v.defined() ? static_cast<T*>(v.device_data()) : nullptr, n, first, static_cast<T>(lr),
+            static_cast<T>(momentum), static_cast<T>(l2), static_cast<T>(shrink), nesterov);
   });
   mpq::cuda::check_launch("sgd_update");
 }
@@ -59,10 +59,11 @@ void adam_update(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor
   const std::int64_t n = p.numel();
   if (n == 0) return;
   dispatch_floating(p.dtype(), "Adam::step", [&]<class T>() {
-    adam_kernel<T><<<mpq::cuda::grid_for(n), mpq::cuda::kThreads, 0, mpq::cuda::stream(p.device())>>>(
-        static_cast<T*>(p.device_data()), static_cast<const T*>(g.device_data()),
-        static_cast<T*>(m.device_data()), static_cast<T*>(v.device_data()), n, b1, b2, eps, c1, c2,
-        lr, l2, shrink);
+    adam_kernel<T>
+        <<<mpq::cuda::grid_for(n), mpq::cuda::kThreads, 0, mpq::cuda::stream(p.device())>>>(
+            static_cast<T*>(p.device_data()), static_cast<const T*>(g.device_data()),
+            static_cast<T*>(m.device_data()), static_cast<T*>(v.device_data()), n, b1, b2, eps, c1,
+            c2, lr, l2, shrink);
   });
   mpq::cuda::check_launch("adam_update");
 }

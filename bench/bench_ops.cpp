@@ -1,0 +1,103 @@
+// Every op's benchmark-sized cases (tests/cases/, the same list the test
+// runner checks) timed on every backend with a device here: the forward
+// alone (no graph recorded) and forward + backward, with FLOP/s and bytes/s
+// from the case's forward cost (forward + backward counts 3x the forward's
+// FLOPs, the usual estimate). Before timing, each case's float32 value on the
+// device is checked against the CPU's float64 result (bench/check.h).
+//
+//   bench/mpq_bench_kernels --benchmark_filter='ops/conv2d/.*'
+#include <benchmark/benchmark.h>
+
+#include "bench/check.h"
+#include "core/autograd.h"
+#include "core/backend.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "tests/cases/op_case.h"
+
+namespace mpq::bench {
+namespace {
+
+using cases::Inputs;
+using cases::OpCase;
+
+Inputs prepared(const OpCase& c, DType dtype, Device device) {
+  Inputs in = c.make_inputs(1234);
+  for (Tensor& t : in) {
+    if (is_floating(t.dtype())) t = t.to(dtype);
+    t = t.to(device).detach();
+    if (is_floating(t.dtype())) t.set_requires_grad(true);
+  }
+  return in;
+}
+
+// The device's float32 value against the CPU's float64 one, to the case's
+// float32 tolerance; false (recorded) on a mismatch.
+bool check(const OpCase& c, Device device, const Inputs& in, std::string& why) {
+  NoGradGuard ng;
+  const Tensor got = c.run(in).to(Device::cpu()).to(DType::f64).contiguous();
+  const Tensor want = c.run(prepared(c, DType::f64, Device::cpu())).contiguous();
+  const auto g = got.to_vector<double>(), w = want.to_vector<double>();
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const double err = std::abs(g[i] - w[i]);
+    if (!(err <= c.f32_atol + c.f32_rtol * std::abs(w[i]))) {
+      why = c.op + " (" + c.name + ") on " + device.str() + ": element " + std::to_string(i) +
+            " is " + std::to_string(g[i]) + ", the float64 reference " + std::to_string(w[i]);
+      record_failure(why);
+      return false;
+    }
+  }
+  return true;
+}
+
+void run_case(benchmark::State& state, const OpCase& c, Device device, bool backward) {
+  const Inputs in = prepared(c, DType::f32, device);
+  std::string why;
+  if (!check(c, device, in, why)) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  Tensor w;
+  {
+    NoGradGuard ng;
+    w = ones_like(c.run(in));
+  }
+  for (auto _ : state) {
+    if (backward) {
+      c.run(in).backward(w);
+    } else {
+      NoGradGuard ng;
+      benchmark::DoNotOptimize(c.run(in));
+    }
+    synchronize(device);
+  }
+  const double flops = backward ? 3 * c.flops : c.flops;
+  if (flops > 0)
+    state.counters["FLOP/s"] =
+        benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+  if (c.bytes > 0)
+    state.counters["bytes/s"] = benchmark::Counter(backward ? 3 * c.bytes : c.bytes,
+                                                   benchmark::Counter::kIsIterationInvariantRate,
+                                                   benchmark::Counter::kIs1024);
+}
+
+// Registered before main() runs the benchmarks: every perf case on every backend here.
+const bool registered = [] {
+  std::vector<Device> devices{Device::cpu()};
+  if (device_count(DeviceType::cuda) > 0) devices.push_back(Device::cuda(0));
+  for (const OpCase& c : cases::all_op_cases()) {
+    if (!c.perf) continue;
+    for (const Device& d : devices)
+      for (bool backward : {false, true}) {
+        const std::string name = "ops/" + c.op + "/" + c.name + "/" + d.str() +
+                                 (backward ? "/forward+backward" : "/forward");
+        benchmark::RegisterBenchmark(name.c_str(), [&c, d, backward](benchmark::State& s) {
+          run_case(s, c, d, backward);
+        })->Unit(benchmark::kMillisecond);
+      }
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace mpq::bench
