@@ -506,7 +506,8 @@ int run_experiment(const Experiment& e, Args& args) {
   // ---- final report ----
   const train::Evaluation final_eval = train::evaluate(*qnet, *data.test);
   const models::QuantSummary qs = models::quant_summary(*qnet);
-  const bool met = train::constraints_met(*qnet, targets);
+  const std::vector<train::TargetMiss> misses = train::missed_targets(*qnet, targets);
+  const bool met = misses.empty();
   const double best_acc = trainer.best_accuracy();
   std::printf("\nper-layer quantizers of the final network:\n%s",
               models::format_quant_summary(qs).c_str());
@@ -516,7 +517,18 @@ int run_experiment(const Experiment& e, Args& args) {
   std::printf(
       "memory: weights %.1f kB, largest activation %.1f kB, sum of activations %.1f kB -> %s\n",
       qs.weight_kb, qs.max_activation_kb, qs.sum_activation_kb,
-      met ? "all targets met" : "targets NOT met");
+      met ? "all targets met" : ("targets NOT met: " + train::describe_misses(misses)).c_str());
+  // A run whose training ended before the penalty pulled the sizes under
+  // their targets: the penalty of the final bitwidths says how far it was.
+  const double final_penalty = met ? 0.0 : [&] {
+    NoGradGuard ng;
+    return train::memory_terms(*qnet, targets).penalty.item();
+  }();
+  if (!met)
+    std::printf(
+        "the memory penalty of the final bitwidths is %.4g: training ended before the penalty "
+        "brought the sizes under their targets (train longer, or raise --lambda)\n",
+        final_penalty);
   const std::int64_t skipped = data.skipped_files ? data.skipped_files() : 0;
   if (skipped > 0)
     std::printf("data: skipped %lld undecodable file%s (each named in a warning)\n",
@@ -545,6 +557,15 @@ int run_experiment(const Experiment& e, Args& args) {
   summary["activation_kb_max_target"] = opt_number(targets.act_max_kb);
   summary["activation_kb_sum_target"] = opt_number(targets.act_sum_kb);
   summary["constraints_met"] = met;
+  // Which targets were missed and by how much (empty when all are met).
+  Json::Array missed;
+  for (const train::TargetMiss& m : misses)
+    missed.push_back(Json::Object{{"target", m.what},
+                                  {"kb", m.kb},
+                                  {"target_kb", m.target_kb},
+                                  {"over_kb", m.kb - m.target_kb}});
+  summary["targets_missed"] = Json(missed);
+  summary["final_penalty"] = final_penalty;
   summary["images_per_s"] = trainer.images_per_s();
   summary["device"] = device.str();
   summary["skipped_files"] = skipped;

@@ -325,9 +325,27 @@ class Lock:
         os.remove(self.path)
 
 
+RECORDS = None  # docs/results/runs when reading the default --out (set in main)
+
+
 def load(folder):
     """A finished row's summary.json (or {"diverged": reason} for a diverged
-    row) with its run.json as "run"; None for a row not finished."""
+    row) with its run.json as "run"; None for a row not finished. Without a
+    finished run folder, the row's committed record (docs/results/runs/
+    <row>-s<seed>.json, written by 'report' from the folder it ran in) stands
+    in for it, so tables survive the machine that ran them."""
+    s = load_folder(folder)
+    if s is None and RECORDS:
+        try:
+            with open(os.path.join(RECORDS, os.path.basename(folder) + ".json")) as f:
+                rec = json.load(f)
+            s = dict(rec["summary"], run=rec["run"])
+        except (OSError, ValueError, KeyError):
+            return None
+    return s
+
+
+def load_folder(folder):
     try:
         state = row_state(folder)
         if state == "diverged":
@@ -343,6 +361,17 @@ def load(folder):
         return s
     except OSError:
         return None
+
+
+def met_text(s):
+    """'yes', or 'no' with each missed target and its excess (summaries since
+    the 'targets_missed' field; older ones say only 'no')."""
+    if s["constraints_met"]:
+        return "yes"
+    short = {"weights": "W", "largest activation": "max act", "sum of activations": "sum act"}
+    missed = [f"{short.get(m['target'], m['target'])} +{m['over_kb']:.1f} kB"
+              for m in s.get("targets_missed", [])]
+    return "no" + (f" ({', '.join(missed)})" if missed else "")
 
 
 def cell(rows, seeds, a, key=lambda s: 100 * (1 - s["test_accuracy"])):
@@ -492,7 +521,7 @@ def report(a):
                 continue
             out.append(f"| {r.id} | {k} | {100 * (1 - s['test_accuracy']):.2f} | {s['weight_kb']:.1f} | "
                        f"{s['mean_weight_bits']:.2f} | {s['activation_kb_max']:.1f} | "
-                       f"{s['activation_kb_sum']:.1f} | {'yes' if s['constraints_met'] else 'no'} | "
+                       f"{s['activation_kb_sum']:.1f} | {met_text(s)} | "
                        f"{s['run']['commit']} | {s['run'].get('wall_time_s', 0) / 60:.1f} min |")
     # Evidence kept in the repository: each finished row's summary and run
     # record, and the per-layer bitwidth plots of the constrained runs.
@@ -517,6 +546,11 @@ def report(a):
                         with open(os.path.join(res_dir, name), "w") as f:
                             f.write(svg)
                     plots.append((r.id, k, kind, name))
+                if not svgs:  # the run folder is gone: the plots committed from it stay
+                    for kind in ("weights", "activations"):
+                        name = f"{r.id}-s{k}-{kind}.svg"
+                        if os.path.exists(os.path.join(res_dir, name)):
+                            plots.append((r.id, k, kind, name))
     if plots:
         out.append("")
         out.append("### Learned bitwidths per layer (constrained runs, first seed)\n")
@@ -554,6 +588,10 @@ def main():
                          f"for 'long' and its rows {','.join(map(str, LONG_SEEDS))})")
     ap.add_argument("--seed", type=int, help="the seed for 'row'")
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "experiments"))
+    ap.add_argument("--records", default="auto",
+                    help="where finished rows' committed records are read when their run folder is "
+                         "gone: a folder, 'none', or 'auto' (docs/results/runs when --out is the "
+                         "default)")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--data", default="",
@@ -581,6 +619,13 @@ def main():
         sys.exit("experiments: --seeds is empty")
     # --seeds given with 'long' sets the long rows' seeds; otherwise they keep LONG_SEEDS.
     a.long_seeds = a.seeds if given and a.what == "long" else list(LONG_SEEDS)
+    global RECORDS
+    default_out = os.path.join(ROOT, "runs", "experiments")
+    if a.records == "auto":
+        RECORDS = (os.path.join(ROOT, "docs", "results", "runs")
+                   if os.path.abspath(a.out) == os.path.abspath(default_out) else None)
+    elif a.records != "none":
+        RECORDS = a.records
     if a.data and not os.path.isdir(a.data):
         sys.exit(f"experiments: --data {a.data} is not a folder")
     if a.paper_schedule:

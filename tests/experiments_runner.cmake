@@ -62,6 +62,23 @@ if(NOT hashes_before STREQUAL hashes_after)
   message(FATAL_ERROR "report --print changed files under ${DOCS}")
 endif()
 
+# Without its run folder a row's committed record stands in for it (the
+# tables survive the machine that ran them), and says which targets it missed.
+set(records ${OUT}-records)
+file(REMOVE_RECURSE ${records})
+file(MAKE_DIRECTORY ${records})
+file(READ ${OUT}/${row}-s1/summary.json summary)
+string(JSON summary SET "${summary}" constraints_met false)
+string(JSON summary SET "${summary}" targets_missed
+       "[{\"target\": \"weights\", \"kb\": 75.5, \"target_kb\": 70.04, \"over_kb\": 5.46}]")
+file(READ ${OUT}/${row}-s1/run.json run)
+file(WRITE ${records}/${row}-s1.json "{\"summary\": ${summary}, \"run\": ${run}}")
+file(RENAME ${OUT}/${row}-s1 ${OUT}/${row}-s1.moved)
+run_runner(0 "\\| ${row} \\| 1 \\| [0-9.]+ \\|.*\\| no \\(W \\+5\\.5 kB\\) \\|"
+           report --print --seeds 1 --records ${records})
+run_runner(0 "missing  ${row} seed 1" status)  # status reads run folders only
+file(RENAME ${OUT}/${row}-s1.moved ${OUT}/${row}-s1)
+
 # A diverging row is a result: recorded in diverged.json, shown as such, not
 # run again, and the runner goes on (exit 0).
 set(diverging --extra "--train-limit 256 --test-limit 200 --float-lr 1e30")

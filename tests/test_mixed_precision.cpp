@@ -39,7 +39,33 @@ TEST_CASE("memory terms match the summary; the penalty reaches the quantizers", 
   loose.weight_kb = 1e6;
   loose.act_max_kb = 1e6;
   CHECK(constraints_met(*net, loose));
+  CHECK(missed_targets(*net, loose).empty());
   CHECK(memory_terms(*net, MemoryTargets{}).penalty.item() == 0.0);
+}
+
+TEST_CASE("missed targets name the target, the size and the excess", "[mixed]") {
+  auto net = toy_net();
+  net->forward(zeros({1, 1, 28, 28}));
+  const QuantSummary s = quant_summary(*net);
+  MemoryTargets t;
+  t.weight_kb = 1.0;                         // missed
+  t.act_max_kb = s.max_activation_kb + 1.0;  // met
+  t.act_sum_kb = s.sum_activation_kb / 2;    // missed
+  const auto misses = missed_targets(*net, t);
+  REQUIRE(misses.size() == 2);
+  CHECK(misses[0].what == "weights");
+  CHECK(misses[0].kb == Approx(s.weight_kb));
+  CHECK(misses[0].target_kb == 1.0);
+  CHECK(misses[1].what == "sum of activations");
+  CHECK(misses[1].target_kb == Approx(s.sum_activation_kb / 2));
+  const std::string d = describe_misses(misses);
+  CHECK_THAT(d, Catch::Matchers::StartsWith("weights ") &&
+                    Catch::Matchers::Contains("> 1.00 kB (+") &&
+                    Catch::Matchers::Contains("; sum of activations "));
+  // Exactly at the target counts as met.
+  MemoryTargets exact;
+  exact.weight_kb = s.weight_kb;
+  CHECK(missed_targets(*net, exact).empty());
 }
 
 TEST_CASE("clipping rules on a network", "[mixed]") {

@@ -1,5 +1,7 @@
 #include "train/mixed_precision.h"
 
+#include <cstdio>
+
 #include "core/autograd.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
@@ -44,15 +46,35 @@ MemoryTerms memory_terms(const models::Module& net, const MemoryTargets& t) {
   return m;
 }
 
-bool constraints_met(const models::Module& net, const MemoryTargets& t) {
+std::vector<TargetMiss> missed_targets(const models::Module& net, const MemoryTargets& t) {
   NoGradGuard ng;
   const MemoryTerms m = memory_terms(net, t);
+  std::vector<TargetMiss> out;
   // A small tolerance for float32 rounding of the kB sums.
-  auto ok = [](const Tensor& v, const std::optional<double>& target) {
-    return !target || v.item() <= *target + 1e-6;
+  auto check = [&out](const char* what, const Tensor& v, const std::optional<double>& target) {
+    if (!target) return;
+    const double kb = v.item();
+    if (!(kb <= *target + 1e-6)) out.push_back({what, kb, *target});
   };
-  return ok(m.weight_kb, t.weight_kb) && ok(m.act_max_kb, t.act_max_kb) &&
-         ok(m.act_sum_kb, t.act_sum_kb);
+  check("weights", m.weight_kb, t.weight_kb);
+  check("largest activation", m.act_max_kb, t.act_max_kb);
+  check("sum of activations", m.act_sum_kb, t.act_sum_kb);
+  return out;
+}
+
+bool constraints_met(const models::Module& net, const MemoryTargets& t) {
+  return missed_targets(net, t).empty();
+}
+
+std::string describe_misses(const std::vector<TargetMiss>& misses) {
+  std::string s;
+  char buf[160];
+  for (const TargetMiss& m : misses) {
+    std::snprintf(buf, sizeof buf, "%s%s %.2f kB > %.2f kB (+%.2f kB)", s.empty() ? "" : "; ",
+                  m.what.c_str(), m.kb, m.target_kb, m.kb - m.target_kb);
+    s += buf;
+  }
+  return s;
 }
 
 void add_l2_to_gradients(const std::vector<Tensor>& params, double wd) {

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "models/module.h"
 
@@ -31,8 +33,19 @@ struct MemoryTerms {
 
 MemoryTerms memory_terms(const models::Module& net, const MemoryTargets& targets);
 
+// A set target that the current bitwidths exceed: which ("weights",
+// "largest activation", "sum of activations"), the size and the target in kB.
+struct TargetMiss {
+  std::string what;
+  double kb = 0, target_kb = 0;
+};
+// The set targets the current bitwidths exceed (empty: all met), in the order
+// weights, largest activation, sum of activations.
+std::vector<TargetMiss> missed_targets(const models::Module& net, const MemoryTargets& targets);
 // True when every set target is met by the current bitwidths.
 bool constraints_met(const models::Module& net, const MemoryTargets& targets);
+// "weights 75.6 kB > 70.04 kB (+5.56 kB)", missed targets joined by "; ".
+std::string describe_misses(const std::vector<TargetMiss>& misses);
 
 // g <- g + wd p for each parameter with a gradient: L2 weight decay applied
 // before the quantizer gradients are clipped, the order the paper gives (docs/method.md section 4)
