@@ -72,16 +72,50 @@ PAPER_T1 = {  # (weights, weights + activations) x (random init, from float)
     "P2": ((53.07, 23.01), (None, 35.68)), "P3": ((10.61, 7.56), (15.10, 9.86)),
 }
 PAPER_T1_FLOAT = (8.50, 7.29)
-T3_ROWS = [  # id, label, paper uniform, paper pow-2, sizes in the paper
-    ("float", "float", 7.29, 7.29, "1048 / 64 / 736"),
-    ("fixed-w2", "fixed 2-bit W", 10.81, 8.99, "65.5 / 64 / 736"),
-    ("learn-qmax-w2", "learn q_max only, 2-bit W", 9.47, 8.79, "65.5 / 64 / 736"),
-    ("learned-w70", "learned, W <= 70 kB", 8.59, 8.53, "70 / 64 / 736"),
-    ("fixed-w2-a4", "fixed 2/4", 11.30, 11.62, "65.5 / 8 / 92"),
-    ("learn-qmax-w2-a4", "learn q_max only, 2/4", 9.62, 11.29, "65.5 / 8 / 92"),
-    ("learned-w70-asum92", "learned, W <= 70 kB, sum act <= 92 kB", 9.38, 11.29, "70 / - / 92"),
-    ("learned-w70-amax8", "learned, W <= 70 kB, max act <= 8 kB", 8.58, 11.23, "70 / 8 / -"),
-]
+# The experiments themselves (each row's resnet_cifar settings) are the
+# sections of the preset file, read from it (preset_ids); here only what a
+# table shows beside them: the label, the paper's uniform and power-of-two
+# errors and the paper's sizes, per section. A section without an entry here,
+# or an entry without a section, is an error.
+PRESETS = os.path.join(ROOT, "examples", "presets", "paper.ini")
+T3_PAPER = {  # id: label, paper uniform, paper pow-2, sizes in the paper
+    "float": ("float", 7.29, 7.29, "1048 / 64 / 736"),
+    "fixed-w2": ("fixed 2-bit W", 10.81, 8.99, "65.5 / 64 / 736"),
+    "learn-qmax-w2": ("learn q_max only, 2-bit W", 9.47, 8.79, "65.5 / 64 / 736"),
+    "learned-w70": ("learned, W <= 70 kB", 8.59, 8.53, "70 / 64 / 736"),
+    "fixed-w2-a4": ("fixed 2/4", 11.30, 11.62, "65.5 / 8 / 92"),
+    "learn-qmax-w2-a4": ("learn q_max only, 2/4", 9.62, 11.29, "65.5 / 8 / 92"),
+    "learned-w70-asum92": ("learned, W <= 70 kB, sum act <= 92 kB", 9.38, 11.29, "70 / - / 92"),
+    "learned-w70-amax8": ("learned, W <= 70 kB, max act <= 8 kB", 8.58, 11.23, "70 / 8 / -"),
+}
+
+
+def preset_ids(path=PRESETS):
+    """The section names of the preset file, in order."""
+    ids = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("[") and line.endswith("]"):
+                ids.append(line[1:-1].strip())
+    return ids
+
+
+def t3_rows():
+    """(id, label, paper uniform, paper pow-2, paper sizes) per preset section."""
+    ids = preset_ids()
+    missing = [i for i in ids if i not in T3_PAPER]
+    unknown = [i for i in T3_PAPER if i not in ids]
+    if missing or unknown:
+        sys.exit(f"experiments: {PRESETS} and T3_PAPER disagree: sections without table entries "
+                 f"{missing}, table entries without sections {unknown}")
+    return [(i,) + T3_PAPER[i] for i in ids]
+
+
+T3_ROWS = t3_rows()
+bad_long = [r for r in LONG_ROWS if r not in T3_PAPER]
+if bad_long:
+    sys.exit(f"experiments: LONG_ROWS names {bad_long}, not sections of {PRESETS}")
 
 
 class Row:
@@ -125,7 +159,7 @@ def table3_rows():
     for family, param in (("uniform", "U3"), ("pow2", "P3")):
         for rid, *_ in T3_ROWS[1:]:
             rows.append(Row("table3", f"t3-{family}-{rid}",
-                            ["--config", os.path.join(ROOT, "examples/presets/paper.ini"),
+                            ["--config", PRESETS,
                              "--experiment", rid, "--param", param, "--epochs", str(s["epochs"]),
                              "--lr", str(s["finetune_lr"]), "--schedule", s["schedule"]],
                             start_from=float_row()))
@@ -139,7 +173,7 @@ def long_rows():
     rows = [fl]
     for rid in LONG_ROWS:
         rows.append(Row("long", f"long-{rid}",
-                        ["--config", os.path.join(ROOT, "examples/presets/paper.ini"),
+                        ["--config", PRESETS,
                          "--experiment", rid, "--param", "U3", "--epochs", str(s["epochs"]),
                          "--lr", str(s["finetune_lr"]), "--schedule", s["schedule"]],
                         start_from=fl, schedule=s))
