@@ -373,10 +373,29 @@ def load(folder):
         try:
             with open(os.path.join(RECORDS, os.path.basename(folder) + ".json")) as f:
                 rec = json.load(f)
-            s = dict(rec["summary"], run=rec["run"])
+            s = dict(rec["summary"], run=rec["run"], log=rec.get("log", []))
         except (OSError, ValueError, KeyError):
             return None
     return s
+
+
+# The per-epoch fields a record keeps (log.jsonl without timings).
+LOG_FIELDS = ["phase", "epoch", "train_ce", "train_penalty", "train_accuracy", "test_accuracy",
+              "weight_kb", "mean_weight_bits", "activation_kb_max", "activation_kb_sum",
+              "constraints_met", "lr"]
+
+
+def epoch_log(folder):
+    """The run's per-epoch lines (LOG_FIELDS), or [] without log.jsonl."""
+    out = []
+    try:
+        with open(os.path.join(folder, "log.jsonl")) as f:
+            for line in f:
+                d = json.loads(line)
+                out.append({k: d[k] for k in LOG_FIELDS if k in d})
+    except (OSError, ValueError):
+        return []
+    return out
 
 
 def load_folder(folder):
@@ -388,6 +407,7 @@ def load_folder(folder):
         elif state == "done":
             with open(os.path.join(folder, "summary.json")) as f:
                 s = json.load(f)
+            s["log"] = epoch_log(folder)
         else:
             return None
         with open(os.path.join(folder, "run.json")) as f:
@@ -541,6 +561,29 @@ def report(a):
                        f"{sizes(r, long_seeds)} | {len(met)} of {len(done)} | {paper[rid][0]} | "
                        f"{paper[rid][1]} |")
         out.append("")
+        # The quantized epochs of each row, side by side, for each seed that
+        # has them: how the learned row gets to its sizes against the baselines.
+        for k in long_seeds:
+            logs = {rid: (load(rows[f"long-{rid}"].folder(a.out, k)) or {}).get("log", [])
+                    for rid in LONG_ROWS}
+            logs = {rid: [x for x in v if x.get("phase") == "quant"] for rid, v in logs.items()}
+            if not any(logs.values()):
+                continue
+            out.append(f"Per quantized epoch, seed {k} (test error % / weights kB / mean weight bits "
+                       f"/ max act kB / training penalty):\n")
+            out.append("| epoch | " + " | ".join(next(l for i, l, *_ in T3_ROWS if i == rid)
+                                                  for rid in LONG_ROWS) + " |")
+            out.append("|---|" + "---|" * len(LONG_ROWS))
+            for e in range(1, max(len(v) for v in logs.values()) + 1):
+                cells = []
+                for rid in LONG_ROWS:
+                    x = next((y for y in logs[rid] if y.get("epoch") == e), None)
+                    cells.append("-" if x is None else
+                                 f"{100 * (1 - x['test_accuracy']):.2f} / {x['weight_kb']:.1f} / "
+                                 f"{x['mean_weight_bits']:.2f} / {x['activation_kb_max']:.1f} / "
+                                 f"{x['train_penalty']:.3g}")
+                out.append(f"| {e} | " + " | ".join(cells) + " |")
+            out.append("")
     out.append("### Runs\n")
     out.append("| row | seed | test error % | weights kB | mean weight bits | max act kB | sum act kB | targets met | commit | wall time |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
@@ -570,8 +613,11 @@ def report(a):
                 continue
             if write:
                 with open(os.path.join(res_dir, "runs", f"{r.id}-s{k}.json"), "w") as f:
-                    json.dump({"summary": {x: y for x, y in s.items() if x != "run"},
-                               "run": s["run"]}, f, indent=1)
+                    rec = {"summary": {x: y for x, y in s.items() if x not in ("run", "log")},
+                           "run": s["run"]}
+                    if s.get("log"):
+                        rec["log"] = s["log"]
+                    json.dump(rec, f, indent=1)
             if "-learned-" in r.id and k == seeds[0] and "diverged" not in s:
                 svgs = bitwidth_svgs(os.path.join(r.folder(a.out, k), "report.html"))
                 for kind, svg in zip(("weights", "activations"), svgs):
