@@ -17,6 +17,7 @@
 #                    "epoch under 5 s" target)
 #   imagenet.log     ResNet-18 on a generated image folder (pinned, asynchronous
 #                    batch copies)
+#   bench_ops.log    every op's benchmark-sized cases timed on the GPU and the CPU
 #   e2e.log/.json    bench/e2e.py --device cuda: mpq against PyTorch eager on
 #                    the same GPU, full float32; e2e_tf32.* the same with TF32
 # Each step has its own time limit so that the run ends inside the device
@@ -78,10 +79,16 @@ run() {
     --batch-size 32 --float-epochs 1 --epochs 1 --run-dir /tmp/mpq-imagenet >"$out/imagenet.log" 2>&1
   echo "imagenet exit $?" >>"$out/imagenet.log"
 
-  # 3. mpq against PyTorch eager on this GPU (bench/e2e.py reads build/).
+  # 3. Every op's benchmark-sized cases on the GPU beside the CPU (tests/cases/),
+  #    each checked against float64 before it is timed.
+  timeout 40 "$PACK/bin/mpq_bench_kernels" --threads 4 --benchmark_min_time=0.01 \
+    --benchmark_filter='ops/.*' >"$out/bench_ops.log" 2>&1
+  echo "bench_ops exit $?" >>"$out/bench_ops.log"
+
+  # 4. mpq against PyTorch eager on this GPU (bench/e2e.py reads build/).
   mkdir -p /tmp/mpq-build/examples /tmp/mpq-build/bench
   cp "$PACK/bin/mpq" /tmp/mpq-build/examples/ && cp "$PACK/bin/mpq_bench_kernels" /tmp/mpq-build/bench/
-  timeout 110 python3 "$ROOT/bench/e2e.py" --build-dir /tmp/mpq-build --python python3 --device cuda \
+  timeout 90 python3 "$ROOT/bench/e2e.py" --build-dir /tmp/mpq-build --python python3 --device cuda \
     --pairs 3 --steps 30 --threads 4 --json "$out/e2e.json" >"$out/e2e.log" 2>&1
   echo "e2e exit $?" >>"$out/e2e.log"
   timeout 80 python3 "$ROOT/bench/e2e.py" --build-dir /tmp/mpq-build --python python3 --device cuda \
