@@ -21,22 +21,12 @@ namespace {
 using cases::Inputs;
 using cases::OpCase;
 
-Inputs prepared(const OpCase& c, DType dtype, Device device) {
-  Inputs in = c.make_inputs(1234);
-  for (Tensor& t : in) {
-    if (is_floating(t.dtype())) t = t.to(dtype);
-    t = t.to(device).detach();
-    if (is_floating(t.dtype())) t.set_requires_grad(true);
-  }
-  return in;
-}
-
 // The device's float32 value against the CPU's float64 one, to the case's
 // float32 tolerance; false (recorded) on a mismatch.
 bool check(const OpCase& c, Device device, const Inputs& in, std::string& why) {
   NoGradGuard ng;
   const Tensor got = c.run(in).to(Device::cpu()).to(DType::f64).contiguous();
-  const Tensor want = c.run(prepared(c, DType::f64, Device::cpu())).contiguous();
+  const Tensor want = c.run(prepared_inputs(c, DType::f64, Device::cpu())).contiguous();
   const auto g = got.to_vector<double>(), w = want.to_vector<double>();
   for (std::size_t i = 0; i < g.size(); ++i) {
     const double err = std::abs(g[i] - w[i]);
@@ -51,7 +41,7 @@ bool check(const OpCase& c, Device device, const Inputs& in, std::string& why) {
 }
 
 void run_case(benchmark::State& state, const OpCase& c, Device device, bool backward) {
-  const Inputs in = prepared(c, DType::f32, device);
+  const Inputs in = prepared_inputs(c, DType::f32, device);
   std::string why;
   if (!check(c, device, in, why)) {
     state.SkipWithError(why.c_str());

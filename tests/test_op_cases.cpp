@@ -24,18 +24,6 @@ using mpq::test::closeness;
 
 namespace {
 
-// The inputs of `c` in `dtype` on `device` (integer inputs keep their dtype),
-// floating ones as gradient leaves.
-Inputs prepared(const OpCase& c, DType dtype, Device device) {
-  Inputs in = c.make_inputs(1234);
-  for (Tensor& t : in) {
-    if (is_floating(t.dtype())) t = t.to(dtype);
-    t = t.to(device).detach();
-    if (is_floating(t.dtype())) t.set_requires_grad(true);
-  }
-  return in;
-}
-
 struct Result {
   Tensor value;
   std::vector<Tensor> grads;  // undefined for inputs without gradient
@@ -125,11 +113,11 @@ TEST_CASE("op cases: float64 gradients against finite differences or the referen
     if (c.perf) continue;
     DYNAMIC_SECTION(label(c)) {
       if (c.reference) {
-        const Result got = evaluate(c.run, prepared(c, DType::f64, Device::cpu()));
-        const Result want = evaluate(c.reference, prepared(c, DType::f64, Device::cpu()));
+        const Result got = evaluate(c.run, prepared_inputs(c, DType::f64, Device::cpu()));
+        const Result want = evaluate(c.reference, prepared_inputs(c, DType::f64, Device::cpu()));
         check_close(got, want, c.grad_atol, c.grad_rtol, "against the reference");
       } else {
-        check_finite_differences(c, prepared(c, DType::f64, Device::cpu()));
+        check_finite_differences(c, prepared_inputs(c, DType::f64, Device::cpu()));
       }
     }
   }
@@ -138,8 +126,8 @@ TEST_CASE("op cases: float64 gradients against finite differences or the referen
 TEST_CASE("op cases: float32 against float64", "[op_cases]") {
   for (const OpCase& c : all_op_cases()) {
     DYNAMIC_SECTION(label(c)) {
-      const Result f64 = evaluate(c.run, prepared(c, DType::f64, Device::cpu()));
-      const Result f32 = evaluate(c.run, prepared(c, DType::f32, Device::cpu()));
+      const Result f64 = evaluate(c.run, prepared_inputs(c, DType::f64, Device::cpu()));
+      const Result f32 = evaluate(c.run, prepared_inputs(c, DType::f32, Device::cpu()));
       check_close(f32, f64, c.f32_atol, c.f32_rtol, "float32");
     }
   }
@@ -165,11 +153,11 @@ TEST_CASE("op cases: every registered backend against the CPU", "[op_cases][cuda
       for (DType dt : {DType::f64, DType::f32}) {
         DYNAMIC_SECTION(device.str() << " " << dtype_name(dt) << " " << label(c)) {
           const bool f64 = dt == DType::f64;
-          const Result cpu = evaluate(c.run, prepared(c, dt, Device::cpu()));
-          const Result dev = evaluate(c.run, prepared(c, dt, device));
+          const Result cpu = evaluate(c.run, prepared_inputs(c, dt, Device::cpu()));
+          const Result dev = evaluate(c.run, prepared_inputs(c, dt, device));
           check_close(dev, cpu, f64 ? 1e-10 : c.backend_atol, f64 ? 1e-10 : c.backend_rtol,
                       device.str());
-          const Result again = evaluate(c.run, prepared(c, dt, device));
+          const Result again = evaluate(c.run, prepared_inputs(c, dt, device));
           CHECK(same_bits(again.value, dev.value));
           for (std::size_t i = 0; i < dev.grads.size(); ++i)
             if (dev.grads[i].defined()) CHECK(same_bits(again.grads[i], dev.grads[i]));

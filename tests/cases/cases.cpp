@@ -19,6 +19,16 @@ const std::vector<OpCase>& all_op_cases() {
   return all;
 }
 
+Inputs prepared_inputs(const OpCase& c, DType dtype, Device device) {
+  Inputs in = c.make_inputs(1234);
+  for (Tensor& t : in) {
+    if (is_floating(t.dtype())) t = t.to(dtype);
+    t = t.to(device).detach();
+    if (is_floating(t.dtype())) t.set_requires_grad(true);
+  }
+  return in;
+}
+
 Tensor uniform(const Shape& s, std::uint64_t seed, double lo, double hi) {
   Generator g(seed);
   return rand_uniform(s, lo, hi, g, DType::f64);

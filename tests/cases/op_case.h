@@ -59,6 +59,11 @@ std::vector<OpCase> pool_cases();
 std::vector<OpCase> cross_entropy_cases();
 std::vector<OpCase> quantize_cases();
 
+// The inputs of `c` (from a fixed seed) in `dtype` on `device`: floating
+// inputs converted and made gradient leaves, integer ones (labels) as they
+// are. The runner and the benchmarks prepare every case this way.
+Inputs prepared_inputs(const OpCase& c, DType dtype, Device device);
+
 // Helpers of the case files: uniform float64 values in [lo, hi) from a seed,
 // and values at least `gap` apart from each other in [lo, hi) (a random
 // permutation of a grid), for ops with kinks between inputs (max, pooling).
