@@ -1,5 +1,12 @@
 // Trains a LeNet-style network on Fashion-MNIST (or MNIST) with mpq's engine.
 //
+// Deliberately the minimal single-file training loop: it uses neither
+// models::LeNet5 nor train::Trainer (nor run folders, checkpoints or
+// quantizers), only tensors, ops, autograd and an optimizer, so that one
+// readable file shows what a training step is made of. The framework's own
+// loop is train::Trainer, run by examples/experiment.h (resnet_cifar,
+// imagenet); this program is not a template for those.
+//
 //   conv 5x5 1->16 pad 2, BN, ReLU, maxpool 2   -> 16 x 14 x 14
 //   conv 5x5 16->32,      BN, ReLU, maxpool 2   -> 32 x 5 x 5
 //   flatten, linear 800 -> 10, softmax cross-entropy

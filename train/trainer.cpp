@@ -17,6 +17,7 @@
 #include "ops/shape.h"
 #include "train/checkpoint.h"
 #include "train/json.h"
+#include "train/run_folder.h"
 #include "train/schedule.h"
 
 namespace mpq::train {
@@ -207,7 +208,7 @@ Trainer::Trainer(std::string run_dir, bool append_log, double best_accuracy,
       stop_after_(stop_after),
       metadata_(std::move(metadata)),
       tty_(isatty(fileno(stderr)) != 0) {
-  const std::string path = run_dir_ + "/log.jsonl";
+  const std::string path = run_dir_ + "/" + kLogFile;
   if (append_log) mend_log(path, resume_log_line);
   log_.open(path, append_log ? std::ios::app : std::ios::trunc);
   MPQ_CHECK(log_.good(), "cannot write ", path);
@@ -354,19 +355,19 @@ void Trainer::end_epoch(const PhaseOptions& o, int epoch, models::Module& net, O
     ck.metadata["phase"] = o.name;
     ck.metadata["epoch"] = std::to_string(epoch);
     ck.metadata["test_accuracy"] = std::to_string(last_eval_.accuracy);
-    save_checkpoint(run_dir_ + "/best.safetensors", ck);
+    save_checkpoint(run_dir_ + "/" + kBestCheckpoint, ck);
   }
   ck.metadata = metadata_;
   ck.metadata["phase"] = o.name;
   ck.metadata["epoch"] = std::to_string(epoch);
   ck.metadata["best_test_accuracy"] = full_precision(best_accuracy_);
   ck.metadata["log_line"] = timeless_line;
-  save_checkpoint(run_dir_ + "/last.safetensors", ck);
+  save_checkpoint(run_dir_ + "/" + kLastCheckpoint, ck);
   // Logged once the epoch is safely checkpointed, so a resumed run never
   // repeats a line.
   log_ << line.dump() << "\n";
   log_.flush();
-  MPQ_CHECK(log_.good(), "cannot write ", run_dir_, "/log.jsonl");
+  MPQ_CHECK(log_.good(), "cannot write ", run_dir_, "/", kLogFile);
   if (stop_after_ > 0 && ++epochs_done_ == stop_after_) throw StopRequested{};
 }
 

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "examples/args.h"
-#include "examples/experiment.h"
+#include "examples/experiment_config.h"
 #include "flag_checks.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -3,7 +3,7 @@
 // run_experiment would read them.
 #include "core/error.h"
 #include "examples/args.h"
-#include "examples/experiment.h"
+#include "examples/experiment_config.h"
 #include "flag_checks.h"
 #include "fuzz_util.h"
 
