@@ -34,6 +34,7 @@ BELOW = {
     "models": {"core", "ops", "quant", "models"},
     "data": {"core", "data"},
     "train": {"core", "ops", "quant", "models", "train"},
+    "deploy": {"core", "ops", "quant", "models", "data", "train", "deploy"},
 }
 # One header per layer for the build probe.
 PROBE = {
@@ -43,6 +44,7 @@ PROBE = {
     "models": "models/module.h",
     "data": "data/dataset.h",
     "train": "train/optimizer.h",
+    "deploy": "deploy/pack.h",
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([a-z_]+)/')
 

@@ -31,7 +31,7 @@ pack() {
   cmake -S "$ROOT" -B "$build" -G Ninja -DMPQ_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
   cmake --build "$build" || exit 1
   rm -rf "$PACK" && mkdir -p "$PACK/lib" "$PACK/bin" "$PACK/golden"
-  for layer in core ops quant models data train; do cp -L "$build/libmpq_$layer.so.0" "$PACK/lib/"; done
+  for layer in core ops quant models data train deploy; do cp -L "$build/libmpq_$layer.so.0" "$PACK/lib/"; done
   cp -L /usr/lib/x86_64-linux-gnu/libdnnl.so.2 /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian \
     "$PACK/lib/"
   for p in tests/mpq_tests tests/mpq_cli_tests tests/make_cifar10 tests/make_image_folder \
