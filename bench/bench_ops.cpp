@@ -11,8 +11,6 @@
 #include "bench/check.h"
 #include "core/autograd.h"
 #include "core/backend.h"
-#include "ops/elementwise.h"
-#include "ops/reduce.h"
 #include "tests/cases/op_case.h"
 
 namespace mpq::bench {
@@ -22,22 +20,23 @@ using cases::Inputs;
 using cases::OpCase;
 
 // The device's float32 value against the CPU's float64 one, to the case's
-// float32 tolerance; false (recorded) on a mismatch.
+// float32 tolerance (|got - ref| <= rtol |ref| + atol); false (recorded) on a
+// mismatch.
 bool check(const OpCase& c, Device device, const Inputs& in, std::string& why) {
   NoGradGuard ng;
   const Tensor got = c.run(in).to(Device::cpu()).to(DType::f64).contiguous();
   const Tensor want = c.run(prepared_inputs(c, DType::f64, Device::cpu())).contiguous();
   const auto g = got.to_vector<double>(), w = want.to_vector<double>();
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    const double err = std::abs(g[i] - w[i]);
-    if (!(err <= c.f32_atol + c.f32_rtol * std::abs(w[i]))) {
-      why = c.op + " (" + c.name + ") on " + device.str() + ": element " + std::to_string(i) +
-            " is " + std::to_string(g[i]) + ", the float64 reference " + std::to_string(w[i]);
-      record_failure(why);
-      return false;
-    }
-  }
-  return true;
+  Comparison cmp(c.op + " (" + c.name + ") on " + device.str(), c.f32_rtol, c.f32_atol);
+  if (g.size() == w.size())
+    for (std::size_t i = 0; i < g.size(); ++i)
+      cmp.add(static_cast<std::int64_t>(i), g[i], w[i], std::abs(w[i]));
+  why = g.size() == w.size() ? cmp.message()
+                             : c.op + " (" + c.name + "): " + std::to_string(g.size()) +
+                                   " elements, the reference has " + std::to_string(w.size());
+  if (why.empty()) return true;
+  record_failure(why);
+  return false;
 }
 
 void run_case(benchmark::State& state, const OpCase& c, Device device, bool backward) {

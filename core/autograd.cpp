@@ -51,15 +51,12 @@ namespace {
 
 // Gradient sums, run by the backward pass (under NoGradGuard, so nothing is
 // recorded) through the backend table's add kernel: core needs no op.
-// a + b into a new tensor, broadcast, in the layout of the first operand of
-// the result's shape that is dense (as ops::add).
+// a + b into a new tensor, broadcast, in the layout ops::add gives it.
 Tensor grad_sum(const Tensor& a, const Tensor& b_in) {
   const Tensor b = b_in.dtype() == a.dtype() ? b_in : b_in.to(a.dtype());
   check_same_device("backward", {&a, &b});
   const Shape s = broadcast_shapes(a.shape(), b.shape(), "backward");
-  Tensor out = a.shape() == s && is_dense(a)   ? empty_dense_like(a)
-               : b.shape() == s && is_dense(b) ? empty_dense_like(b)
-                                               : empty(s, a.dtype(), a.device());
+  Tensor out = empty_result_like(s, a.dtype(), {&a, &b});
   backend(out.device())
       .binary(BinaryOp::add, a.detach().expand(s), b.detach().expand(s), out, 0, 0);
   return out;

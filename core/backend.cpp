@@ -11,10 +11,11 @@ namespace {
 
 constexpr std::size_t kDeviceTypes = 2;  // DeviceType::cpu, DeviceType::cuda
 
-// Filled by static registrations before main; read-only afterwards.
+// Filled by static registrations before main, read-only afterwards. A
+// function-local static: the first registration initialises it, whichever
+// file's static objects run first.
 std::array<Backend, kDeviceTypes>& tables() {
-  static std::array<Backend, kDeviceTypes>
-      t;  // first use initialises it, whichever file registers first
+  static std::array<Backend, kDeviceTypes> t;
   return t;
 }
 

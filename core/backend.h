@@ -11,8 +11,8 @@
 // BackendRegistration in the kernel's own file (ops/cpu/conv2d.cpp registers
 // the CPU convolution, ops/cuda/conv2d.cpp the cuDNN one), so the table knows
 // nothing of any backend and a build without CUDA simply registers nothing for
-// DeviceType::cuda: using a CUDA device then says "no CUDA backend in this
-// build". A backend may leave an entry empty (the CUDA backend has no fused
+// DeviceType::cuda: using a CUDA device then says "this build of mpq has no
+// CUDA backend". A backend may leave an entry empty (the CUDA backend has no fused
 // inference convolution); callers that can do without it test the pointer,
 // the others get an error naming the kernel and the device.
 //
@@ -47,11 +47,11 @@ struct Backend {
   void* (*allocate)(std::size_t nbytes, Device device) = nullptr;
   void (*deallocate)(void* ptr, std::size_t nbytes, Device device) = nullptr;
   AllocatorStats (*memory_stats)(Device device) = nullptr;
-  void (*reset_peak_memory)(Device device) = nullptr;
   void (*empty_cache)() = nullptr;
-  // Host <-> device copies of nbytes, ordered on the device's queue. A copy to
-  // the host returns when the data is there; from the host it returns once
-  // `src` may be reused, or at once when `async` (pinned sources only).
+  // Host <-> device copies of nbytes, ordered on the device's queue (devices
+  // other than the CPU). A copy to the host returns when the data is there;
+  // from the host it returns once `src` may be reused, or at once when
+  // `async` (pinned sources only).
   void (*copy_from_host)(void* dst, const void* src, std::size_t nbytes, Device device,
                          bool async) = nullptr;
   void (*copy_to_host)(void* dst, const void* src, std::size_t nbytes, Device device) = nullptr;
@@ -157,7 +157,7 @@ struct Backend {
 };
 
 // The table of `device`'s type. Throws mpq::Error when this build registered
-// no backend for it ("no CUDA backend in this build").
+// no backend for it ("this build of mpq has no CUDA backend").
 const Backend& backend(Device device);
 // True when a backend for `type` is registered in this build.
 bool backend_built(DeviceType type);

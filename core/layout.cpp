@@ -75,6 +75,13 @@ Tensor empty_dense_like(const Tensor& t) {
   return empty_dense_like(t, t.dtype());
 }
 
+Tensor empty_result_like(const Shape& s, DType dtype,
+                         std::initializer_list<const Tensor*> operands) {
+  for (const Tensor* t : operands)
+    if (t->shape() == s && is_dense(*t)) return empty_dense_like(*t, dtype);
+  return empty(s, dtype, operands.begin()[0]->device());
+}
+
 Tensor dense(const Tensor& t) {
   if (is_dense(t)) return t;
   Tensor out = empty(t.shape(), t.dtype(), t.device());

@@ -11,6 +11,8 @@
 // network; row-major users see no difference except in strides.
 #pragma once
 
+#include <initializer_list>
+
 #include "core/tensor.h"
 
 namespace mpq {
@@ -38,6 +40,12 @@ Tensor empty_channels_last(const Shape& shape, DType dtype = DType::f32,
 // An uninitialised tensor like t: t's layout when t is dense, row-major otherwise.
 Tensor empty_dense_like(const Tensor& t);
 Tensor empty_dense_like(const Tensor& t, DType dtype);
+// An uninitialised result of shape s for an elementwise computation on
+// `operands` (on the first one's device): in the layout of the first operand
+// of that shape that is dense, so channels-last activations stay
+// channels-last; row-major otherwise.
+Tensor empty_result_like(const Shape& s, DType dtype,
+                         std::initializer_list<const Tensor*> operands);
 // t when dense, otherwise a row-major copy (not recorded: use on detached tensors).
 Tensor dense(const Tensor& t);
 // t when it already has like's layout, otherwise a copy of t in like's layout

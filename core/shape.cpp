@@ -57,4 +57,23 @@ std::int64_t normalize_axis(std::int64_t axis, std::int64_t ndim, const char* op
   return axis < 0 ? axis + ndim : axis;
 }
 
+std::vector<std::int64_t> reduced_axes(const Shape& from, const Shape& to, const char* op) {
+  MPQ_CHECK(to.size() <= from.size(), op, ": cannot reduce ", shape_str(from), " to ",
+            shape_str(to));
+  const std::size_t lead = from.size() - to.size();
+  std::vector<std::int64_t> axes;
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    if (i < lead) {
+      axes.push_back(static_cast<std::int64_t>(i));
+      continue;
+    }
+    const std::int64_t want = to[i - lead];
+    if (want == 1 && from[i] != 1)
+      axes.push_back(static_cast<std::int64_t>(i));
+    else
+      MPQ_CHECK(want == from[i], op, ": cannot reduce ", shape_str(from), " to ", shape_str(to));
+  }
+  return axes;
+}
+
 }  // namespace mpq

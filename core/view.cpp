@@ -19,13 +19,13 @@ namespace {
 // backward pass, which records nothing.
 Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
-  const std::size_t lead = g.shape().size() - shape.size();
-  std::vector<std::int64_t> kept, summed;
+  const std::vector<std::int64_t> summed = reduced_axes(g.shape(), shape, "expand backward");
+  std::vector<std::int64_t> kept;
   std::int64_t outer = 1, inner = 1;
-  for (std::size_t i = 0; i < g.shape().size(); ++i) {
-    const bool sum = i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1);
-    (sum ? summed : kept).push_back(static_cast<std::int64_t>(i));
-    (sum ? inner : outer) *= g.shape()[i];
+  for (std::int64_t i = 0; i < g.dim(); ++i) {
+    const bool sum = std::find(summed.begin(), summed.end(), i) != summed.end();
+    if (!sum) kept.push_back(i);
+    (sum ? inner : outer) *= g.shape()[static_cast<std::size_t>(i)];
   }
   if (summed.empty()) return g.reshape(shape);
   std::vector<std::int64_t> perm = kept;

@@ -28,22 +28,12 @@ void check_binary(const char* op, const Tensor& a, const Tensor& b) {
   MPQ_CHECK(is_floating(a.dtype()), op, ": expected floating tensors, got ", dtype_name(a.dtype()));
 }
 
-// The result of an elementwise op takes the layout of the first operand of the
-// result's shape that is dense (so channels-last activations stay channels-last);
-// row-major otherwise.
-Tensor elementwise_result(const Shape& s, DType dtype,
-                          std::initializer_list<const Tensor*> operands) {
-  for (const Tensor* t : operands)
-    if (t->shape() == s && is_dense(*t)) return empty_dense_like(*t, dtype);
-  return empty(s, dtype, operands.begin()[0]->device());
-}
-
 // Broadcasts, allocates the result and runs the kernel; no autograd.
 Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b,
                       DType out_dtype, double alpha = 0, double beta = 0) {
   check_binary(name, a, b);
   const Shape s = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = elementwise_result(s, out_dtype, {&a, &b});
+  Tensor out = empty_result_like(s, out_dtype, {&a, &b});
   run_binary(op, a.detach().expand(s), b.detach().expand(s), out, alpha, beta);
   return out;
 }
@@ -52,7 +42,7 @@ Tensor unary_forward(UnaryOp op, const char* name, const Tensor& x, double alpha
                      double beta = 0) {
   MPQ_CHECK(is_floating(x.dtype()), name, ": expected a floating tensor, got ",
             dtype_name(x.dtype()), " ", shape_str(x.shape()));
-  Tensor out = elementwise_result(x.shape(), x.dtype(), {&x});
+  Tensor out = empty_result_like(x.shape(), x.dtype(), {&x});
   run_unary(op, x, out, alpha, beta);
   return out;
 }
@@ -179,7 +169,7 @@ Tensor relu(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::relu, "relu", x);
   const Tensor xd = x.detach();
   return record("relu", out, {&x}, [xd](const Tensor& g) {
-    Tensor gi = elementwise_result(g.shape(), g.dtype(), {&g, &xd});
+    Tensor gi = empty_result_like(g.shape(), g.dtype(), {&g, &xd});
     run_binary(BinaryOp::relu_backward, g, xd, gi);
     return std::vector<Tensor>{gi};
   });
@@ -198,7 +188,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   Tensor out = unary_forward(UnaryOp::clamp, "clamp", x, lo, hi);
   const Tensor xd = x.detach();
   return record("clamp", out, {&x}, [xd, lo, hi](const Tensor& g) {
-    Tensor gi = elementwise_result(g.shape(), g.dtype(), {&g, &xd});
+    Tensor gi = empty_result_like(g.shape(), g.dtype(), {&g, &xd});
     run_binary(BinaryOp::clamp_backward, g, xd, gi, lo, hi);
     return std::vector<Tensor>{gi};
   });
@@ -244,7 +234,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
             dtype_name(cond.dtype()));
   const Shape s =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  Tensor out = elementwise_result(s, a.dtype(), {&a, &b});
+  Tensor out = empty_result_like(s, a.dtype(), {&a, &b});
   run_where(cond.expand(s), a.detach().expand(s), b.detach().expand(s), out);
   const Tensor cd = cond.detach();
   const Shape sa = a.shape(), sb = b.shape();

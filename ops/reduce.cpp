@@ -123,22 +123,7 @@ Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  MPQ_CHECK(shape.size() <= x.shape().size(), "sum_to: cannot reduce ", shape_str(x.shape()),
-            " to ", shape_str(shape));
-  const std::size_t lead = x.shape().size() - shape.size();
-  std::vector<std::int64_t> axes;
-  for (std::size_t i = 0; i < x.shape().size(); ++i) {
-    if (i < lead) {
-      axes.push_back(static_cast<std::int64_t>(i));
-      continue;
-    }
-    const std::int64_t want = shape[i - lead];
-    if (want == 1 && x.shape()[i] != 1)
-      axes.push_back(static_cast<std::int64_t>(i));
-    else
-      MPQ_CHECK(want == x.shape()[i], "sum_to: cannot reduce ", shape_str(x.shape()), " to ",
-                shape_str(shape));
-  }
+  const std::vector<std::int64_t> axes = reduced_axes(x.shape(), shape, "sum_to");
   if (axes.empty()) return x.reshape(shape);
   return sum(x, axes, true).reshape(shape);
 }

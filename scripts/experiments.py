@@ -545,7 +545,6 @@ def report(a):
     # The headline comparison at 10 + 10 epochs, 3 seeds (issue: learned vs fixed at equal memory).
     long_seeds = a.long_seeds
     if any(load(r.folder(a.out, k)) for r in rows.values() if r.table == "long" for k in long_seeds):
-        paper = {rid: (pu, psz) for rid, _, pu, _, psz in T3_ROWS}
         out.append(f"### Long schedule: {LONG_SCHEDULE['epochs']} float + {LONG_SCHEDULE['epochs']} "
                    f"quantized epochs, uniform, weights + activations (test error %, mean (min-max) "
                    f"over seeds {','.join(map(str, long_seeds))})\n")
@@ -556,10 +555,10 @@ def report(a):
             r = rows[f"long-{rid}"]
             done = [x for x in (load(r.folder(a.out, k)) for k in long_seeds) if x]
             met = [x for x in done if "diverged" not in x and x.get("constraints_met")]
-            label = next(lbl for i, lbl, *_ in T3_ROWS if i == rid)
+            label, paper_uniform, _, paper_sizes = T3_PAPER[rid]
             out.append(f"| {label} | {len(done)} of {len(long_seeds)} | {cell(r, long_seeds, a)[0]} | "
-                       f"{sizes(r, long_seeds)} | {len(met)} of {len(done)} | {paper[rid][0]} | "
-                       f"{paper[rid][1]} |")
+                       f"{sizes(r, long_seeds)} | {len(met)} of {len(done)} | {paper_uniform} | "
+                       f"{paper_sizes} |")
         out.append("")
         # The quantized epochs of each row, side by side, for each seed that
         # has them: how the learned row gets to its sizes against the baselines.
@@ -571,8 +570,7 @@ def report(a):
                 continue
             out.append(f"Per quantized epoch, seed {k} (test error % / weights kB / mean weight bits "
                        f"/ max act kB / training penalty):\n")
-            out.append("| epoch | " + " | ".join(next(l for i, l, *_ in T3_ROWS if i == rid)
-                                                  for rid in LONG_ROWS) + " |")
+            out.append("| epoch | " + " | ".join(T3_PAPER[rid][0] for rid in LONG_ROWS) + " |")
             out.append("|---|" + "---|" * len(LONG_ROWS))
             for e in range(1, max(len(v) for v in logs.values()) + 1):
                 cells = []

@@ -11,16 +11,14 @@
 //      and a second run bit for bit equal to the first (the kernels are
 //      deterministic).
 // Benchmark-sized cases (perf) skip the finite differences.
-#include <cstring>
 #include <iostream>
 
 #include "core/backend.h"
 #include "tests/cases/op_case.h"
-#include "tests/test_util.h"
+#include "tests/cuda_util.h"
 
 using namespace mpq;
 using namespace mpq::cases;
-using mpq::test::closeness;
 
 namespace {
 
@@ -47,57 +45,15 @@ Result evaluate(const OpFn& f, const Inputs& in) {
 
 void check_close(const Result& got, const Result& want, double atol, double rtol,
                  const std::string& what) {
-  INFO(what << ": value\nactual " << got.value.str() << "\nexpected " << want.value.str());
-  CHECK(closeness(got.value, want.value, atol, rtol) <= 1.0);
+  {
+    INFO(what << ": value");
+    CHECK_CLOSE(got.value, want.value, atol, rtol);
+  }
   REQUIRE(got.grads.size() == want.grads.size());
   for (std::size_t i = 0; i < got.grads.size(); ++i) {
     INFO(what << ": gradient of input " << i);
     REQUIRE(got.grads[i].defined() == want.grads[i].defined());
-    if (!got.grads[i].defined()) continue;
-    INFO("actual " << got.grads[i].str() << "\nexpected " << want.grads[i].str());
-    CHECK(closeness(got.grads[i], want.grads[i], atol, rtol) <= 1.0);
-  }
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  const Tensor ca = a.contiguous(), cb = b.contiguous();
-  return ca.shape() == cb.shape() && ca.dtype() == cb.dtype() &&
-         std::memcmp(ca.raw_data(), cb.raw_data(), ca.numel() * dtype_size(ca.dtype())) == 0;
-}
-
-// Central differences of <w, f(x)> for every floating input, against backward.
-void check_finite_differences(const OpCase& c, Inputs in) {
-  const Tensor y0 = c.run(in);
-  const std::int64_t m = y0.numel();
-  const bool full_jacobian = m <= 32;
-  const std::int64_t rows = full_jacobian ? m : 1;
-  const Tensor v = test::rand_f64(y0.shape(), 99);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    Tensor w = full_jacobian ? zeros(y0.shape(), DType::f64) : v;
-    if (full_jacobian) w.data<double>()[r] = 1.0;
-    for (const Tensor& t : in)
-      if (t.requires_grad()) t.set_grad(Tensor());
-    c.run(in).backward(w);
-    for (std::size_t k = 0; k < in.size(); ++k) {
-      Tensor& x = in[k];
-      if (!x.requires_grad()) continue;
-      Tensor numeric = zeros(x.shape(), DType::f64);
-      double* px = x.data<double>();
-      for (std::int64_t j = 0; j < x.numel(); ++j) {
-        NoGradGuard ng;
-        const double keep = px[j];
-        px[j] = keep + c.fd_eps;
-        const double fp = sum(mul(c.run(in), w)).item();
-        px[j] = keep - c.fd_eps;
-        const double fm = sum(mul(c.run(in), w)).item();
-        px[j] = keep;
-        numeric.data<double>()[j] = (fp - fm) / (2 * c.fd_eps);
-      }
-      const Tensor analytic = x.grad().defined() ? x.grad() : zeros(x.shape(), DType::f64);
-      INFO("input " << k << ", output row " << r << "\nanalytic " << analytic.str() << "\nnumeric "
-                    << numeric.str());
-      CHECK(closeness(analytic, numeric, c.grad_atol, c.grad_rtol) <= 1.0);
-    }
+    if (got.grads[i].defined()) CHECK_CLOSE(got.grads[i], want.grads[i], atol, rtol);
   }
 }
 
@@ -117,7 +73,8 @@ TEST_CASE("op cases: float64 gradients against finite differences or the referen
         const Result want = evaluate(c.reference, prepared_inputs(c, DType::f64, Device::cpu()));
         check_close(got, want, c.grad_atol, c.grad_rtol, "against the reference");
       } else {
-        check_finite_differences(c, prepared_inputs(c, DType::f64, Device::cpu()));
+        test::check_gradients(c.run, prepared_inputs(c, DType::f64, Device::cpu()), c.grad_atol,
+                              c.grad_rtol, c.fd_eps);
       }
     }
   }
@@ -158,9 +115,9 @@ TEST_CASE("op cases: every registered backend against the CPU", "[op_cases][cuda
           check_close(dev, cpu, f64 ? 1e-10 : c.backend_atol, f64 ? 1e-10 : c.backend_rtol,
                       device.str());
           const Result again = evaluate(c.run, prepared_inputs(c, dt, device));
-          CHECK(same_bits(again.value, dev.value));
+          CHECK(test::same_bits(again.value, dev.value));
           for (std::size_t i = 0; i < dev.grads.size(); ++i)
-            if (dev.grads[i].defined()) CHECK(same_bits(again.grads[i], dev.grads[i]));
+            if (dev.grads[i].defined()) CHECK(test::same_bits(again.grads[i], dev.grads[i]));
         }
       }
 }

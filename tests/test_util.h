@@ -49,11 +49,13 @@ inline double closeness(const Tensor& a, const Tensor& b, double atol, double rt
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // Checks the gradients that backward() gives for f at `inputs` (float64
-// leaves) against central finite differences. Small outputs: the whole
+// leaves; integer inputs, such as labels, are passed through and get no
+// gradient) against central finite differences. Small outputs: the whole
 // Jacobian, row by row. Larger ones: J^T v for a fixed random v.
 inline void check_gradients(const Fn& f, std::vector<Tensor> inputs, double atol = 1e-6,
                             double rtol = 1e-5, double eps = 1e-6) {
   for (auto& t : inputs) {
+    if (!is_floating(t.dtype())) continue;
     REQUIRE(t.dtype() == DType::f64);
     REQUIRE(t.is_contiguous());
     t.set_requires_grad(true);
@@ -67,11 +69,13 @@ inline void check_gradients(const Fn& f, std::vector<Tensor> inputs, double atol
     Tensor w = full ? zeros(out0.shape(), DType::f64) : v;
     if (full) w.data<double>()[r] = 1.0;
     // Analytic: backward with upstream w.
-    for (auto& t : inputs) t.set_grad(Tensor());
+    for (auto& t : inputs)
+      if (t.requires_grad()) t.set_grad(Tensor());
     f(inputs).backward(w);
     // Numeric: d <w, f(x)> / dx_j by central differences.
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       Tensor& x = inputs[k];
+      if (!x.requires_grad()) continue;
       Tensor numeric = zeros(x.shape(), DType::f64);
       double* px = x.data<double>();
       for (std::int64_t j = 0; j < x.numel(); ++j) {

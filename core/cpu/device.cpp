@@ -1,8 +1,6 @@
 // The CPU's entries in the backend table's device section: memory from the
-// caching CpuAllocator (core/allocator.h). Host memory is the CPU's own, so
-// its copies are plain memcpy and there is nothing to wait for.
-#include <cstring>
-
+// caching CpuAllocator (core/allocator.h). Host memory is the CPU's own, so it
+// has no host copies and nothing to wait for.
 #include "core/allocator.h"
 #include "core/backend.h"
 
@@ -20,14 +18,7 @@ const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
     CpuAllocator::instance().deallocate(p, nbytes);
   };
   b.memory_stats = [](Device) { return CpuAllocator::instance().stats(); };
-  b.reset_peak_memory = [](Device) { CpuAllocator::instance().reset_peak(); };
   b.empty_cache = [] { CpuAllocator::instance().empty_cache(); };
-  b.copy_from_host = [](void* dst, const void* src, std::size_t nbytes, Device, bool) {
-    if (nbytes > 0) std::memcpy(dst, src, nbytes);
-  };
-  b.copy_to_host = [](void* dst, const void* src, std::size_t nbytes, Device) {
-    if (nbytes > 0) std::memcpy(dst, src, nbytes);
-  };
   b.synchronize = [](Device) {};
 });
 

@@ -130,7 +130,6 @@ const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
     Allocator::instance().deallocate(p, nbytes, device);
   };
   b.memory_stats = [](Device device) { return Allocator::instance().stats(device); };
-  b.reset_peak_memory = [](Device device) { Allocator::instance().reset_peak(device); };
   b.empty_cache = [] { Allocator::instance().empty_cache(); };
 });
 }  // namespace
