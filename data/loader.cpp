@@ -37,6 +37,10 @@ Loader::Loader(const Dataset& dataset, Transform transform, LoaderOptions option
   MPQ_CHECK(options_.prefetch >= 1, "Loader: prefetch ", options_.prefetch, " must be at least 1");
   MPQ_CHECK(options_.workers >= 1 && options_.workers <= 256, "Loader: workers ", options_.workers,
             " must be in [1, 256]");
+  // One stream drawn sample after sample cannot be shared by threads that
+  // transform different samples at once.
+  MPQ_CHECK(options_.randomness == Randomness::per_sample || options_.workers == 1,
+            "Loader: randomness epoch_stream needs workers = 1, got ", options_.workers);
 }
 
 // One sample as the batching needs it: skipped (the dataset had none), an
@@ -48,7 +52,8 @@ struct Loader::Prepared {
   std::exception_ptr error;
 };
 
-Loader::Prepared Loader::prepare(std::int64_t index, std::uint64_t epoch_key) const {
+Loader::Prepared Loader::prepare(std::int64_t index, std::uint64_t epoch_key,
+                                 Generator* stream) const {
   Prepared p;
   try {
     std::optional<Sample> s = dataset_.get(index);
@@ -56,8 +61,8 @@ Loader::Prepared Loader::prepare(std::int64_t index, std::uint64_t epoch_key) co
       p.skipped = true;  // reported by the dataset
       return p;
     }
-    Generator gen(mix(epoch_key, static_cast<std::uint64_t>(index)));
-    Tensor x = transform_ ? transform_(s->image, gen) : s->image;
+    Generator own(stream ? 0 : mix(epoch_key, static_cast<std::uint64_t>(index)));
+    Tensor x = transform_ ? transform_(s->image, stream ? *stream : own) : s->image;
     MPQ_CHECK(x.defined(), "the transform returned an undefined tensor");
     if (x.dim() == 2) x = x.unsqueeze(0);
     MPQ_CHECK(x.dim() == 3, "expected an image [C, H, W] after the transform, got ",
@@ -183,8 +188,16 @@ std::vector<std::int64_t> Loader::epoch_order(std::int64_t n, std::uint64_t seed
     for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
     return order;
   }
-  if (n == 0) return order;
   Generator gen(mix(seed, static_cast<std::uint64_t>(epoch)));
+  return key_order(n, gen, shuffle);
+}
+
+std::vector<std::int64_t> Loader::key_order(std::int64_t n, Generator& gen, bool shuffle) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  if (!shuffle || n == 0) {
+    for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+    return order;
+  }
   const std::vector<std::int32_t> perm = randperm(n, gen).to_vector<std::int32_t>();
   for (std::size_t i = 0; i < perm.size(); ++i) order[i] = perm[i];
   return order;
@@ -205,19 +218,23 @@ void Loader::stop() {
 }
 
 void Loader::start_epoch(std::int64_t epoch) {
+  start_epoch_key(mix(options_.seed, static_cast<std::uint64_t>(epoch)));
+}
+
+void Loader::start_epoch_key(std::uint64_t key) {
   stop();
   const std::int64_t n = dataset_.size();
   MPQ_CHECK(n <= (std::int64_t(1) << 31) - 1, "Loader: ", n,
             " samples exceed the int32 range of randperm");
-  std::vector<std::int64_t> order = epoch_order(n, options_.seed, epoch, options_.shuffle);
+  Generator stream(key);
+  std::vector<std::int64_t> order = key_order(n, stream, options_.shuffle);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     finished_ = false;
   }
   started_ = true;
   try {
-    worker_ = std::thread(&Loader::run, this, std::move(order),
-                          mix(options_.seed, static_cast<std::uint64_t>(epoch)));
+    worker_ = std::thread(&Loader::run, this, std::move(order), key, stream);
   } catch (...) {
     std::lock_guard<std::mutex> lock(mutex_);
     finished_ = true;  // no worker: next() must not wait for one
@@ -246,7 +263,7 @@ bool Loader::next(Batch& out) {
   return false;
 }
 
-void Loader::run(std::vector<std::int64_t> order, std::uint64_t epoch_key) {
+void Loader::run(std::vector<std::int64_t> order, std::uint64_t epoch_key, Generator stream) {
   // Per-thread settings: no autograd recording, and one OpenMP thread for the
   // tensor ops of transforms so that they leave the cores to training.
   NoGradGuard no_grad;
@@ -254,7 +271,7 @@ void Loader::run(std::vector<std::int64_t> order, std::uint64_t epoch_key) {
   std::int64_t current = -1;  // dataset index being prepared, for error messages
   std::exception_ptr error;
   try {
-    produce(order, epoch_key, current);
+    produce(order, epoch_key, stream, current);
   } catch (const Error& e) {
     error = current >= 0 ? std::make_exception_ptr(
                                Error(detail::concat("Loader: sample ", current, ": ", e.what())))
@@ -271,7 +288,8 @@ void Loader::run(std::vector<std::int64_t> order, std::uint64_t epoch_key) {
 }
 
 void Loader::produce(const std::vector<std::int64_t>& order, std::uint64_t epoch_key,
-                     std::int64_t& current) {
+                     Generator& stream, std::int64_t& current) {
+  Generator* shared = options_.randomness == Randomness::epoch_stream ? &stream : nullptr;
   const auto batch = static_cast<std::size_t>(options_.batch_size);
   // Samples come from the pool's threads with workers > 1, else from this one.
   std::optional<SamplePool> pool;
@@ -288,7 +306,7 @@ void Loader::produce(const std::vector<std::int64_t>& order, std::uint64_t epoch
       if (stop_) return;
       const auto at = static_cast<std::int64_t>(pos);
       current = order[pos++];
-      Prepared s = pool ? pool->take(at) : prepare(current, epoch_key);
+      Prepared s = pool ? pool->take(at) : prepare(current, epoch_key, shared);
       if (s.error) std::rethrow_exception(s.error);
       if (s.skipped) continue;
       MPQ_CHECK(images.empty() || s.image.shape() == images.front().shape(), "image shape ",

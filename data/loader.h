@@ -8,10 +8,17 @@
 //     while (loader.next(b)) train_step(b.images, b.labels);  // [B, C, H, W] f32, [B] i32
 //   }
 //
-// Order and randomness. With shuffle, the epoch's order is
-// randperm(N, Generator(mix(seed, epoch))); without, 0..N-1. Sample i of an
-// epoch is transformed with its own Generator(mix(mix(seed, epoch), i)), so
-// the batches depend only on (seed, epoch, options), never on timing, and
+// Order and randomness. An epoch's randomness comes from one 64-bit key:
+// start_epoch(e) uses key = mix(seed, e); start_epoch_key(k) uses k itself
+// (for callers that derive their own per-epoch keys, as train::Trainer does).
+// With shuffle, the epoch's order is randperm(N, Generator(key)); without,
+// 0..N-1. How the transforms draw is LoaderOptions::randomness:
+// - per_sample (the default): sample i is transformed with its own
+//   Generator(mix(key, i)), so any number of workers gives the same batches;
+// - epoch_stream: the transforms continue the order's Generator(key), sample
+//   after sample in epoch order (workers must be 1). This is the stream of a
+//   single-threaded pipeline that shuffles and augments from one generator.
+// Either way the batches depend only on (key, options), never on timing, and
 // every sample is seen exactly once per epoch. The last batch is partial
 // unless drop_last. A sample the dataset skips (get() returns nullopt) is
 // left out; the batch is filled from the next samples of the order.
@@ -50,6 +57,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/rng.h"
 #include "core/tensor.h"
 #include "data/dataset.h"
 #include "data/transforms.h"
@@ -62,6 +70,9 @@ struct Batch {
   std::vector<std::int64_t> indices;  // dataset index of each row
 };
 
+// How the transforms draw their random numbers (see "Order and randomness").
+enum class Randomness { per_sample, epoch_stream };
+
 struct LoaderOptions {
   std::int64_t batch_size = 128;
   bool shuffle = true;
@@ -71,6 +82,7 @@ struct LoaderOptions {
   // Threads that read and transform samples, >= 1 (see the threading
   // contract); the batches do not depend on it.
   int workers = 1;
+  Randomness randomness = Randomness::per_sample;  // epoch_stream needs workers == 1
   // Images in page-locked memory, for asynchronous copies to a GPU (ordinary
   // memory where pinning is unavailable).
   bool pin_memory = false;
@@ -89,6 +101,8 @@ class Loader {
 
   // Starts preparing the batches of `epoch` (stopping a running epoch first).
   void start_epoch(std::int64_t epoch);
+  // The same for the epoch whose key is `key` (not mixed with the seed).
+  void start_epoch_key(std::uint64_t key);
   // Moves the next batch of the current epoch into `out`; false when the epoch
   // has no more. Rethrows the worker's exception (see the contract above).
   bool next(Batch& out);
@@ -102,16 +116,21 @@ class Loader {
   // The dataset indices of an epoch, in the order the loader visits them.
   static std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed,
                                                std::int64_t epoch, bool shuffle);
+  // The order of the epoch with key `key`; with shuffle it draws from `gen`
+  // (Generator(key)), which the epoch_stream transforms then continue.
+  static std::vector<std::int64_t> key_order(std::int64_t n, Generator& gen, bool shuffle);
 
  private:
   struct Prepared;
   class SamplePool;
-  void run(std::vector<std::int64_t> order, std::uint64_t epoch_key);
-  void produce(const std::vector<std::int64_t>& order, std::uint64_t epoch_key,
+  void run(std::vector<std::int64_t> order, std::uint64_t epoch_key, Generator stream);
+  void produce(const std::vector<std::int64_t>& order, std::uint64_t epoch_key, Generator& stream,
                std::int64_t& current);
   // Sample `index` read and transformed ([C, H, W] float32); an exception is
-  // kept in the result, so that it surfaces in epoch order.
-  Prepared prepare(std::int64_t index, std::uint64_t epoch_key) const;
+  // kept in the result, so that it surfaces in epoch order. The transform
+  // draws from `stream` when given (epoch_stream), else from the sample's own
+  // generator.
+  Prepared prepare(std::int64_t index, std::uint64_t epoch_key, Generator* stream = nullptr) const;
   Batch collate(std::vector<Tensor>& images, std::vector<std::int32_t>& labels,
                 std::vector<std::int64_t>& indices) const;
 

@@ -102,7 +102,10 @@ Tensor horizontal_flip(const Tensor& x) {
 }
 
 Tensor random_horizontal_flip(const Tensor& x, Generator& gen, double p) {
-  return gen.uniform() < p ? horizontal_flip(x) : x.detach().contiguous();
+  // u >= 1 - p rather than torchvision's u < p: the same probability, and for
+  // p = 1/2 the same draw as below(2) == 1 (both test the word's top bit), so
+  // a pipeline written either way gives the same flips.
+  return gen.uniform() >= 1.0 - p ? horizontal_flip(x) : x.detach().contiguous();
 }
 
 Tensor pad_crop(const Tensor& x, std::int64_t padding, std::int64_t top, std::int64_t left,
@@ -150,10 +153,21 @@ Tensor random_crop(const Tensor& x, std::int64_t size, std::int64_t padding, Gen
 
 Tensor center_crop(const Tensor& x, std::int64_t height, std::int64_t width) {
   MPQ_CHECK(x.dim() >= 2, "center_crop: expected an image [..., H, W], got ", shape_str(x.shape()));
-  const std::int64_t h = x.shape()[x.dim() - 2], w = x.shape()[x.dim() - 1];
-  MPQ_CHECK(height > 0 && width > 0 && height <= h && width <= w, "center_crop: crop ", height, "x",
-            width, " does not fit the image ", h, "x", w);
-  return crop(x, round_half_even((h - height) / 2.0), round_half_even((w - width) / 2.0), height,
+  MPQ_CHECK(height > 0 && width > 0, "center_crop: crop ", height, "x", width, " is empty");
+  std::int64_t h = x.shape()[x.dim() - 2], w = x.shape()[x.dim() - 1];
+  Tensor in = x;
+  if (height > h || width > w) {
+    // Zero rows (columns) added: floor(half) before, the rest after, as
+    // torchvision pads. pad_crop pads all sides by `p`; the window starts
+    // where the image's first row lands `ph / 2` rows below its top.
+    const std::int64_t ph = std::max<std::int64_t>(0, height - h);
+    const std::int64_t pw = std::max<std::int64_t>(0, width - w);
+    const std::int64_t p = std::max(ph, pw);
+    in = pad_crop(x, p, p - ph / 2, p - pw / 2, h + ph, w + pw);
+    h += ph;
+    w += pw;
+  }
+  return crop(in, round_half_even((h - height) / 2.0), round_half_even((w - width) / 2.0), height,
               width);
 }
 

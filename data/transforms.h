@@ -47,7 +47,7 @@ inline const std::vector<float> kImageNetStd = {0.229f, 0.224f, 0.225f};
 // Reverses the columns: out[..., y, x] = in[..., y, W - 1 - x].
 Tensor horizontal_flip(const Tensor& x);
 
-// horizontal_flip with probability p (one draw: flip when uniform() < p).
+// horizontal_flip with probability p (one draw: flip when uniform() >= 1 - p).
 Tensor random_horizontal_flip(const Tensor& x, Generator& gen, double p = 0.5);
 
 // A height x width window of x zero-padded by `padding` on all four sides;
@@ -66,7 +66,9 @@ Tensor crop(const Tensor& x, std::int64_t top, std::int64_t left, std::int64_t h
 Tensor random_crop(const Tensor& x, std::int64_t size, std::int64_t padding, Generator& gen);
 
 // The centred window: top = round((H - height) / 2), left = round((W - width) / 2),
-// rounding halves to even as torchvision (Python's round) does.
+// rounding halves to even as torchvision (Python's round) does. A window
+// taller (wider) than the image pads it with zeros first, as torchvision's
+// CenterCrop does: floor((height - H) / 2) rows above, the rest below.
 Tensor center_crop(const Tensor& x, std::int64_t height, std::int64_t width);
 
 // Bilinear resampling with half-pixel centres (PyTorch's align_corners=False):

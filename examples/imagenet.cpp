@@ -20,62 +20,11 @@
 #include "data/loader.h"
 #include "examples/args.h"
 #include "examples/experiment.h"
+#include "examples/loader_source.h"
 
 using namespace mpq;
 
 namespace {
-
-// A split read through data::Loader. A training epoch with key k visits the
-// images in the order randperm(N, Generator(mix(k, 0))) with per-image
-// augmentation seeded from it (data/loader.h), so the batches depend only on
-// the run's seed, the phase and the epoch.
-class FolderSource : public train::BatchSource {
- public:
-  FolderSource(std::unique_ptr<data::ImageFolder> folder, std::int64_t limit,
-               data::Transform transform, std::int64_t batch, bool train, bool pin, int workers)
-      : folder_(std::move(folder)),
-        transform_(std::move(transform)),
-        batch_(batch),
-        train_(train),
-        pin_(pin),
-        workers_(workers) {
-    if (limit > 0) subset_ = std::make_unique<data::EvenSubset>(*folder_, limit);
-  }
-  std::int64_t size() const override { return dataset().size(); }
-  std::int64_t batch_size() const override { return batch_; }
-  void start_epoch(std::uint64_t key) override {
-    data::LoaderOptions o;
-    o.batch_size = batch_;
-    o.shuffle = train_;
-    o.seed = key;
-    o.prefetch = 3;
-    o.pin_memory = pin_;
-    o.workers = workers_;
-    loader_ = std::make_unique<data::Loader>(dataset(), transform_, o);
-    loader_->start_epoch(0);
-  }
-  bool next(Tensor& x, Tensor& y) override {
-    MPQ_CHECK(loader_, "FolderSource: next() before start_epoch()");
-    if (!loader_->next(batch_data_)) return false;
-    x = batch_data_.images;
-    y = batch_data_.labels;
-    return true;
-  }
-  const data::ImageFolder& folder() const { return *folder_; }
-
- private:
-  const data::Dataset& dataset() const {
-    return subset_ ? static_cast<const data::Dataset&>(*subset_) : *folder_;
-  }
-  std::unique_ptr<data::ImageFolder> folder_;
-  std::unique_ptr<data::EvenSubset> subset_;
-  data::Transform transform_;
-  std::unique_ptr<data::Loader> loader_;  // declared after what it reads: destroyed first
-  data::Batch batch_data_;
-  std::int64_t batch_;
-  bool train_, pin_;
-  int workers_;
-};
 
 int run(int argc, char** argv) {
   examples::Args args(
@@ -148,9 +97,9 @@ int run(int argc, char** argv) {
     const auto resize =
         static_cast<std::int64_t>(std::lround(static_cast<double>(size) * 256.0 / 224.0));
     const std::int64_t max_pixels = a.integer("max-image-pixels", 1, INT32_MAX);
-    auto train_folder = std::make_unique<data::ImageFolder>(root, a.str("train-split"),
+    auto train_folder = std::make_shared<data::ImageFolder>(root, a.str("train-split"),
                                                             std::vector<std::string>{}, max_pixels);
-    auto val_folder = std::make_unique<data::ImageFolder>(root, a.str("val-split"),
+    auto val_folder = std::make_shared<data::ImageFolder>(root, a.str("val-split"),
                                                           train_folder->classes(), max_pixels);
     // A split of files that are not images stops here, not after an epoch of warnings.
     train_folder->check_decodable();
@@ -163,15 +112,21 @@ int run(int argc, char** argv) {
     out.description = desc.str();
     out.input = {1, 3, size, size};
     out.num_classes = static_cast<std::int64_t>(train_folder->classes().size());
-    out.skipped_files = [t = train_folder.get(), v = val_folder.get()] {
-      return t->num_skipped() + v->num_skipped();  // the folders live as long as `out`
+    out.skipped_files = [train_folder, val_folder] {
+      return train_folder->num_skipped() + val_folder->num_skipped();
     };
-    out.train = std::make_unique<FolderSource>(
-        std::move(train_folder), a.integer("train-limit", 0, INT64_MAX),
-        data::imagenet_train_transform(size), batch, true, pin, workers);
-    out.test = std::make_unique<FolderSource>(
-        std::move(val_folder), a.integer("test-limit", 0, INT64_MAX),
-        data::imagenet_eval_transform(resize, size), batch, false, pin, workers);
+    data::LoaderOptions o;
+    o.batch_size = batch;
+    o.prefetch = 3;
+    o.pin_memory = pin;
+    o.workers = workers;
+    out.train = std::make_unique<examples::LoaderSource>(
+        examples::even_subset(train_folder, a.integer("train-limit", 0, INT64_MAX)),
+        data::imagenet_train_transform(size), o);
+    o.shuffle = false;
+    out.test = std::make_unique<examples::LoaderSource>(
+        examples::even_subset(val_folder, a.integer("test-limit", 0, INT64_MAX)),
+        data::imagenet_eval_transform(resize, size), o);
     return out;
   };
   return examples::run_experiment(e, args);

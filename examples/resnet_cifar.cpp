@@ -7,12 +7,16 @@
 // killed run from last.safetensors. The end writes RUN_DIR/summary.json.
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 
 #include "core/rng.h"
 #include "data/cifar.h"
+#include "data/dataset.h"
 #include "data/idx.h"
+#include "data/transforms.h"
 #include "examples/args.h"
 #include "examples/experiment.h"
+#include "examples/loader_source.h"
 
 using namespace mpq;
 
@@ -22,24 +26,15 @@ namespace {
 
 struct Data {
   std::string name;
-  Tensor train_x, train_y, test_x, test_y;  // float32 [N, C, 32, 32] in [-1, 1], int32 [N]
+  std::shared_ptr<const data::Dataset> train, test;  // uint8 images, [C, 32, 32] or [28, 28]
   std::int64_t channels = 0;
 };
 
-// uint8 [N, C, H, W] -> float32 [N, C, 32, 32], (x/255 - 0.5) * 2 (the paper's
-// scaling), centred in a 32x32 frame of -1 (black) when smaller.
-Tensor to_input(const Tensor& u8) {
-  const std::int64_t n = u8.shape()[0], c = u8.shape()[1], h = u8.shape()[2], w = u8.shape()[3];
-  MPQ_CHECK(h <= 32 && w <= 32, "images of ", h, "x", w, " do not fit 32x32");
-  Tensor out = full({n, c, 32, 32}, -1.0);
-  const std::int64_t top = (32 - h) / 2, left = (32 - w) / 2;
-  const std::uint8_t* src = u8.contiguous().data<std::uint8_t>();
-  float* dst = out.data<float>();
-  for (std::int64_t p = 0; p < n * c; ++p)
-    for (std::int64_t y = 0; y < h; ++y)
-      for (std::int64_t x = 0; x < w; ++x)
-        dst[(p * 32 + y + top) * 32 + x + left] = (src[(p * h + y) * w + x] / 255.0f - 0.5f) * 2.0f;
-  return out;
+// The first `limit` rows of a split (all when limit is 0).
+std::shared_ptr<const data::Dataset> first_rows(const Tensor& images, const Tensor& labels,
+                                                std::int64_t limit) {
+  const std::int64_t n = limit > 0 ? std::min(limit, images.shape()[0]) : images.shape()[0];
+  return std::make_shared<data::TensorDataset>(images.narrow(0, 0, n), labels.narrow(0, 0, n));
 }
 
 Data load_data(const std::string& cifar_dir, const std::string& fashion_dir, std::int64_t limit,
@@ -49,100 +44,52 @@ Data load_data(const std::string& cifar_dir, const std::string& fashion_dir, std
     const data::CifarSplit tr = data::load_cifar10(cifar_dir, true),
                            te = data::load_cifar10(cifar_dir, false);
     d.name = "CIFAR-10";
-    d.train_x = to_input(tr.images);
-    d.train_y = tr.labels;
-    d.test_x = to_input(te.images);
-    d.test_y = te.labels;
+    d.train = first_rows(tr.images, tr.labels, limit);
+    d.test = first_rows(te.images, te.labels, test_limit);
+    d.channels = 3;
   } else {
     const data::MnistSplit tr = data::load_mnist(fashion_dir, true),
                            te = data::load_mnist(fashion_dir, false);
     d.name = "Fashion-MNIST";
-    d.train_x = to_input(tr.images.unsqueeze(1));
-    d.train_y = tr.labels;
-    d.test_x = to_input(te.images.unsqueeze(1));
-    d.test_y = te.labels;
+    MPQ_CHECK(tr.images.shape()[1] <= 32 && tr.images.shape()[2] <= 32, "images of ",
+              tr.images.shape()[1], "x", tr.images.shape()[2], " do not fit 32x32");
+    d.train = first_rows(tr.images, tr.labels, limit);
+    d.test = first_rows(te.images, te.labels, test_limit);
+    d.channels = 1;
   }
-  if (limit > 0 && limit < d.train_x.shape()[0]) {
-    d.train_x = d.train_x.narrow(0, 0, limit).contiguous();
-    d.train_y = d.train_y.narrow(0, 0, limit).contiguous();
-  }
-  if (test_limit > 0 && test_limit < d.test_x.shape()[0]) {
-    d.test_x = d.test_x.narrow(0, 0, test_limit).contiguous();
-    d.test_y = d.test_y.narrow(0, 0, test_limit).contiguous();
-  }
-  d.channels = d.train_x.shape()[1];
   return d;
 }
 
-// Copies samples order[b, b+m) into x/y with the paper's augmentation (pad 4
-// + random 32x32 crop, horizontal flip) when `augment`.
-void make_batch(const Tensor& images, const Tensor& labels, const std::int32_t* order,
-                std::int64_t b, std::int64_t m, bool augment, Generator& gen, Tensor& x,
-                Tensor& y) {
-  const std::int64_t c = images.shape()[1];
-  const float* src = images.data<float>();
-  float* dst = x.data<float>();
-  for (std::int64_t i = 0; i < m; ++i) {
-    const std::int64_t s = order ? order[b + i] : b + i;
-    y.data<std::int32_t>()[i] = labels.data<std::int32_t>()[s];
-    const std::int64_t dy = augment ? static_cast<std::int64_t>(gen.below(9)) - 4 : 0;
-    const std::int64_t dx = augment ? static_cast<std::int64_t>(gen.below(9)) - 4 : 0;
-    const bool flip = augment && gen.below(2) == 1;
-    for (std::int64_t ch = 0; ch < c; ++ch) {
-      const float* plane = src + (s * c + ch) * 1024;
-      float* out = dst + (i * c + ch) * 1024;
-      for (std::int64_t yy = 0; yy < 32; ++yy)
-        for (std::int64_t xx = 0; xx < 32; ++xx) {
-          const std::int64_t sy = yy + dy, sx = (flip ? 31 - xx : xx) + dx;
-          out[yy * 32 + xx] =
-              sy >= 0 && sy < 32 && sx >= 0 && sx < 32 ? plane[sy * 32 + sx] : -1.0f;
-        }
-    }
-  }
+// The paper's CIFAR input (docs/method.md section 6): an image smaller than
+// 32x32 (Fashion-MNIST's 28x28) centred in a 32x32 frame of black pixels,
+// then, for training, pad 4 + random 32x32 crop and a horizontal flip; pixels
+// scaled to [-1, 1] by (x / 255 - 0.5) * 2.
+data::Transform framed(data::Transform t) {
+  return [t = std::move(t)](const Tensor& image, Generator& gen) {
+    return t(data::center_crop(image, 32, 32), gen);
+  };
 }
 
-// A split held in memory as one batch source: shuffled and augmented for
-// training (the order and the augmentation draw from Generator(key)), in
-// order and as views of the data for evaluation.
-class TensorSource : public train::BatchSource {
- public:
-  TensorSource(Tensor images, Tensor labels, std::int64_t batch, bool train)
-      : images_(std::move(images)), labels_(std::move(labels)), batch_(batch), train_(train) {
-    if (train_) {
-      xb_ = empty({batch_, images_.shape()[1], 32, 32});
-      yb_ = empty({batch_}, DType::i32);
-    }
-  }
-  std::int64_t size() const override { return images_.shape()[0]; }
-  std::int64_t batch_size() const override { return batch_; }
-  void start_epoch(std::uint64_t key) override {
-    pos_ = 0;
-    if (!train_) return;
-    gen_ = Generator(key);
-    perm_ = randperm(size(), gen_);
-  }
-  bool next(Tensor& x, Tensor& y) override {
-    const std::int64_t b = pos_, m = std::min(batch_, size() - b);
-    if (m <= 0) return false;
-    pos_ += m;
-    if (!train_) {
-      x = images_.narrow(0, b, m);
-      y = labels_.narrow(0, b, m);
-      return true;
-    }
-    // A full batch reuses the same buffers every step.
-    x = m == batch_ ? xb_ : empty({m, images_.shape()[1], 32, 32});
-    y = m == batch_ ? yb_ : empty({m}, DType::i32);
-    make_batch(images_, labels_, perm_.data<std::int32_t>(), b, m, true, gen_, x, y);
-    return true;
-  }
+// Training draws the order and every sample's crop and flip from one
+// generator per epoch (Randomness::epoch_stream), sample after sample, the
+// stream this program has always used, so that runs stay comparable.
+std::unique_ptr<train::BatchSource> train_source(std::shared_ptr<const data::Dataset> set,
+                                                 std::int64_t batch) {
+  data::LoaderOptions o;
+  o.batch_size = batch;
+  o.randomness = data::Randomness::epoch_stream;
+  return std::make_unique<examples::LoaderSource>(std::move(set),
+                                                  framed(data::cifar_train_transform()), o);
+}
 
- private:
-  Tensor images_, labels_, xb_, yb_, perm_;
-  std::int64_t batch_, pos_ = 0;
-  bool train_;
-  Generator gen_;
-};
+// Evaluation in order, in batches of 500: the batch size does not change the results.
+std::unique_ptr<train::BatchSource> test_source(std::shared_ptr<const data::Dataset> set) {
+  data::LoaderOptions o;
+  o.batch_size = 500;
+  o.shuffle = false;
+  return std::make_unique<examples::LoaderSource>(std::move(set),
+                                                  framed(data::cifar_eval_transform()), o);
+}
 
 int run(int argc, char** argv) {
   examples::Args args(
@@ -182,16 +129,15 @@ int run(int argc, char** argv) {
     char buf[256];
     std::snprintf(
         buf, sizeof buf, "%s (%lld train, %lld test images, %lld channel%s, 32x32)%s",
-        d.name.c_str(), static_cast<long long>(d.train_x.shape()[0]),
-        static_cast<long long>(d.test_x.shape()[0]), static_cast<long long>(d.channels),
+        d.name.c_str(), static_cast<long long>(d.train->size()),
+        static_cast<long long>(d.test->size()), static_cast<long long>(d.channels),
         d.channels == 1 ? "" : "s",
         d.name == "Fashion-MNIST" ? "  <- not CIFAR-10: pass --data DIR for CIFAR-10" : "");
     out.description = buf;
     out.input = {1, d.channels, 32, 32};
     out.num_classes = 10;
-    out.train = std::make_unique<TensorSource>(d.train_x, d.train_y, batch, true);
-    // Evaluation in batches of 500: the batch size does not change the results.
-    out.test = std::make_unique<TensorSource>(d.test_x, d.test_y, 500, false);
+    out.train = train_source(d.train, batch);
+    out.test = test_source(d.test);
     return out;
   };
   return examples::run_experiment(e, args);

@@ -158,6 +158,46 @@ TEST_CASE("data: loader order depends only on seed and epoch", "[data][loader]")
   CHECK(std::set<float>(n3.begin(), n3.end()).size() > 40);  // independent draws per sample
 }
 
+TEST_CASE("data: loader epoch keys and the epoch_stream randomness", "[data][loader]") {
+  RangeDataset ds(23);
+  // start_epoch(e) is start_epoch_key of the seed's key for e: the same batches.
+  data::Loader a(ds, nullptr, {.batch_size = 4, .seed = 9});
+  const auto by_epoch = run_epoch(a, 2);
+  a.start_epoch_key(12345);
+  std::vector<std::int64_t> keyed;
+  data::Batch b;
+  while (a.next(b)) keyed.insert(keyed.end(), b.indices.begin(), b.indices.end());
+  Generator order_gen(12345);
+  CHECK(keyed == data::Loader::key_order(23, order_gen, true));
+  CHECK(keyed != by_epoch);
+
+  // epoch_stream: the order is randperm(N, Generator(key)) and the transforms
+  // continue that generator sample after sample, as a single-threaded
+  // pipeline that shuffles and augments from one generator would draw.
+  auto draw = [](const Tensor& x, Generator& g) {
+    return add(x, full({1}, static_cast<double>(g.below(1000)) * 1000.0));
+  };
+  data::Loader s(ds, draw,
+                 {.batch_size = 5, .seed = 0, .randomness = data::Randomness::epoch_stream});
+  s.start_epoch_key(77);
+  std::vector<float> got;
+  while (s.next(b)) {
+    const auto v = b.images.to_vector<float>();
+    for (std::size_t k = 0; k < b.indices.size(); ++k) got.push_back(v[k * 4]);
+  }
+  Generator expect_gen(77);
+  const std::vector<std::int32_t> perm = randperm(23, expect_gen).to_vector<std::int32_t>();
+  std::vector<float> expected;
+  for (const std::int32_t i : perm)
+    expected.push_back(static_cast<float>(i) +
+                       static_cast<float>(expect_gen.below(1000)) * 1000.0f);
+  CHECK(got == expected);
+  // A shared stream cannot be split over threads.
+  CHECK_THROWS_WITH(
+      data::Loader(ds, draw, {.workers = 2, .randomness = data::Randomness::epoch_stream}),
+      Contains("epoch_stream needs workers = 1"));
+}
+
 TEST_CASE("data: loader prepares a bounded number of batches ahead", "[data][loader]") {
   RangeDataset ds(1000);
   data::Loader loader(ds, nullptr, {.batch_size = 10, .prefetch = 2});

@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "data/transforms.h"
@@ -118,7 +119,32 @@ TEST_CASE("data: center crop geometry", "[data][transforms]") {
   // top = round(1 / 2) = 0 (half to even), left = round(5 / 2) = 2
   CHECK(values(data::center_crop(x, 4, 1)) == std::vector<float>{2, 8, 14, 20});
   CHECK(values(data::center_crop(x, 5, 6)) == values(x));
-  CHECK_THROWS_WITH(data::center_crop(x, 6, 6), Contains("does not fit"));
+  // Larger than the image: zero padding first, floor(half) before, the rest
+  // after (torchvision's CenterCrop), then the centred window of the rest.
+  const Tensor tall = data::center_crop(x, 7, 6);  // one zero row above, one below
+  CHECK(tall.shape() == Shape{1, 7, 6});
+  CHECK(values(tall.narrow(1, 1, 5)) == values(x));
+  CHECK(values(tall.narrow(1, 0, 1)) == std::vector<float>(6, 0.0f));
+  CHECK(values(tall.narrow(1, 6, 1)) == std::vector<float>(6, 0.0f));
+  // 5x6 -> 6x8: no row above, one below; one column left, one right.
+  const auto big = values(data::center_crop(x, 6, 8));
+  for (int y = 0; y < 6; ++y)
+    for (int c = 0; c < 8; ++c)
+      CHECK(big[static_cast<std::size_t>(y * 8 + c)] ==
+            (y < 5 && c >= 1 && c < 7 ? static_cast<float>(6 * y + c - 1) : 0.0f));
+  // Padded rows, cropped columns: left = round(4 / 2) = 2.
+  CHECK(values(data::center_crop(x, 7, 2)) ==
+        std::vector<float>{0, 0, 2, 3, 8, 9, 14, 15, 20, 21, 26, 27, 0, 0});
+  // Fashion-MNIST's 28x28 uint8 centred in 32x32 (2 zero rows and columns each side).
+  const Tensor u = full({28, 28}, 9.0, DType::u8);
+  const Tensor framed = data::center_crop(u, 32, 32);
+  CHECK(framed.dtype() == DType::u8);
+  const auto fv = values(data::to_float32(framed));
+  CHECK(std::count(fv.begin(), fv.end(), 9.0f) == 28 * 28);
+  CHECK(std::count(fv.begin(), fv.end(), 0.0f) == 32 * 32 - 28 * 28);
+  CHECK(framed.narrow(0, 2, 28).narrow(1, 2, 28).contiguous().to_vector<std::uint8_t>() ==
+        u.to_vector<std::uint8_t>());
+  CHECK_THROWS_WITH(data::center_crop(x, 0, 6), Contains("is empty"));
 }
 
 TEST_CASE("data: bilinear resize", "[data][transforms]") {
