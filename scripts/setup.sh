@@ -4,7 +4,10 @@
 #
 #   scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-data] [--install-only GROUP ...]
 #
-# --sanitize      build with AddressSanitizer + UBSan (default dir: build-sanitize)
+# --sanitize      build with AddressSanitizer + UBSan (default dir: build-sanitize),
+#                 without the CUDA backend (-DMPQ_CUDA=OFF): the sanitizers see
+#                 host code only, and CI thereby also builds and tests mpq
+#                 as a machine without CUDA gets it
 # --with-data     also install the "data" group (dataset-fashion-mnist)
 # --install-only  install the named groups of scripts/packages.txt and stop
 #                 (e.g. "--install-only fuzz" for scripts/fuzz.sh)
@@ -54,8 +57,10 @@ fi
 
 # Debian's python3 (the one apt installs modules for), not whichever python3
 # comes first on PATH (a pyenv shim, a virtualenv): the tests run scripts with it.
+cuda=AUTO
+[[ $sanitize == ON ]] && cuda=OFF
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMPQ_SANITIZE="$sanitize" \
-    -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
+    -DMPQ_CUDA="$cuda" -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 fi
 cmake --build "$build_dir" -- -j"$(nproc)"
