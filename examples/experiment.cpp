@@ -45,20 +45,6 @@ std::map<std::string, std::string> result_settings(const Args& args,
   return out;
 }
 
-// The quantizers of the quantized network: the same kind for weights and
-// activations; fixed and learn-qmax use the uniform or power-of-two baseline
-// that matches --param. (Float mode's quantized phase is a float network,
-// but its 'auto' targets are measured on this one.)
-models::QuantConfig quant_config(const ExperimentConfig& c) {
-  const models::QuantMode qm = c.mode == Mode::fixed        ? models::QuantMode::fixed
-                               : c.mode == Mode::learn_qmax ? models::QuantMode::learn_qmax
-                                                            : models::QuantMode::learned;
-  models::QuantConfig q;
-  q.weights = {qm, c.quantizers.param, c.quantizers.wbits};
-  if (c.quantize == Quantized::all) q.activations = {qm, c.quantizers.param, c.quantizers.abits};
-  return q;
-}
-
 // The memory targets scaled to this network: 'auto' ones from the sizes of a
 // probe network of options `mo` (one forward gives the activation sizes) at
 // the program's AutoTargets bitwidths, each size from quant::memory_kb.

@@ -209,4 +209,18 @@ void add_experiment_flags(Args& args, const ExperimentDefaults& d) {
            "stop after this many epochs (float + quantized) as if killed; for testing --resume");
 }
 
+// The quantizers of the quantized network: the same kind for weights and
+// activations; fixed and learn-qmax use the uniform or power-of-two baseline
+// that matches --param. (Float mode's quantized phase is a float network,
+// but its 'auto' targets are measured on this one.)
+models::QuantConfig quant_config(const ExperimentConfig& c) {
+  const models::QuantMode qm = c.mode == Mode::fixed        ? models::QuantMode::fixed
+                               : c.mode == Mode::learn_qmax ? models::QuantMode::learn_qmax
+                                                            : models::QuantMode::learned;
+  models::QuantConfig q;
+  q.weights = {qm, c.quantizers.param, c.quantizers.wbits};
+  if (c.quantize == Quantized::all) q.activations = {qm, c.quantizers.param, c.quantizers.abits};
+  return q;
+}
+
 }  // namespace mpq::examples

@@ -18,6 +18,7 @@
 
 #include "core/device.h"
 #include "examples/args.h"
+#include "models/quantized.h"
 #include "quant/spec.h"
 
 namespace mpq::train {
@@ -115,6 +116,11 @@ struct ExperimentDefaults {
   double float_lr = 0.1, lr = 0.02, weight_decay = 2e-4;
   double wbits = 2, abits = 4;  // bitwidths of the fixed and learn-qmax modes
 };
+
+// The quantizers of the quantized network: the same kind for weights and
+// activations; fixed and learn-qmax use the uniform or power-of-two baseline
+// that matches the parametrization.
+models::QuantConfig quant_config(const ExperimentConfig& c);
 
 // Declares the flags every experiment has.
 void add_experiment_flags(Args& args, const ExperimentDefaults& defaults);

@@ -5,6 +5,22 @@
 
 namespace mpq::models {
 
+Module* Module::find(const std::string& path) const {
+  const Module* m = this;
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t dot = path.find('.', at);
+    const std::string part = path.substr(at, dot == std::string::npos ? dot : dot - at);
+    const Module* next = nullptr;
+    for (const auto& [name, child] : m->children_)
+      if (name == part) next = child.get();
+    if (!next) return nullptr;
+    m = next;
+    if (dot == std::string::npos) return const_cast<Module*>(m);
+    at = dot + 1;
+  }
+}
+
 std::string join_name(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "." + name;
 }

@@ -43,6 +43,8 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const {
     return children_;
   }
+  // The descendant at a dotted path of child names ("layer1.0.conv1"), or null.
+  Module* find(const std::string& path) const;
   std::vector<QuantSite> quant_sites(const std::string& prefix = "") const;
   std::vector<std::shared_ptr<quant::Quantizer>> quantizers() const;
   // Parameters of the network (weights, BN) and of its quantizers, separately

@@ -132,7 +132,11 @@ ActQuant::ActQuant(const QuantChoice& c, bool six)
 
 Tensor ActQuant::forward(const Tensor& x) {
   per_sample = x.dim() > 0 && x.shape()[0] > 0 ? x.numel() / x.shape()[0] : 0;
-  if (q && enabled) return q->forward(x);
+  if (q && enabled) {
+    Tensor y = q->forward(x);
+    if (observer) observer(y);
+    return y;
+  }
   return relu6 ? clamp(x, 0.0, 6.0) : relu(x);
 }
 

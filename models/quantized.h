@@ -9,6 +9,7 @@
 // with any of U1..P3, fixed bitwidth, or "learn q_max only".
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,6 +86,10 @@ class ActQuant : public Module {
   bool relu6;
   bool enabled = true;
   std::int64_t per_sample = 0;  // C*H*W of the last input
+  // Called with every quantized output (not the float fallback): lets a
+  // program look at the activations, e.g. `mpq infer --compare` against the
+  // integer engine.
+  std::function<void(const Tensor&)> observer;
 
  protected:
   std::vector<QuantSite> own_quant_sites(const std::string& prefix) const override;

@@ -8,5 +8,7 @@ int quant_command(int argc, char** argv);
 int summary_command(int argc, char** argv);
 int report_command(int argc, char** argv);
 int bench_step_command(int argc, char** argv);
+int export_command(int argc, char** argv);
+int infer_command(int argc, char** argv);
 
 }  // namespace mpq::cli

@@ -14,7 +14,9 @@ const char* kUsage =
     "          input gradient, raw-parameter gradients and inferred bitwidth\n"
     "  summary per-layer quantizers and memory (weights, activations) of a zoo model\n"
     "  report  write the HTML report of a training run\n"
-    "  bench-step  time the steady-state training or inference step of a zoo model\n\n"
+    "  bench-step  time the steady-state training or inference step of a zoo model\n"
+    "  export  write a run's quantized network as an integer model file (packed b-bit weights)\n"
+    "  infer   run an integer model file: test accuracy, --compare with fake-quant, --bench\n\n"
     "Run 'mpq <command> --help' for the flags of a command.\n";
 }
 
@@ -30,6 +32,10 @@ int main(int argc, char** argv) {
     return mpq::examples::run_main(mpq::cli::report_command, argc - 1, argv + 1);
   if (command == "bench-step")
     return mpq::examples::run_main(mpq::cli::bench_step_command, argc - 1, argv + 1);
+  if (command == "export")
+    return mpq::examples::run_main(mpq::cli::export_command, argc - 1, argv + 1);
+  if (command == "infer")
+    return mpq::examples::run_main(mpq::cli::infer_command, argc - 1, argv + 1);
   if (command == "summary")
     return mpq::examples::run_main(mpq::cli::summary_command, argc - 1, argv + 1);
   std::fprintf(stderr, "error: unknown command '%s'\n\n%s", command.c_str(), kUsage);

@@ -1,0 +1,299 @@
+#include "deploy/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/error.h"
+#include "ops/cpu/onednn.h"
+
+namespace mpq::deploy {
+
+using dnnl::memory;
+
+int EngineOutput::argmax(std::int64_t row) const {
+  const double* l = logits.data() + row * classes;
+  return static_cast<int>(std::max_element(l, l + classes) - l);
+}
+
+// The oneDNN primitive of one batch size, with the weights in its layout.
+struct ConvPrimitive {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  memory weights;
+};
+
+struct Engine::Layer {
+  std::vector<Requant> rq;  // per output channel
+  std::vector<int> residual_shift;  // per output channel: F + e_res - e_out
+  // The stem only (its input is pixels p, the network's input (p - mean) / std):
+  // 2 mean, and per output position and channel the sum of the weight levels
+  // over the taps inside the image, [OH, OW, O].
+  bool stem = false;
+  std::int64_t mean2 = 0;
+  std::vector<std::int32_t> tap_sums;
+  std::vector<std::int8_t> weights_oihw;  // the levels in plain (g)oihw
+  std::map<std::int64_t, ConvPrimitive> by_batch;
+};
+
+namespace {
+
+double pow2(int e) {
+  return std::ldexp(1.0, e);
+}
+
+// |T| = |M acc + R + (residual << s)| must stay inside int64: |acc| is at
+// most taps * max|w| * max|x| (the stem's 2 acc - 2 mean B at most
+// taps * max|w| * (2 * 255 + 2 * 255)).
+void check_range(const ConvNode& c, bool stem, const Grid& in, const Requant& q, int res_shift,
+                 std::int64_t res_max) {
+  const double taps = static_cast<double>(c.in_channels / c.groups * c.kernel * c.kernel);
+  const double x_max = stem ? 1020.0 : static_cast<double>(in.max_level());
+  const double acc = taps * static_cast<double>(c.weight.grid.max_level()) * x_max;
+  const double t = acc * std::fabs(static_cast<double>(q.multiplier)) +
+                   std::fabs(static_cast<double>(q.offset)) +
+                   (res_shift >= 0 ? static_cast<double>(res_max) * pow2(res_shift) : 0.0);
+  MPQ_CHECK(t < 0x1p62, "engine: layer ", c.name,
+            ": its fixed-point requantization could overflow 64 bits (", t, ")");
+}
+
+}  // namespace
+
+Engine::Engine(IntegerModel model) : model_(std::move(model)) {
+  model_.check();
+  const IntegerModel& m = model_;
+  shapes_.assign(static_cast<std::size_t>(m.num_tensors), TensorShape{});
+  shapes_[0] = {m.input.channels, m.input.height, m.input.width};
+  for (const ConvNode& c : m.convs) {
+    const TensorShape& in = shapes_[static_cast<std::size_t>(c.input)];
+    shapes_[static_cast<std::size_t>(c.output)] = {
+        c.out_channels, (in.height + 2 * c.padding - c.kernel) / c.stride + 1,
+        (in.width + 2 * c.padding - c.kernel) / c.stride + 1};
+  }
+  for (const ConvNode& c : m.convs) {
+    auto layer = std::make_unique<Layer>();
+    const Grid& in_grid = m.tensor_grids[static_cast<std::size_t>(c.input)];
+    const int e_out = c.out.step_exp;
+    layer->stem = c.input == 0;
+    double in_scale = 0;  // the input's step over the output's, times 1/std for the stem
+    if (layer->stem) {
+      const double mean2 = 2 * m.input.mean;
+      MPQ_CHECK(mean2 == std::floor(mean2), "engine: the input mean ", m.input.mean,
+                " is not a multiple of 1/2 pixel level; the integer stem needs 2 mean integral");
+      layer->mean2 = static_cast<std::int64_t>(mean2);
+      // t = scale 2^e_w / std (acc - mean B) / 2^e_out = (m / 2)(2 acc - 2 mean B).
+      in_scale = pow2(-e_out) / m.input.std / 2.0;
+    } else {
+      in_scale = pow2(in_grid.step_exp - e_out);
+    }
+    const std::int64_t res_max =
+        c.residual ? m.tensor_grids[static_cast<std::size_t>(c.residual->tensor)].max_level() : 0;
+    for (std::int64_t o = 0; o < c.out_channels; ++o) {
+      const auto k = static_cast<std::size_t>(o);
+      const double mult = static_cast<double>(c.scale[k]) * pow2(c.weight.grid.step_exp) * in_scale;
+      const Requant q = make_requant(mult, static_cast<double>(c.shift[k]) * pow2(-e_out));
+      int res_shift = -1;
+      if (c.residual) {
+        const int e_res = m.tensor_grids[static_cast<std::size_t>(c.residual->tensor)].step_exp;
+        res_shift = q.frac_bits + e_res - e_out;
+        MPQ_CHECK(res_shift >= 0 && res_shift <= 62, "engine: layer ", c.name,
+                  ": the residual's step 2^", e_res, " cannot be aligned to the output's 2^",
+                  e_out, " by a shift of the fixed point (", res_shift, " bits)");
+      }
+      check_range(c, layer->stem, in_grid, q, res_shift, res_max);
+      layer->rq.push_back(q);
+      layer->residual_shift.push_back(res_shift);
+    }
+    layer->weights_oihw.resize(c.weight.levels.size());
+    for (std::size_t i = 0; i < c.weight.levels.size(); ++i)
+      layer->weights_oihw[i] = static_cast<std::int8_t>(c.weight.levels[i]);
+    if (layer->stem) {
+      // B[y][x][o] = sum over the taps of output (y, x) that fall inside the image.
+      const TensorShape& in = shapes_[0];
+      const TensorShape& out = shapes_[static_cast<std::size_t>(c.output)];
+      MPQ_CHECK(c.groups == 1, "engine: a grouped stem convolution is not supported");
+      layer->tap_sums.assign(static_cast<std::size_t>(out.height * out.width * c.out_channels), 0);
+      for (std::int64_t y = 0; y < out.height; ++y)
+        for (std::int64_t x = 0; x < out.width; ++x)
+          for (std::int64_t o = 0; o < c.out_channels; ++o) {
+            std::int64_t sum = 0;
+            for (std::int64_t i = 0; i < c.in_channels; ++i)
+              for (std::int64_t ky = 0; ky < c.kernel; ++ky)
+                for (std::int64_t kx = 0; kx < c.kernel; ++kx) {
+                  const std::int64_t iy = y * c.stride - c.padding + ky;
+                  const std::int64_t ix = x * c.stride - c.padding + kx;
+                  if (iy < 0 || iy >= in.height || ix < 0 || ix >= in.width) continue;
+                  sum += c.weight.levels[static_cast<std::size_t>(
+                      ((o * c.in_channels + i) * c.kernel + ky) * c.kernel + kx)];
+                }
+            layer->tap_sums[static_cast<std::size_t>((y * out.width + x) * c.out_channels + o)] =
+                static_cast<std::int32_t>(sum);
+          }
+    }
+    layers_.push_back(std::move(layer));
+  }
+  buffers_.resize(static_cast<std::size_t>(m.num_tensors));
+}
+
+Engine::~Engine() = default;
+
+std::int64_t Engine::macs_per_image() const {
+  std::int64_t macs = 0;
+  for (const ConvNode& c : model_.convs) {
+    const TensorShape& o = shapes_[static_cast<std::size_t>(c.output)];
+    macs += o.numel() * (c.in_channels / c.groups) * c.kernel * c.kernel;
+  }
+  return macs + model_.head.weight.numel();
+}
+
+void Engine::conv(std::size_t index, std::int64_t n) {
+  const ConvNode& c = model_.convs[index];
+  Layer& layer = *layers_[index];
+  const TensorShape& is = shapes_[static_cast<std::size_t>(c.input)];
+  const TensorShape& os = shapes_[static_cast<std::size_t>(c.output)];
+  auto it = layer.by_batch.find(n);
+  if (it == layer.by_batch.end()) {
+    const memory::dims src_dims{n, is.channels, is.height, is.width};
+    const memory::dims dst_dims{n, os.channels, os.height, os.width};
+    const memory::dims wei_dims =
+        c.groups == 1 ? memory::dims{c.out_channels, c.in_channels, c.kernel, c.kernel}
+                      : memory::dims{c.groups, c.out_channels / c.groups,
+                                     c.in_channels / c.groups, c.kernel, c.kernel};
+    const memory::desc src(src_dims, memory::data_type::u8, memory::format_tag::nhwc);
+    const memory::desc dst(dst_dims, memory::data_type::s32, memory::format_tag::nhwc);
+    const memory::desc wei_any(wei_dims, memory::data_type::s8, memory::format_tag::any);
+    const memory::desc wei_plain(wei_dims, memory::data_type::s8,
+                                 c.groups == 1 ? memory::format_tag::oihw
+                                               : memory::format_tag::goihw);
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::convolution_direct, src, wei_any, dst,
+                                      {c.stride, c.stride}, {c.padding, c.padding},
+                                      {c.padding, c.padding});
+    ConvPrimitive p;
+    p.pd = dnnl::convolution_forward::primitive_desc(d, cpu::onednn::engine());
+    p.prim = dnnl::convolution_forward(p.pd);
+    // The weights once into the primitive's int8 layout (oneDNN copies them).
+    memory plain(wei_plain, cpu::onednn::engine(), layer.weights_oihw.data());
+    p.weights = memory(p.pd.weights_desc(), cpu::onednn::engine());
+    cpu::onednn::reorder(plain, p.weights);
+    it = layer.by_batch.emplace(n, std::move(p)).first;
+  }
+  ConvPrimitive& p = it->second;
+  std::vector<std::uint8_t>& in_buf = buffers_[static_cast<std::size_t>(c.input)];
+  std::vector<std::uint8_t>& out_buf = buffers_[static_cast<std::size_t>(c.output)];
+  const std::int64_t rows = n * os.height * os.width;  // output pixels
+  acc_.resize(static_cast<std::size_t>(rows * os.channels));
+  out_buf.resize(static_cast<std::size_t>(rows * os.channels));
+  memory src(p.pd.src_desc(), cpu::onednn::engine(), in_buf.data());
+  memory dst(p.pd.dst_desc(), cpu::onednn::engine(), acc_.data());
+  p.prim.execute(cpu::onednn::stream(),
+                 {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst}});
+  cpu::onednn::stream().wait();
+
+  // Requantization (deploy/requant.h), one output pixel (all channels) at a time.
+  const std::int64_t oc = os.channels;
+  const std::int32_t* acc = acc_.data();
+  std::uint8_t* out = out_buf.data();
+  const Requant* rq = layer.rq.data();
+  const Grid& g = c.out;
+  const std::uint8_t* res = nullptr;
+  TensorShape rs;
+  std::int64_t rstride = 1, roff = 0;
+  if (c.residual) {
+    res = buffers_[static_cast<std::size_t>(c.residual->tensor)].data();
+    rs = shapes_[static_cast<std::size_t>(c.residual->tensor)];
+    rstride = c.residual->stride;
+    roff = c.residual->channel_offset;
+  }
+  const std::int32_t* tap = layer.stem ? layer.tap_sums.data() : nullptr;
+  const std::int64_t mean2 = layer.mean2;
+  const int* rshift = layer.residual_shift.data();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const std::int64_t pix = row % (os.height * os.width);
+    const std::int64_t img = row / (os.height * os.width);
+    const std::int32_t* a = acc + row * oc;
+    std::uint8_t* o = out + row * oc;
+    const std::uint8_t* r = nullptr;
+    if (res) {
+      const std::int64_t y = pix / os.width, x = pix % os.width;
+      r = res + ((img * rs.height + y * rstride) * rs.width + x * rstride) * rs.channels;
+    }
+    const std::int32_t* b = tap ? tap + pix * oc : nullptr;
+    for (std::int64_t k = 0; k < oc; ++k) {
+      std::int64_t v = a[k];
+      if (b) v = 2 * v - mean2 * b[k];
+      std::int64_t t = v * rq[k].multiplier + rq[k].offset;
+      if (r && k >= roff && k < roff + rs.channels)
+        t += static_cast<std::int64_t>(r[k - roff]) << rshift[k];
+      o[k] = static_cast<std::uint8_t>(g.kind == GridKind::uniform
+                                           ? requantize_uniform(t, rq[k].frac_bits, g.top)
+                                           : requantize_pow2(t, rq[k].frac_bits, g.top,
+                                                             g.with_zero));
+    }
+  }
+}
+
+void Engine::head(std::int64_t n, EngineOutput& out) {
+  const HeadNode& h = model_.head;
+  const TensorShape& s = shapes_[static_cast<std::size_t>(h.input)];
+  const std::vector<std::uint8_t>& in = buffers_[static_cast<std::size_t>(h.input)];
+  const Grid& g = model_.tensor_grids[static_cast<std::size_t>(h.input)];
+  // logits = 2^(e_w + e_in) / (H W) * sum_c w_c S_c + bias, S_c the sum of
+  // the channel's levels: integers until this one scaling.
+  const double scale = pow2(h.weight.grid.step_exp + g.step_exp) / static_cast<double>(s.height * s.width);
+  out.batch = n;
+  out.classes = h.classes;
+  out.logits.assign(static_cast<std::size_t>(n * h.classes), 0.0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::vector<std::int64_t> sums(static_cast<std::size_t>(s.channels), 0);
+    const std::uint8_t* p = in.data() + i * s.numel();
+    for (std::int64_t q = 0; q < s.height * s.width; ++q)
+      for (std::int64_t c = 0; c < s.channels; ++c) sums[static_cast<std::size_t>(c)] += p[q * s.channels + c];
+    for (std::int64_t k = 0; k < h.classes; ++k) {
+      std::int64_t acc = 0;
+      for (std::int64_t c = 0; c < s.channels; ++c)
+        acc += static_cast<std::int64_t>(h.weight.levels[static_cast<std::size_t>(k * s.channels + c)]) *
+               sums[static_cast<std::size_t>(c)];
+      double logit = static_cast<double>(acc) * scale;
+      if (h.bias)
+        logit += std::ldexp(static_cast<double>(h.bias->levels[static_cast<std::size_t>(k)]),
+                            h.bias->grid.step_exp);
+      if (!h.float_bias.empty()) logit += static_cast<double>(h.float_bias[static_cast<std::size_t>(k)]);
+      out.logits[static_cast<std::size_t>(i * h.classes + k)] = logit;
+    }
+  }
+}
+
+void Engine::run(const std::uint8_t* images, std::int64_t n, std::int64_t channels,
+                 std::int64_t height, std::int64_t width, EngineOutput& out, bool keep_levels) {
+  const InputSpec& spec = model_.input;
+  MPQ_CHECK(n >= 1, "engine: an empty batch");
+  MPQ_CHECK(channels == spec.channels, "engine: images of ", channels,
+            " channels; the model takes ", spec.channels);
+  MPQ_CHECK(height >= 1 && width >= 1 && height <= spec.height && width <= spec.width,
+            "engine: images of ", height, "x", width, " do not fit the model's ", spec.height,
+            "x", spec.width, " frame");
+  // Frame (zero pixels around, floor(half) above and left) and NCHW -> NHWC.
+  std::vector<std::uint8_t>& x = buffers_[0];
+  x.assign(static_cast<std::size_t>(n * spec.height * spec.width * spec.channels), 0);
+  const std::int64_t top = (spec.height - height) / 2, left = (spec.width - width) / 2;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t c = 0; c < channels; ++c)
+      for (std::int64_t y = 0; y < height; ++y)
+        for (std::int64_t xx = 0; xx < width; ++xx)
+          x[static_cast<std::size_t>(((i * spec.height + y + top) * spec.width + xx + left) *
+                                         spec.channels +
+                                     c)] = images[((i * channels + c) * height + y) * width + xx];
+  for (std::size_t k = 0; k < model_.convs.size(); ++k) conv(k, n);
+  head(n, out);
+  if (keep_levels) {
+    out.levels = buffers_;
+  } else {
+    out.levels.clear();
+  }
+}
+
+}  // namespace mpq::deploy

@@ -1,0 +1,75 @@
+// The integer inference engine: runs an IntegerModel on uint8 images with
+// integer arithmetic only (docs/integer.md): oneDNN int8 convolutions (u8
+// activations x s8 weights, s32 sums; VNNI where the CPU has it), the
+// fixed-point requantization of deploy/requant.h onto the next quantizer's
+// levels, residual additions aligned by exact shifts, and an integer
+// classifier whose sums become real logits only at the end. Nothing here
+// uses autograd or float convolution.
+//
+//   deploy::Engine engine(deploy::load_model_file("model.mpqm"));
+//   deploy::EngineOutput out;
+//   engine.run(images_u8, n, 1, 28, 28, out);   // [N, C, h, w] pixels
+//   int top1 = out.argmax(0);
+//
+// The weights are unpacked and reordered into oneDNN's int8 layout once per
+// batch size (the primitives and buffers are kept for the next batch of that
+// size). One Engine runs one batch at a time (not thread-safe); oneDNN and
+// the requantization loops use the OpenMP threads (mpq::set_num_threads).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "deploy/integer_model.h"
+#include "deploy/requant.h"
+
+namespace mpq::deploy {
+
+struct EngineOutput {
+  std::int64_t batch = 0, classes = 0;
+  std::vector<double> logits;  // [batch, classes]
+  // With keep_levels: every activation tensor's levels, [N, H, W, C] (tensor
+  // 0: the framed input pixels).
+  std::vector<std::vector<std::uint8_t>> levels;
+  int argmax(std::int64_t row) const;
+};
+
+// One activation tensor's shape (per image).
+struct TensorShape {
+  std::int64_t channels = 0, height = 0, width = 0;
+  std::int64_t numel() const { return channels * height * width; }
+};
+
+class Engine {
+ public:
+  explicit Engine(IntegerModel model);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // images: uint8 pixels [n, channels, height, width], height and width at
+  // most the model's frame (smaller images are centred in it with zero
+  // pixels: floor(half) of the margin above and left, as data::center_crop).
+  void run(const std::uint8_t* images, std::int64_t n, std::int64_t channels,
+           std::int64_t height, std::int64_t width, EngineOutput& out, bool keep_levels = false);
+
+  const IntegerModel& model() const { return model_; }
+  const TensorShape& shape(int tensor) const { return shapes_[static_cast<std::size_t>(tensor)]; }
+  // Multiply-adds of one image's convolutions and classifier.
+  std::int64_t macs_per_image() const;
+
+ private:
+  struct Layer;   // per conv: requantization tables, oneDNN state per batch size
+  void conv(std::size_t index, std::int64_t n);
+  void head(std::int64_t n, EngineOutput& out);
+
+  IntegerModel model_;
+  std::vector<TensorShape> shapes_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::vector<std::uint8_t>> buffers_;  // per tensor, [N, H, W, C]
+  std::vector<std::int32_t> acc_;                   // one conv's int32 sums, [N, H, W, O]
+};
+
+}  // namespace mpq::deploy

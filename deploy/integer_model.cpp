@@ -1,0 +1,218 @@
+#include "deploy/integer_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+#include "deploy/pack.h"
+
+namespace mpq::deploy {
+
+std::int64_t Grid::max_level() const {
+  return kind == GridKind::uniform ? top : std::int64_t{1} << top;
+}
+
+std::vector<std::int32_t> Grid::levels() const {
+  std::vector<std::int32_t> out;
+  if (kind == GridKind::uniform) {
+    for (std::int32_t l = is_signed ? -top : 0; l <= top; ++l) out.push_back(l);
+    return out;
+  }
+  if (is_signed)
+    for (int j = top; j >= 0; --j) out.push_back(-(std::int32_t{1} << j));
+  if (with_zero) out.push_back(0);
+  for (int j = 0; j <= top; ++j) out.push_back(std::int32_t{1} << j);
+  return out;
+}
+
+void Grid::check(const std::string& what, bool activation) const {
+  MPQ_CHECK(bits >= kMinPackBits && bits <= kMaxPackBits, what, ": a ", bits,
+            "-bit quantizer; the integer engine takes 1 to 8 bits (", str(), ")");
+  MPQ_CHECK(step_exp >= -64 && step_exp <= 64, what, ": step 2^", step_exp, " is out of range");
+  if (kind == GridKind::uniform) {
+    MPQ_CHECK(top >= 1, what, ": a uniform grid with ", top, " positive levels");
+    MPQ_CHECK(top <= code_max(bits, is_signed), what, ": ", top, " levels do not fit ", bits,
+              " bits (", str(), ")");
+  } else {
+    MPQ_CHECK(top >= 0 && top <= 30, what, ": a power-of-two grid with K = ", top);
+    const auto count = static_cast<std::int64_t>(levels().size());
+    MPQ_CHECK(count <= (std::int64_t{1} << bits), what, ": ", count, " levels do not fit ", bits,
+              " bits (", str(), ")");
+  }
+  MPQ_CHECK(activation != is_signed, what, ": ", activation ? "an activation" : "a weight",
+            " quantizer must be ", activation ? "unsigned" : "signed", " (", str(), ")");
+  // The engine holds activation levels in uint8 and weight levels in int8.
+  const std::int64_t limit = activation ? 255 : 127;
+  MPQ_CHECK(max_level() <= limit, what, ": levels up to ", max_level(), " do not fit the engine's ",
+            activation ? "uint8" : "int8", " (", str(), ")",
+            kind == GridKind::pow2 ? ": a power-of-two grid spans at most 2^7 (uint8) or 2^6 "
+                                     "(int8) steps"
+                                   : "");
+}
+
+std::string Grid::str() const {
+  std::ostringstream s;
+  s << (kind == GridKind::uniform ? "uniform" : "power of two") << " "
+    << (is_signed ? "signed" : "unsigned");
+  if (kind == GridKind::pow2) s << (with_zero ? " with zero" : " without zero");
+  s << ", " << bits << " bits, step 2^" << step_exp << ", "
+    << (kind == GridKind::uniform ? "L " : "K ") << top;
+  return s.str();
+}
+
+std::vector<std::int32_t> codes_of_levels(const Grid& grid,
+                                          const std::vector<std::int32_t>& levels) {
+  if (grid.kind == GridKind::uniform) {
+    for (std::size_t i = 0; i < levels.size(); ++i)
+      MPQ_CHECK(std::abs(levels[i]) <= grid.top && (grid.is_signed || levels[i] >= 0), "level ",
+                levels[i], " at index ", i, " is not on the grid (", grid.str(), ")");
+    return levels;
+  }
+  const std::vector<std::int32_t> all = grid.levels();
+  std::map<std::int32_t, std::int32_t> index;
+  for (std::size_t k = 0; k < all.size(); ++k) index[all[k]] = static_cast<std::int32_t>(k);
+  std::vector<std::int32_t> out(levels.size());
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    const auto it = index.find(levels[i]);
+    MPQ_CHECK(it != index.end(), "level ", levels[i], " at index ", i, " is not on the grid (",
+              grid.str(), ")");
+    out[i] = it->second;
+  }
+  return out;
+}
+
+std::vector<std::int32_t> levels_of_codes(const Grid& grid,
+                                          const std::vector<std::int32_t>& codes) {
+  if (grid.kind == GridKind::uniform) {
+    for (std::size_t i = 0; i < codes.size(); ++i)
+      MPQ_CHECK(std::abs(codes[i]) <= grid.top && (grid.is_signed || codes[i] >= 0), "code ",
+                codes[i], " at index ", i, " is outside the grid (", grid.str(), ")");
+    return codes;
+  }
+  const std::vector<std::int32_t> all = grid.levels();
+  std::vector<std::int32_t> out(codes.size());
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    MPQ_CHECK(codes[i] >= 0 && static_cast<std::size_t>(codes[i]) < all.size(), "code ", codes[i],
+              " at index ", i, " is outside the grid's ", all.size(), " levels (", grid.str(),
+              ")");
+    out[i] = all[static_cast<std::size_t>(codes[i])];
+  }
+  return out;
+}
+
+std::int64_t WeightTensor::numel() const {
+  std::int64_t n = 1;
+  for (const std::int64_t s : shape) n *= s;
+  return n;
+}
+
+namespace {
+void check_weight(const WeightTensor& w, const std::string& what) {
+  for (const std::int64_t s : w.shape) MPQ_CHECK(s > 0, what, ": a weight of empty shape");
+  MPQ_CHECK(static_cast<std::int64_t>(w.levels.size()) == w.numel(), what, ": ", w.levels.size(),
+            " weight levels for ", w.numel(), " elements");
+  w.grid.check(what, false);
+  const std::int64_t m = w.grid.max_level();
+  for (const std::int32_t l : w.levels)
+    MPQ_CHECK(std::abs(static_cast<std::int64_t>(l)) <= m, what, ": weight level ", l,
+              " is off its grid (", w.grid.str(), ")");
+}
+}  // namespace
+
+void IntegerModel::check() const {
+  MPQ_CHECK(input.channels >= 1 && input.channels <= 4096 && input.height >= 1 &&
+                input.height <= 4096 && input.width >= 1 && input.width <= 4096,
+            "model: input ", input.channels, "x", input.height, "x", input.width, " out of range");
+  MPQ_CHECK(input.std > 0 && input.mean >= 0 && input.mean <= 255, "model: input mean ",
+            input.mean, " and std ", input.std, " are not a pixel scaling");
+  MPQ_CHECK(num_tensors >= 2 && num_tensors <= 100000, "model: ", num_tensors, " tensors");
+  MPQ_CHECK(static_cast<int>(tensor_names.size()) == num_tensors &&
+                static_cast<int>(tensor_grids.size()) == num_tensors,
+            "model: tensor names and grids for ", tensor_names.size(), " and ",
+            tensor_grids.size(), " of ", num_tensors, " tensors");
+  MPQ_CHECK(!convs.empty(), "model: no convolution");
+  std::vector<std::int64_t> channels(static_cast<std::size_t>(num_tensors), -1);
+  std::vector<std::int64_t> height(channels.size(), -1), width(channels.size(), -1);
+  channels[0] = input.channels;
+  height[0] = input.height;
+  width[0] = input.width;
+  for (const ConvNode& c : convs) {
+    const std::string what = "model: layer " + c.name;
+    MPQ_CHECK(c.input >= 0 && c.input < num_tensors && c.output > 0 && c.output < num_tensors &&
+                  channels[static_cast<std::size_t>(c.input)] >= 0 &&
+                  channels[static_cast<std::size_t>(c.output)] < 0,
+              what, ": tensors ", c.input, " -> ", c.output,
+              " are not an existing input and a new output");
+    MPQ_CHECK(c.in_channels == channels[static_cast<std::size_t>(c.input)], what, ": ",
+              c.in_channels, " input channels, its input has ",
+              channels[static_cast<std::size_t>(c.input)]);
+    MPQ_CHECK(c.groups >= 1 && c.in_channels % c.groups == 0 && c.out_channels >= 1 &&
+                  c.out_channels % c.groups == 0 && c.out_channels <= 65536,
+              what, ": ", c.in_channels, " -> ", c.out_channels, " channels in ", c.groups,
+              " groups");
+    MPQ_CHECK(c.kernel >= 1 && c.kernel <= 15 && c.stride >= 1 && c.stride <= 8 &&
+                  c.padding >= 0 && c.padding < c.kernel,
+              what, ": kernel ", c.kernel, ", stride ", c.stride, ", padding ", c.padding);
+    check_weight(c.weight, what);
+    MPQ_CHECK((c.weight.shape == std::vector<std::int64_t>{c.out_channels,
+                                                           c.in_channels / c.groups, c.kernel,
+                                                           c.kernel}),
+              what, ": weight shape does not match its channels and kernel");
+    MPQ_CHECK(static_cast<std::int64_t>(c.scale.size()) == c.out_channels &&
+                  static_cast<std::int64_t>(c.shift.size()) == c.out_channels,
+              what, ": ", c.scale.size(), " scales and ", c.shift.size(), " shifts for ",
+              c.out_channels, " channels");
+    for (std::size_t k = 0; k < c.scale.size(); ++k)
+      MPQ_CHECK(std::isfinite(c.scale[k]) && std::isfinite(c.shift[k]), what,
+                ": a non-finite batch-norm scale or shift at channel ", k);
+    c.out.check(what + " output", true);
+    const std::int64_t h = height[static_cast<std::size_t>(c.input)],
+                       w = width[static_cast<std::size_t>(c.input)];
+    const std::int64_t oh = (h + 2 * c.padding - c.kernel) / c.stride + 1;
+    const std::int64_t ow = (w + 2 * c.padding - c.kernel) / c.stride + 1;
+    MPQ_CHECK(oh >= 1 && ow >= 1, what, ": the kernel does not fit a ", h, "x", w, " input");
+    if (c.residual) {
+      const Residual& r = *c.residual;
+      MPQ_CHECK(r.tensor > 0 && r.tensor < num_tensors &&
+                    channels[static_cast<std::size_t>(r.tensor)] >= 0,
+                what, ": residual tensor ", r.tensor, " does not exist yet");
+      const auto rt = static_cast<std::size_t>(r.tensor);
+      MPQ_CHECK(r.stride >= 1 && r.channel_offset >= 0 &&
+                    r.channel_offset + channels[rt] <= c.out_channels &&
+                    (height[rt] + r.stride - 1) / r.stride == oh &&
+                    (width[rt] + r.stride - 1) / r.stride == ow,
+                what, ": residual tensor ", r.tensor, " (", channels[rt], "x", height[rt], "x",
+                width[rt], ", stride ", r.stride, ", channels from ", r.channel_offset,
+                ") does not match the output ", c.out_channels, "x", oh, "x", ow);
+    }
+    const auto o = static_cast<std::size_t>(c.output);
+    channels[o] = c.out_channels;
+    height[o] = oh;
+    width[o] = ow;
+    MPQ_CHECK(tensor_grids[o].kind == c.out.kind && tensor_grids[o].top == c.out.top &&
+                  tensor_grids[o].step_exp == c.out.step_exp,
+              what, ": the output tensor's grid differs from the layer's");
+  }
+  const auto hi = static_cast<std::size_t>(head.input);
+  MPQ_CHECK(head.input > 0 && head.input < num_tensors && channels[hi] >= 0,
+            "model: the head reads tensor ", head.input, ", which no layer writes");
+  MPQ_CHECK(head.classes >= 1 && head.classes <= 100000, "model: ", head.classes, " classes");
+  check_weight(head.weight, "model: classifier weight");
+  MPQ_CHECK((head.weight.shape == std::vector<std::int64_t>{head.classes, channels[hi]}),
+            "model: classifier weight shape does not match ", head.classes, " classes x ",
+            channels[hi], " channels");
+  if (head.bias) {
+    check_weight(*head.bias, "model: classifier bias");
+    MPQ_CHECK((head.bias->shape == std::vector<std::int64_t>{head.classes}),
+              "model: classifier bias shape does not match ", head.classes, " classes");
+  }
+  MPQ_CHECK(head.float_bias.empty() || static_cast<std::int64_t>(head.float_bias.size()) ==
+                                           head.classes,
+            "model: ", head.float_bias.size(), " float biases for ", head.classes, " classes");
+  MPQ_CHECK(!(head.bias && !head.float_bias.empty()), "model: a quantized and a float bias");
+}
+
+}  // namespace mpq::deploy

@@ -1,0 +1,100 @@
+// mpq export RUN_DIR --out FILE: a training run's quantized network as an
+// integer model file, every weight packed at its learned bitwidth.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "deploy/export.h"
+#include "deploy/model_file.h"
+#include "examples/args.h"
+#include "examples/mpq/commands.h"
+#include "examples/run_network.h"
+#include "train/json.h"
+
+namespace mpq::cli {
+
+namespace {
+
+// `mpq <command> RUN ...` as `mpq <command> --run RUN ...`.
+std::vector<char*> with_run_flag(int argc, char** argv, std::string& flag) {
+  std::vector<char*> out(argv, argv + argc);
+  if (argc >= 2 && argv[1][0] != '-') {
+    flag = "--run";
+    out.insert(out.begin() + 1, flag.data());
+  }
+  return out;
+}
+
+}  // namespace
+
+int export_command(int argc, char** argv) {
+  examples::Args args(
+      "mpq export",
+      "Writes a training run's quantized network as an integer model file (docs/integer.md):\n"
+      "every weight bit-packed at its learned bitwidth, every quantizer's power-of-two step\n"
+      "and levels, the folded batch-norm scales and shifts, the graph and the input scaling,\n"
+      "with a CRC-32. `mpq infer FILE` runs it with integer arithmetic only.\n\n"
+      "It prints where the bytes go:\n"
+      "  packed weights   the b-bit codes of every weight and bias\n"
+      "  per-channel      float32 batch-norm scales and shifts (8 bytes per channel)\n"
+      "  header           magic, version, the JSON graph, CRC\n"
+      "and checks the file against the run's learned weight memory (summary.json\n"
+      "weight_kb) plus the per-channel parameters plus 4 KiB.\n\n"
+      "Supported: resnet20/32/56 with every weight and activation quantized (uniform\n"
+      "or power of two); anything else is refused with the reason.\n\n"
+      "Example:\n  mpq export runs/20261203-190000 --out resnet20.mpqm");
+  args.add("run", "", "the run folder (may also be given first: mpq export RUN --out FILE)");
+  args.add("out", "", "the model file to write (required)");
+  args.add("checkpoint", "last",
+           "last (the network summary.json describes) or best (best.safetensors)");
+  std::string flag;
+  std::vector<char*> av = with_run_flag(argc, argv, flag);
+  if (!args.parse(static_cast<int>(av.size()), av.data())) return 0;
+  MPQ_CHECK(args.given("run"), "mpq export: give the run folder: mpq export RUN --out FILE");
+  MPQ_CHECK(args.given("out"), "mpq export: --out FILE is required");
+  const std::string run = args.str("run"), out = args.str("out");
+
+  const examples::RunNetwork r = examples::load_run_network(run, args.str("checkpoint"));
+  MPQ_CHECK(r.program == "resnet_cifar", "mpq export: ", run, " is an ", r.program,
+            " run; the integer engine has a graph for the CIFAR ResNets only so far");
+  deploy::InputSpec input;  // the paper's (p / 255 - 0.5) * 2 in a 32x32 frame
+  input.channels = r.in_channels;
+  deploy::IntegerModel m = deploy::lower_network(*r.net, r.config.model, input);
+  m.source = std::filesystem::path(run).filename().string() + "/" +
+             std::filesystem::path(r.checkpoint).filename().string();
+  deploy::ModelFileSizes sizes;
+  deploy::save_model_file(out, m, &sizes);
+
+  int lo = 8, hi = 1;
+  for (const deploy::ConvNode& c : m.convs) {
+    lo = std::min(lo, c.weight.grid.bits);
+    hi = std::max(hi, c.weight.grid.bits);
+  }
+  std::int64_t weights = m.head.weight.numel();
+  for (const deploy::ConvNode& c : m.convs) weights += c.weight.numel();
+  std::printf("%s (%s): %zu conv layers and the classifier, conv weights at %d to %d bits\n",
+              r.config.model.c_str(), r.checkpoint.c_str(), m.convs.size(), lo, hi);
+  std::printf("wrote %s\n", out.c_str());
+  std::printf("  packed weights %9lld B  (%lld weights; float32: %lld B)\n",
+              static_cast<long long>(sizes.packed_weights), static_cast<long long>(weights),
+              static_cast<long long>(4 * weights));
+  std::printf("  per-channel    %9lld B\n", static_cast<long long>(sizes.per_channel));
+  std::printf("  header         %9lld B\n", static_cast<long long>(sizes.header));
+  std::printf("  total          %9lld B\n", static_cast<long long>(sizes.total()));
+  const std::string summary_path = run + "/summary.json";
+  if (args.str("checkpoint") == "last" && std::filesystem::exists(summary_path)) {
+    const train::Json s = train::Json::parse(read_file(summary_path, "run summary"), summary_path);
+    if (s.is_object() && s.has("weight_kb") && s.at("weight_kb").is_number()) {
+      const double kb = s.at("weight_kb").number();
+      const double budget = kb * 1024.0 + static_cast<double>(sizes.per_channel) + 4096.0;
+      std::printf("  budget         %9.0f B  (weight_kb %.2f kB + per-channel + 4 KiB): %s\n",
+                  budget, kb, static_cast<double>(sizes.total()) <= budget ? "within" : "OVER");
+    }
+  }
+  return 0;
+}
+
+}  // namespace mpq::cli

@@ -1,0 +1,101 @@
+#include "examples/run_network.h"
+
+#include <filesystem>
+#include <map>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "models/zoo.h"
+#include "train/checkpoint.h"
+#include "train/json.h"
+
+namespace mpq::examples {
+
+RunNetwork load_run_network(const std::string& run_dir, const std::string& which) {
+  MPQ_CHECK(which == "last" || which == "best", "--checkpoint must be last or best, got '", which,
+            "'");
+  MPQ_CHECK(std::filesystem::is_directory(run_dir), "'", run_dir, "' is not a run folder");
+  const std::string config_path = run_dir + "/config.json";
+  MPQ_CHECK(std::filesystem::exists(config_path), "'", run_dir,
+            "' has no config.json: not a run folder of resnet_cifar or imagenet");
+  const train::Json cfg = train::Json::parse(read_file(config_path, "run config"), config_path);
+  MPQ_CHECK(cfg.is_object(), config_path, ": expected a JSON object of flag values");
+  std::map<std::string, std::string> saved;
+  for (const auto& [k, v] : cfg.object()) {
+    MPQ_CHECK(v.is_string(), config_path, ": flag '", k, "' is not a string");
+    saved[k] = v.string();
+  }
+  RunNetwork r;
+  // The program's own flags tell which one wrote the run.
+  r.program = saved.count("fashion-dir") ? "resnet_cifar"
+              : saved.count("train-split") ? "imagenet"
+                                           : "";
+  MPQ_CHECK(!r.program.empty(), config_path,
+            ": neither resnet_cifar's nor imagenet's settings (no fashion-dir or train-split)");
+
+  // The same parser as training: the shared flags declared, the program's
+  // own ones (data, limits) taken as they are.
+  Args args(r.program, "");
+  ExperimentDefaults d;
+  d.model = r.program == "imagenet" ? "resnet18" : "resnet20";
+  add_experiment_flags(args, d);
+  const std::map<std::string, std::string> declared = args.values();
+  for (const auto& [k, v] : saved)
+    if (!declared.count(k)) args.add(k, v, "");
+  args.apply_saved(saved);
+  const std::vector<std::string> zoo = r.program == "imagenet"
+                                           ? std::vector<std::string>{"resnet18", "mobilenet_v2"}
+                                           : std::vector<std::string>{"resnet20", "resnet32",
+                                                                      "resnet56"};
+  try {
+    r.config = parse_experiment_config(r.program, zoo, args);
+  } catch (const Error& e) {
+    MPQ_FAIL(config_path, ": ", e.what());
+  }
+  MPQ_CHECK(r.config.mode != Mode::float_network, "'", run_dir,
+            "' is a float run (--mode float): it has no quantized network");
+  r.data = saved.count("data") ? saved.at("data") : "";
+
+  r.checkpoint = run_dir + "/" + which + ".safetensors";
+  MPQ_CHECK(std::filesystem::exists(r.checkpoint), "'", run_dir, "' has no ", which,
+            ".safetensors",
+            which == "best" ? " (written only when an epoch meets every memory target; try "
+                              "--checkpoint last)"
+                            : " (the run has not finished an epoch of the quantized phase)");
+  const train::Checkpoint ck = train::load_checkpoint(r.checkpoint);
+  const auto phase = ck.metadata.find("phase");
+  MPQ_CHECK(phase != ck.metadata.end() && phase->second == "quant", r.checkpoint,
+            " is not a checkpoint of the quantized phase (phase '",
+            phase == ck.metadata.end() ? "" : phase->second,
+            "'): the run stopped before quantized training");
+  models::NamedTensors state;
+  for (const auto& [k, v] : ck.tensors)
+    if (k.rfind("model.", 0) == 0) state.emplace_back(k.substr(6), v);
+
+  models::ModelOptions mo;
+  mo.in_channels = r.program == "resnet_cifar" && r.data.empty() ? 1 : 3;
+  mo.quant = quant_config(r.config);
+  // The classes from the classifier's weight: the model's last 2-D parameter.
+  {
+    auto probe = models::make_model(r.config.model, mo);
+    std::string classifier;
+    for (const auto& [k, v] : probe->named_parameters())
+      if (v.dim() == 2) classifier = k;
+    for (const auto& [k, v] : state)
+      if (k == classifier && v.dim() == 2) mo.num_classes = v.shape()[0];
+  }
+  r.in_channels = mo.in_channels;
+  r.net = models::make_model(r.config.model, mo);
+  try {
+    r.net->load_state_dict(state);
+  } catch (const Error& e) {
+    MPQ_FAIL(r.checkpoint, " does not fit the run's ", r.config.model, ": ", e.what());
+  }
+  r.net->eval();
+  // The classifier's output count once loaded.
+  for (const auto& [k, v] : r.net->named_parameters())
+    if (v.dim() == 2) r.num_classes = v.shape()[0];
+  return r;
+}
+
+}  // namespace mpq::examples

@@ -1,0 +1,29 @@
+// A finished (or interrupted) training run's quantized network, rebuilt from
+// its folder: config.json gives the model and its quantizers (read by the
+// same parser the training programs use), a checkpoint of the quantized
+// phase gives every weight, batch-norm statistic and quantizer parameter.
+// `mpq export` and `mpq infer --compare` read runs through it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "examples/experiment_config.h"
+#include "models/module.h"
+
+namespace mpq::examples {
+
+struct RunNetwork {
+  std::string program;     // resnet_cifar or imagenet
+  ExperimentConfig config;
+  std::string data;        // the run's --data ("": Fashion-MNIST for resnet_cifar)
+  std::string checkpoint;  // the file the weights came from
+  std::int64_t in_channels = 0, num_classes = 0;
+  std::shared_ptr<models::Module> net;  // in eval mode
+};
+
+// `which`: "last" (RUN_DIR/last.safetensors, the network summary.json
+// describes) or "best" (best.safetensors). Errors name the folder and file.
+RunNetwork load_run_network(const std::string& run_dir, const std::string& which);
+
+}  // namespace mpq::examples
