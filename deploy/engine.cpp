@@ -26,8 +26,12 @@ struct ConvPrimitive {
 };
 
 struct Engine::Layer {
-  std::vector<Requant> rq;  // per output channel
-  std::vector<int> residual_shift;  // per output channel: F + e_res - e_out
+  // Per output channel (deploy/requant.h): M, R (+ 2^(F-1) for a uniform
+  // output: the rounding folded in), F, and F + e_res - e_out (residual).
+  // Each table repeats its out_channels values `block` times: one call of
+  // the requantization loop covers `block` pixels.
+  std::vector<std::int64_t> mul, off, shift, rshift;
+  std::int64_t block = 1;
   // The stem only (its input is pixels p, the network's input (p - mean) / std):
   // 2 mean, and per output position and channel the sum of the weight levels
   // over the taps inside the image, [OH, OW, O].
@@ -103,8 +107,21 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
                   e_out, " by a shift of the fixed point (", res_shift, " bits)");
       }
       check_range(c, layer->stem, in_grid, q, res_shift, res_max);
-      layer->rq.push_back(q);
-      layer->residual_shift.push_back(res_shift);
+      layer->mul.push_back(q.multiplier);
+      layer->off.push_back(q.offset + (c.out.kind == GridKind::uniform
+                                           ? std::int64_t{1} << (q.frac_bits - 1)
+                                           : 0));
+      layer->shift.push_back(q.frac_bits);
+      layer->rshift.push_back(std::max(res_shift, 0));
+    }
+    // block pixels of out_channels values: at least 64 per loop, and a
+    // divisor of the output plane (a block never spans two images).
+    const TensorShape& os = shapes_[static_cast<std::size_t>(c.output)];
+    while (layer->block * c.out_channels < 64 && (os.height * os.width) % (2 * layer->block) == 0)
+      layer->block *= 2;
+    for (auto* v : {&layer->mul, &layer->off, &layer->shift, &layer->rshift}) {
+      const std::vector<std::int64_t> one = *v;
+      for (std::int64_t q = 1; q < layer->block; ++q) v->insert(v->end(), one.begin(), one.end());
     }
     layer->weights_oihw.resize(c.weight.levels.size());
     for (std::size_t i = 0; i < c.weight.levels.size(); ++i)
@@ -147,6 +164,41 @@ std::int64_t Engine::macs_per_image() const {
   }
   return macs + model_.head.weight.numel();
 }
+
+namespace {
+
+// One output pixel's channels onto a uniform grid (deploy/requant.h), with
+// the stem's pixel correction (b: tap sums) and the residual (r) when given.
+// off holds R + 2^(F-1), so that T >> F rounds half away from zero for T > 0
+// and is <= 0 (level 0 after the clamp) otherwise. Each case is one plain
+// loop of int64 arithmetic over the channels, which the compiler vectorises
+// (AVX-512: 64-bit multiplies, per-lane shifts, the narrowing store).
+void requant_row_uniform(const std::int32_t* __restrict a, const std::int32_t* __restrict b,
+                         std::int64_t mean2, const std::uint8_t* __restrict r,
+                         const std::int64_t* __restrict mul, const std::int64_t* __restrict off,
+                         const std::int64_t* __restrict shift,
+                         const std::int64_t* __restrict rshift, std::int64_t top, std::int64_t n,
+                         std::uint8_t* __restrict o) {
+  auto store = [top](std::int64_t l) {
+    l = l < 0 ? 0 : l;
+    return static_cast<std::uint8_t>(l > top ? top : l);
+  };
+  if (b) {
+    for (std::int64_t k = 0; k < n; ++k)
+      o[k] = store(((2 * static_cast<std::int64_t>(a[k]) - mean2 * b[k]) * mul[k] + off[k]) >>
+                   shift[k]);
+  } else if (r) {
+    for (std::int64_t k = 0; k < n; ++k)
+      o[k] = store((static_cast<std::int64_t>(a[k]) * mul[k] + off[k] +
+                    (static_cast<std::int64_t>(r[k]) << rshift[k])) >>
+                   shift[k]);
+  } else {
+    for (std::int64_t k = 0; k < n; ++k)
+      o[k] = store((static_cast<std::int64_t>(a[k]) * mul[k] + off[k]) >> shift[k]);
+  }
+}
+
+}  // namespace
 
 void Engine::conv(std::size_t index, std::int64_t n) {
   const ConvNode& c = model_.convs[index];
@@ -196,7 +248,6 @@ void Engine::conv(std::size_t index, std::int64_t n) {
   const std::int64_t oc = os.channels;
   const std::int32_t* acc = acc_.data();
   std::uint8_t* out = out_buf.data();
-  const Requant* rq = layer.rq.data();
   const Grid& g = c.out;
   const std::uint8_t* res = nullptr;
   TensorShape rs;
@@ -209,29 +260,49 @@ void Engine::conv(std::size_t index, std::int64_t n) {
   }
   const std::int32_t* tap = layer.stem ? layer.tap_sums.data() : nullptr;
   const std::int64_t mean2 = layer.mean2;
-  const int* rshift = layer.residual_shift.data();
-#pragma omp parallel for schedule(static)
-  for (std::int64_t row = 0; row < rows; ++row) {
-    const std::int64_t pix = row % (os.height * os.width);
-    const std::int64_t img = row / (os.height * os.width);
-    const std::int32_t* a = acc + row * oc;
-    std::uint8_t* o = out + row * oc;
-    const std::uint8_t* r = nullptr;
-    if (res) {
-      const std::int64_t y = pix / os.width, x = pix % os.width;
-      r = res + ((img * rs.height + y * rstride) * rs.width + x * rstride) * rs.channels;
-    }
-    const std::int32_t* b = tap ? tap + pix * oc : nullptr;
-    for (std::int64_t k = 0; k < oc; ++k) {
-      std::int64_t v = a[k];
-      if (b) v = 2 * v - mean2 * b[k];
-      std::int64_t t = v * rq[k].multiplier + rq[k].offset;
-      if (r && k >= roff && k < roff + rs.channels)
-        t += static_cast<std::int64_t>(r[k - roff]) << rshift[k];
-      o[k] = static_cast<std::uint8_t>(g.kind == GridKind::uniform
-                                           ? requantize_uniform(t, rq[k].frac_bits, g.top)
-                                           : requantize_pow2(t, rq[k].frac_bits, g.top,
-                                                             g.with_zero));
+  const std::int64_t* mul = layer.mul.data();
+  const std::int64_t* off = layer.off.data();
+  const std::int64_t* shift = layer.shift.data();
+  const std::int64_t* rshift = layer.rshift.data();
+  const std::int64_t top = g.top;
+  const bool uniform = g.kind == GridKind::uniform;
+  // Pixels in blocks of `block` (the per-channel tables repeat that often),
+  // so that each vectorised loop runs over at least 64 values.
+  const std::int64_t block = layer.block;
+  const std::int64_t plane = os.height * os.width;
+#pragma omp parallel
+  {
+    // The residual's levels at their channels for one block (zeros around).
+    std::vector<std::uint8_t> r_block(static_cast<std::size_t>(block * oc), 0);
+#pragma omp for schedule(static)
+    for (std::int64_t row = 0; row < rows; row += block) {
+      const std::int64_t pix = row % plane;
+      const std::int64_t img = row / plane;
+      const std::int32_t* a = acc + row * oc;
+      std::uint8_t* o = out + row * oc;
+      const std::uint8_t* r = nullptr;
+      if (res) {
+        for (std::int64_t q = 0; q < block; ++q) {
+          const std::int64_t y = (pix + q) / os.width, x = (pix + q) % os.width;
+          std::memcpy(
+              r_block.data() + q * oc + roff,
+              res + ((img * rs.height + y * rstride) * rs.width + x * rstride) * rs.channels,
+              static_cast<std::size_t>(rs.channels));
+        }
+        r = r_block.data();
+      }
+      const std::int32_t* b = tap ? tap + pix * oc : nullptr;
+      if (uniform) {
+        requant_row_uniform(a, b, mean2, r, mul, off, shift, rshift, top, block * oc, o);
+      } else {
+        for (std::int64_t k = 0; k < block * oc; ++k) {
+          const std::int64_t v = b ? 2 * static_cast<std::int64_t>(a[k]) - mean2 * b[k] : a[k];
+          const std::int64_t t =
+              v * mul[k] + off[k] + (r ? static_cast<std::int64_t>(r[k]) << rshift[k] : 0);
+          o[k] = static_cast<std::uint8_t>(
+              requantize_pow2(t, static_cast<int>(shift[k]), g.top, g.with_zero));
+        }
+      }
     }
   }
 }
