@@ -338,6 +338,13 @@ void Engine::head(std::int64_t n, EngineOutput& out) {
   }
 }
 
+void Engine::set_levels(int tensor, std::int64_t n, const std::vector<std::uint8_t>& levels) {
+  MPQ_CHECK(tensor > 0 && tensor < model_.num_tensors, "engine: no activation tensor ", tensor);
+  MPQ_CHECK(static_cast<std::int64_t>(levels.size()) == n * shape(tensor).numel(), "engine: ",
+            levels.size(), " levels for ", n, " images of tensor ", tensor);
+  buffers_[static_cast<std::size_t>(tensor)] = levels;
+}
+
 void Engine::run(const std::uint8_t* images, std::int64_t n, std::int64_t channels,
                  std::int64_t height, std::int64_t width, EngineOutput& out, bool keep_levels) {
   const InputSpec& spec = model_.input;

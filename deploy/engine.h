@@ -55,6 +55,15 @@ class Engine {
   void run(const std::uint8_t* images, std::int64_t n, std::int64_t channels,
            std::int64_t height, std::int64_t width, EngineOutput& out, bool keep_levels = false);
 
+  // Layer by layer (comparisons with fake-quant): replace the levels of an
+  // activation tensor of the last batch of n images ([n, H, W, C]), run one
+  // conv on the current levels of its inputs, read a tensor's levels.
+  void set_levels(int tensor, std::int64_t n, const std::vector<std::uint8_t>& levels);
+  void run_conv(std::size_t index, std::int64_t n) { conv(index, n); }
+  const std::vector<std::uint8_t>& levels(int tensor) const {
+    return buffers_[static_cast<std::size_t>(tensor)];
+  }
+
   const IntegerModel& model() const { return model_; }
   const TensorShape& shape(int tensor) const { return shapes_[static_cast<std::size_t>(tensor)]; }
   // Multiply-adds of one image's convolutions and classifier.

@@ -340,6 +340,13 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
   std::vector<std::int64_t> channels(static_cast<std::size_t>(m.num_tensors), 0);
   channels[0] = m.input.channels;
   for (ConvNode& c : m.convs) {
+    // The graph's channels before any data is read: a conv reads a tensor an
+    // earlier layer (or the input) wrote, with that many channels.
+    const auto in = static_cast<std::size_t>(c.input);
+    MPQ_CHECK(channels[in] > 0, name, ": layer ", c.name, " reads tensor ", c.input,
+              ", which no earlier layer writes");
+    MPQ_CHECK(channels[in] == c.in_channels, name, ": layer ", c.name, " has ", c.in_channels,
+              " input channels, but its input tensor ", c.input, " has ", channels[in]);
     const std::size_t before = data.left();
     // Shapes are bounded above, but their product is checked against the file
     // before anything of that size is allocated.
