@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/transforms.h"
+#include "deploy/compare.h"
 #include "deploy/engine.h"
 #include "deploy/export.h"
 #include "deploy/model_file.h"
@@ -100,111 +101,33 @@ InputSpec one_channel() {
   return in;
 }
 
-// Levels that differ, and by how many positions on their grid at most.
-struct Mismatch {
-  std::int64_t values = 0, differ = 0, max_steps = 0;
-  std::string per_layer;  // "name: differ/values; " of the layers that differ
-  void add(const Grid& g, const std::string& name, const std::vector<std::uint8_t>& want,
-           const std::vector<std::uint8_t>& got) {
-    REQUIRE(want.size() == got.size());
-    const std::vector<std::int32_t> levels = g.levels();
-    auto pos = [&](std::uint8_t level) {
-      return std::find(levels.begin(), levels.end(), static_cast<std::int32_t>(level)) -
-             levels.begin();
-    };
-    std::int64_t d = 0;
-    for (std::size_t i = 0; i < want.size(); ++i)
-      if (want[i] != got[i]) {
-        ++d;
-        max_steps = std::max<std::int64_t>(max_steps, std::abs(pos(want[i]) - pos(got[i])));
-      }
-    values += static_cast<std::int64_t>(want.size());
-    differ += d;
-    if (d > 0) per_layer += name + ": " + std::to_string(d) + "/" + std::to_string(want.size()) + "; ";
-  }
-};
-
-struct Comparison {
-  Mismatch end_to_end;  // the engine's own levels all the way
-  Mismatch per_layer;   // each conv run on fake-quant's levels of its inputs
-  std::int64_t agree = 0, images = 0;
-  double max_logit_diff = 0;
-};
-
-// Runs both on `n` fresh images and compares the levels of every layer.
+// Runs both on `n` fresh images (deploy/compare.h).
 Comparison compare(models::Module& net, const IntegerModel& m, std::int64_t n) {
   Engine engine(m);
-  std::map<std::string, Tensor> seen;
-  for (int t = 1; t < m.num_tensors; ++t) {
-    const std::string name = m.tensor_names[static_cast<std::size_t>(t)];
-    auto* act = dynamic_cast<models::ActQuant*>(net.find(name));
-    REQUIRE(act);
-    act->observer = [&seen, name](const Tensor& v) { seen[name] = v; };
-  }
+  FakeQuantComparison cmp(net, engine);
   const Images im = make_images(n, 99);
   EngineOutput out;
-  engine.run(im.pixels.data<std::uint8_t>(), n, 1, 28, 28, out, true);
-  NoGradGuard ng;
-  const std::vector<float> logits = net.forward(net_input(im.pixels)).to_vector<float>();
-  Comparison c;
-  c.images = n;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float* l = logits.data() + i * out.classes;
-    c.agree += std::max_element(l, l + out.classes) - l == out.argmax(i);
-    for (std::int64_t k = 0; k < out.classes; ++k)
-      c.max_logit_diff =
-          std::max(c.max_logit_diff,
-                   std::fabs(static_cast<double>(l[k]) -
-                             out.logits[static_cast<std::size_t>(i * out.classes + k)]));
-  }
-  // Fake-quant's levels, value / step, as [N, H, W, C].
-  std::vector<std::vector<std::uint8_t>> fq(static_cast<std::size_t>(m.num_tensors));
-  for (int t = 1; t < m.num_tensors; ++t) {
-    const Grid& g = m.tensor_grids[static_cast<std::size_t>(t)];
-    const TensorShape& s = engine.shape(t);
-    const std::vector<float> fv = seen.at(m.tensor_names[static_cast<std::size_t>(t)]).to_vector<float>();
-    std::vector<std::uint8_t>& lv = fq[static_cast<std::size_t>(t)];
-    lv.resize(fv.size());
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t ch = 0; ch < s.channels; ++ch)
-        for (std::int64_t p = 0; p < s.height * s.width; ++p) {
-          const double v = std::ldexp(
-              static_cast<double>(
-                  fv[static_cast<std::size_t>((i * s.channels + ch) * s.height * s.width + p)]),
-              -g.step_exp);
-          REQUIRE(v == std::round(v));  // fake-quant values are on the grid
-          REQUIRE(v >= 0);
-          REQUIRE(v <= 255);
-          lv[static_cast<std::size_t>((i * s.height * s.width + p) * s.channels + ch)] =
-              static_cast<std::uint8_t>(v);
-        }
-    c.end_to_end.add(g, m.tensor_names[static_cast<std::size_t>(t)], lv,
-                     out.levels[static_cast<std::size_t>(t)]);
-  }
-  for (std::size_t k = 0; k < m.convs.size(); ++k) {
-    const ConvNode& cv = m.convs[k];
-    if (cv.input > 0) engine.set_levels(cv.input, n, fq[static_cast<std::size_t>(cv.input)]);
-    if (cv.residual)
-      engine.set_levels(cv.residual->tensor, n, fq[static_cast<std::size_t>(cv.residual->tensor)]);
-    engine.run_conv(k, n);
-    c.per_layer.add(cv.out, cv.out_name, fq[static_cast<std::size_t>(cv.output)],
-                    engine.levels(cv.output));
-  }
-  return c;
+  cmp.add(im.pixels.data<std::uint8_t>(), n, 1, 28, 28, im.labels, out);
+  return cmp.result();
+}
+
+std::string describe(const Mismatch& m) {
+  std::string s = std::to_string(m.differ()) + " of " + std::to_string(m.values()) +
+                  " levels differ, at most " + std::to_string(m.max_steps()) + " steps (";
+  for (const LayerMismatch& l : m.layers)
+    if (l.differ) s += l.name + ": " + std::to_string(l.differ) + "; ";
+  return s + ")";
 }
 
 void check_exact(const Comparison& c) {
-  INFO("per layer: " << c.per_layer.differ << " of " << c.per_layer.values
-                     << " levels differ, at most " << c.per_layer.max_steps << " steps ("
-                     << c.per_layer.per_layer << ")");
-  INFO("end to end: " << c.end_to_end.differ << " of " << c.end_to_end.values
-                      << " levels differ, at most " << c.end_to_end.max_steps << " steps ("
-                      << c.end_to_end.per_layer << ")");
+  INFO("per layer: " << describe(c.per_layer));
+  INFO("end to end: " << describe(c.end_to_end));
   // float32 rounding in fake-quant can only move a value that sits within
   // rounding error of a tie: rare, and by one step.
-  CHECK(static_cast<double>(c.per_layer.differ) <= 1e-4 * static_cast<double>(c.per_layer.values));
-  CHECK(c.per_layer.max_steps <= 1);
+  CHECK(c.per_layer.fraction() <= 1e-4);
+  CHECK(c.per_layer.max_steps() <= 1);
   CHECK(c.agree >= c.images - 1);
+  CHECK(std::llabs(c.engine_correct - c.reference_correct) <= 1);
 }
 
 std::string with_crc(std::string bytes) {
@@ -229,8 +152,7 @@ TEST_CASE("deploy: the engine equals fake-quant layer by layer (U3)", "[deploy][
   check_exact(c);
   // Uniform grids: a one-step difference rarely moves the next layer, so the
   // engine's own levels stay as close all the way.
-  CHECK(static_cast<double>(c.end_to_end.differ) <=
-        1e-4 * static_cast<double>(c.end_to_end.values));
+  CHECK(c.end_to_end.fraction() <= 1e-4);
   CHECK(c.max_logit_diff < 0.05);
 }
 

@@ -6,24 +6,22 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "data/cifar.h"
 #include "data/idx.h"
-#include "data/transforms.h"
+#include "deploy/compare.h"
 #include "deploy/engine.h"
 #include "deploy/model_file.h"
 #include "examples/args.h"
 #include "examples/mpq/commands.h"
 #include "examples/run_network.h"
-#include "models/quantized.h"
 #include "train/json.h"
 
 namespace mpq::cli {
@@ -35,18 +33,6 @@ double peak_rss_mb() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
-
-// A level's position on its grid: the level itself (uniform), or 0 for zero
-// and j + 1 for 2^j (power of two), so that one step apart is 1 apart.
-std::int64_t position(const deploy::Grid& g, double level) {
-  if (g.kind == deploy::GridKind::uniform) return std::llround(level);
-  return level <= 0 ? 0 : std::llround(std::log2(level)) + 1;
-}
-
-struct LayerStats {
-  std::string name;
-  std::int64_t values = 0, differ = 0, max_steps = 0;
-};
 
 // `mpq infer FILE ...` as `mpq infer --model FILE ...`.
 std::vector<char*> with_model_flag(int argc, char** argv, std::string& flag) {
@@ -157,72 +143,30 @@ int infer_command(int argc, char** argv) {
             "; the model takes ", m.input.channels,
             m.input.channels == 3 ? " (pass --data DIR for CIFAR-10)" : "");
 
-  // --compare: the run's fake-quant network, its activations observed.
+  // --compare: the run's fake-quant network on the same images (deploy/compare.h).
   examples::RunNetwork ref;
-  std::map<std::string, Tensor> observed;  // per act layer, this batch's output
-  std::vector<LayerStats> stats;
-  const bool compare = !args.str("compare").empty();
-  if (compare) {
+  std::unique_ptr<deploy::FakeQuantComparison> cmp;
+  if (!args.str("compare").empty()) {
     ref = examples::load_run_network(args.str("compare"), args.str("checkpoint"));
     MPQ_CHECK(ref.config.model == m.model && ref.in_channels == m.input.channels, "mpq infer: ",
               args.str("compare"), " trained a ", ref.config.model, " on ", ref.in_channels,
               " channels; the model file holds a ", m.model, " on ", m.input.channels);
-    for (int t = 1; t < m.num_tensors; ++t) {
-      const std::string name = m.tensor_names[static_cast<std::size_t>(t)];
-      auto* act = dynamic_cast<models::ActQuant*>(ref.net->find(name));
-      MPQ_CHECK(act, "mpq infer: the run's network has no activation quantizer '", name, "'");
-      act->observer = [&observed, name](const Tensor& v) { observed[name] = v; };
-      stats.push_back({name, 0, 0, 0});
-    }
+    cmp = std::make_unique<deploy::FakeQuantComparison>(*ref.net, engine);
   }
 
-  std::int64_t correct = 0, ref_correct = 0, agree = 0;
+  std::int64_t correct = 0;
   deploy::EngineOutput out;
   const std::uint8_t* pixels = images.data<std::uint8_t>();
   for (std::int64_t b = 0; b < n; b += batch) {
     const std::int64_t k = std::min(batch, n - b);
-    engine.run(pixels + b * c * h * w, k, c, h, w, out, compare);
-    std::vector<int> top(static_cast<std::size_t>(k));
-    for (std::int64_t i = 0; i < k; ++i) {
-      top[static_cast<std::size_t>(i)] = out.argmax(i);
-      correct += top[static_cast<std::size_t>(i)] == y[static_cast<std::size_t>(b + i)];
+    const std::uint8_t* p = pixels + b * c * h * w;
+    if (cmp) {
+      cmp->add(p, k, c, h, w, std::vector<std::int32_t>(y.begin() + b, y.begin() + b + k), out);
+    } else {
+      engine.run(p, k, c, h, w, out);
     }
-    if (!compare) continue;
-    NoGradGuard ng;
-    // Training's evaluation input: framed in 32x32 and scaled by (p / 255 - 0.5) * 2.
-    const Tensor x = data::normalize_pm1(data::to_float32(
-        data::center_crop(images.narrow(0, b, k), m.input.height, m.input.width)));
-    const std::vector<float> logits = ref.net->forward(x).contiguous().to_vector<float>();
-    const std::int64_t classes = out.classes;
-    for (std::int64_t i = 0; i < k; ++i) {
-      const float* l = logits.data() + i * classes;
-      const int rt = static_cast<int>(std::max_element(l, l + classes) - l);
-      ref_correct += rt == y[static_cast<std::size_t>(b + i)];
-      agree += rt == top[static_cast<std::size_t>(i)];
-    }
-    for (int t = 1; t < m.num_tensors; ++t) {
-      LayerStats& s = stats[static_cast<std::size_t>(t - 1)];
-      const deploy::Grid& g = m.tensor_grids[static_cast<std::size_t>(t)];
-      const deploy::TensorShape& sh = engine.shape(t);
-      const Tensor& v = observed.at(s.name);  // [k, C, H, W] float
-      MPQ_CHECK(v.shape() == (Shape{k, sh.channels, sh.height, sh.width}), "mpq infer: layer ",
-                s.name, ": the fake-quant activation has shape ", shape_str(v.shape()));
-      const std::vector<float> fv = v.contiguous().to_vector<float>();
-      const std::vector<std::uint8_t>& lv = out.levels[static_cast<std::size_t>(t)];
-      for (std::int64_t i = 0; i < k; ++i)
-        for (std::int64_t ch = 0; ch < sh.channels; ++ch)
-          for (std::int64_t p = 0; p < sh.height * sh.width; ++p) {
-            const double fq = std::ldexp(
-                static_cast<double>(fv[static_cast<std::size_t>((i * sh.channels + ch) * sh.height * sh.width + p)]),
-                -g.step_exp);
-            const std::uint8_t lvl =
-                lv[static_cast<std::size_t>((i * sh.height * sh.width + p) * sh.channels + ch)];
-            const std::int64_t d = std::llabs(position(g, fq) - position(g, lvl));
-            ++s.values;
-            if (d != 0 || fq != static_cast<double>(lvl)) ++s.differ;
-            s.max_steps = std::max(s.max_steps, d);
-          }
-    }
+    for (std::int64_t i = 0; i < k; ++i)
+      correct += out.argmax(i) == y[static_cast<std::size_t>(b + i)];
   }
   const double acc = static_cast<double>(correct) / static_cast<double>(n);
   std::printf("%s on %s, %lld test images\n", m.model.c_str(), dataset.c_str(),
@@ -232,35 +176,44 @@ int infer_command(int argc, char** argv) {
                         {"dataset", train::Json(dataset)},
                         {"images", train::Json(n)},
                         {"accuracy", train::Json(acc)}};
-  if (compare) {
-    std::int64_t values = 0, differ = 0, max_steps = 0;
+  if (cmp) {
+    const deploy::Comparison& r = cmp->result();
     train::Json::Array layers;
-    std::printf("\n%-18s %10s %10s %9s\n", "layer", "values", "differ", "max steps");
-    for (const LayerStats& s : stats) {
-      values += s.values;
-      differ += s.differ;
-      max_steps = std::max(max_steps, s.max_steps);
-      std::printf("%-18s %10lld %10lld %9lld\n", s.name.c_str(), static_cast<long long>(s.values),
-                  static_cast<long long>(s.differ), static_cast<long long>(s.max_steps));
-      layers.emplace_back(train::Json::Object{{"name", train::Json(s.name)},
-                                              {"values", train::Json(s.values)},
-                                              {"differ", train::Json(s.differ)},
-                                              {"max_steps", train::Json(s.max_steps)}});
+    std::printf("\nactivation levels that differ from fake-quant's value / step\n");
+    std::printf("%-18s %11s %15s %15s\n", "layer", "values", "per layer", "end to end");
+    for (std::size_t k = 0; k < r.per_layer.layers.size(); ++k) {
+      const deploy::LayerMismatch& l = r.per_layer.layers[k];
+      const deploy::LayerMismatch& e = r.end_to_end.layers[k];
+      std::printf("%-18s %11lld %9lld (%lld) %9lld (%lld)\n", l.name.c_str(),
+                  static_cast<long long>(l.values), static_cast<long long>(l.differ),
+                  static_cast<long long>(l.max_steps), static_cast<long long>(e.differ),
+                  static_cast<long long>(e.max_steps));
+      layers.emplace_back(train::Json::Object{{"name", train::Json(l.name)},
+                                              {"values", train::Json(l.values)},
+                                              {"differ", train::Json(l.differ)},
+                                              {"max_steps", train::Json(l.max_steps)},
+                                              {"differ_end_to_end", train::Json(e.differ)},
+                                              {"max_steps_end_to_end", train::Json(e.max_steps)}});
     }
-    const double ref_acc = static_cast<double>(ref_correct) / static_cast<double>(n);
-    const double agreement = static_cast<double>(agree) / static_cast<double>(n);
-    const double mismatch = values ? static_cast<double>(differ) / static_cast<double>(values) : 0;
+    std::printf("(per layer: each conv on fake-quant's input levels; end to end: on the engine's\n"
+                "own; in parentheses the largest difference in steps)\n");
+    const double ref_acc = static_cast<double>(r.reference_correct) / static_cast<double>(n);
+    const double agreement = static_cast<double>(r.agree) / static_cast<double>(n);
     std::printf("\nfake-quant reference (%s): test accuracy %.2f%%\n", ref.checkpoint.c_str(),
                 100.0 * ref_acc);
     std::printf("top-1 agreement: %.3f%% (%lld of %lld images)\n", 100.0 * agreement,
-                static_cast<long long>(agree), static_cast<long long>(n));
-    std::printf("activation values that differ: %.5f%% (%lld of %lld), at most %lld step%s\n",
-                100.0 * mismatch, static_cast<long long>(differ), static_cast<long long>(values),
-                static_cast<long long>(max_steps), max_steps == 1 ? "" : "s");
+                static_cast<long long>(r.agree), static_cast<long long>(n));
+    std::printf("activation levels that differ: %.5f%% per layer (%lld of %lld, at most %lld "
+                "step), %.5f%% end to end\n",
+                100.0 * r.per_layer.fraction(), static_cast<long long>(r.per_layer.differ()),
+                static_cast<long long>(r.per_layer.values()),
+                static_cast<long long>(r.per_layer.max_steps()), 100.0 * r.end_to_end.fraction());
     j["reference_accuracy"] = train::Json(ref_acc);
     j["top1_agreement"] = train::Json(agreement);
-    j["activation_mismatch_fraction"] = train::Json(mismatch);
-    j["activation_max_steps"] = train::Json(max_steps);
+    j["activation_mismatch_fraction"] = train::Json(r.per_layer.fraction());
+    j["activation_max_steps"] = train::Json(r.per_layer.max_steps());
+    j["activation_mismatch_fraction_end_to_end"] = train::Json(r.end_to_end.fraction());
+    j["max_logit_difference"] = train::Json(r.max_logit_diff);
     j["layers"] = train::Json(std::move(layers));
   }
   if (!args.str("json").empty())
