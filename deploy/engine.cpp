@@ -34,10 +34,13 @@ struct Engine::Layer {
   std::int64_t block = 1;
   // The stem only (its input is pixels p, the network's input (p - mean) / std):
   // 2 mean, and per output position and channel the sum of the weight levels
-  // over the taps inside the image, [OH, OW, O].
+  // over the taps inside the image. That sum depends on the row only through
+  // which kernel rows fall inside (at most 2 kernel + 1 patterns): rows of
+  // [OW, O] sums per pattern, and each output row's pattern.
   bool stem = false;
   std::int64_t mean2 = 0;
-  std::vector<std::int32_t> tap_sums;
+  std::vector<std::vector<std::int32_t>> tap_rows;
+  std::vector<std::int32_t> row_pattern;
   std::vector<std::int8_t> weights_oihw;  // the levels in plain (g)oihw
   std::map<std::int64_t, ConvPrimitive> by_batch;
 };
@@ -115,10 +118,11 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
       layer->rshift.push_back(std::max(res_shift, 0));
     }
     // block pixels of out_channels values: at least 64 per loop, and a
-    // divisor of the output plane (a block never spans two images).
+    // divisor of the output plane (a block never spans two images), and for
+    // the stem of the output row (its tap sums are stored per row).
     const TensorShape& os = shapes_[static_cast<std::size_t>(c.output)];
-    while (layer->block * c.out_channels < 64 && (os.height * os.width) % (2 * layer->block) == 0)
-      layer->block *= 2;
+    const std::int64_t span = layer->stem ? os.width : os.height * os.width;
+    while (layer->block * c.out_channels < 64 && span % (2 * layer->block) == 0) layer->block *= 2;
     for (auto* v : {&layer->mul, &layer->off, &layer->shift, &layer->rshift}) {
       const std::vector<std::int64_t> one = *v;
       for (std::int64_t q = 1; q < layer->block; ++q) v->insert(v->end(), one.begin(), one.end());
@@ -131,23 +135,31 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
       const TensorShape& in = shapes_[0];
       const TensorShape& out = shapes_[static_cast<std::size_t>(c.output)];
       MPQ_CHECK(c.groups == 1, "engine: a grouped stem convolution is not supported");
-      layer->tap_sums.assign(static_cast<std::size_t>(out.height * out.width * c.out_channels), 0);
-      for (std::int64_t y = 0; y < out.height; ++y)
+      std::map<std::pair<std::int64_t, std::int64_t>, std::int32_t> patterns;  // ky range -> index
+      for (std::int64_t y = 0; y < out.height; ++y) {
+        const std::int64_t top = y * c.stride - c.padding;
+        const std::int64_t ky0 = std::max<std::int64_t>(0, -top);
+        const std::int64_t ky1 = std::min<std::int64_t>(c.kernel, in.height - top);
+        const auto [it, added] = patterns.try_emplace(
+            {ky0, ky1}, static_cast<std::int32_t>(layer->tap_rows.size()));
+        layer->row_pattern.push_back(it->second);
+        if (!added) continue;
+        std::vector<std::int32_t> row(static_cast<std::size_t>(out.width * c.out_channels), 0);
         for (std::int64_t x = 0; x < out.width; ++x)
           for (std::int64_t o = 0; o < c.out_channels; ++o) {
             std::int64_t sum = 0;
             for (std::int64_t i = 0; i < c.in_channels; ++i)
-              for (std::int64_t ky = 0; ky < c.kernel; ++ky)
+              for (std::int64_t ky = ky0; ky < ky1; ++ky)
                 for (std::int64_t kx = 0; kx < c.kernel; ++kx) {
-                  const std::int64_t iy = y * c.stride - c.padding + ky;
                   const std::int64_t ix = x * c.stride - c.padding + kx;
-                  if (iy < 0 || iy >= in.height || ix < 0 || ix >= in.width) continue;
+                  if (ix < 0 || ix >= in.width) continue;
                   sum += c.weight.levels[static_cast<std::size_t>(
                       ((o * c.in_channels + i) * c.kernel + ky) * c.kernel + kx)];
                 }
-            layer->tap_sums[static_cast<std::size_t>((y * out.width + x) * c.out_channels + o)] =
-                static_cast<std::int32_t>(sum);
+            row[static_cast<std::size_t>(x * c.out_channels + o)] = static_cast<std::int32_t>(sum);
           }
+        layer->tap_rows.push_back(std::move(row));
+      }
     }
     layers_.push_back(std::move(layer));
   }
@@ -258,7 +270,7 @@ void Engine::conv(std::size_t index, std::int64_t n) {
     rstride = c.residual->stride;
     roff = c.residual->channel_offset;
   }
-  const std::int32_t* tap = layer.stem ? layer.tap_sums.data() : nullptr;
+  const bool stem = layer.stem;
   const std::int64_t mean2 = layer.mean2;
   const std::int64_t* mul = layer.mul.data();
   const std::int64_t* off = layer.off.data();
@@ -291,7 +303,13 @@ void Engine::conv(std::size_t index, std::int64_t n) {
         }
         r = r_block.data();
       }
-      const std::int32_t* b = tap ? tap + pix * oc : nullptr;
+      // The stem's blocks lie inside one output row.
+      const std::int32_t* b =
+          stem ? layer.tap_rows[static_cast<std::size_t>(
+                     layer.row_pattern[static_cast<std::size_t>(pix / os.width)])]
+                         .data() +
+                     (pix % os.width) * oc
+               : nullptr;
       if (uniform) {
         requant_row_uniform(a, b, mean2, r, mul, off, shift, rshift, top, block * oc, o);
       } else {

@@ -11,7 +11,7 @@
 #
 # --seconds N   time per harness (default 30)
 # --runs N      stop each harness after N executions instead (with --seconds as a cap)
-# --only        run only these harnesses (npy checkpoint json ini idx cifar image flags)
+# --only        run only these harnesses (npy checkpoint json ini idx cifar image flags model)
 # New inputs that reach new code go to build-fuzz/corpus/<name> (kept between
 # runs, so a longer campaign continues where the last stopped); the committed
 # seeds are only read.
@@ -37,7 +37,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
-all=(npy checkpoint json ini idx cifar image flags)
+all=(npy checkpoint json ini idx cifar image flags model)
 harnesses=("${all[@]}")
 if [[ -n "$only" ]]; then
   IFS=, read -r -a harnesses <<<"$only"

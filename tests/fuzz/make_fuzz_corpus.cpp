@@ -13,6 +13,7 @@
 
 #include "core/npy.h"
 #include "core/tensor.h"
+#include "deploy/model_file.h"
 #include "train/checkpoint.h"
 
 #define STB_IMAGE_WRITE_STATIC
@@ -86,6 +87,54 @@ int main(int argc, char** argv) {
     train::Checkpoint e;
     e.tensors = {{"z", empty({0}, DType::i8)}};
     train::save_checkpoint(file("checkpoint", "empty_tensor.safetensors"), e);
+  }
+
+  // Integer model files: a two-layer model with a residual add (uniform
+  // grids, a quantized bias) and the same with power-of-two grids.
+  {
+    using namespace mpq::deploy;
+    for (const bool pow2 : {false, true}) {
+      IntegerModel m;
+      m.model = "toy";
+      m.source = "make_fuzz_corpus";
+      m.input.channels = 1;
+      m.input.height = m.input.width = 4;
+      const Grid act = pow2 ? Grid{GridKind::pow2, false, true, 3, -2, 3}
+                            : Grid{GridKind::uniform, false, true, 4, -3, 15};
+      const Grid w = pow2 ? Grid{GridKind::pow2, true, false, 3, -4, 3}
+                          : Grid{GridKind::uniform, true, true, 3, -2, 3};
+      m.num_tensors = 3;
+      m.tensor_names = {"input", "act1", "act2"};
+      m.tensor_grids = {Grid{}, act, act};
+      for (int k = 0; k < 2; ++k) {
+        ConvNode c;
+        c.name = "conv" + std::to_string(k + 1);
+        c.input = k;
+        c.output = k + 1;
+        c.in_channels = k == 0 ? 1 : 2;
+        c.out_channels = 2;
+        c.kernel = 3;
+        c.padding = 1;
+        c.weight.shape = {2, c.in_channels, 3, 3};
+        c.weight.grid = w;
+        const std::vector<std::int32_t> lv = w.levels();
+        for (std::int64_t i = 0; i < c.weight.numel(); ++i)
+          c.weight.levels.push_back(lv[static_cast<std::size_t>(i * 7) % lv.size()]);
+        c.scale = {0.5f, 1.25f};
+        c.shift = {0.125f, -0.25f};
+        if (k == 1) c.residual = Residual{1, 1, 0};
+        c.out = act;
+        c.out_name = m.tensor_names[static_cast<std::size_t>(k + 1)];
+        m.convs.push_back(c);
+      }
+      m.head.input = 2;
+      m.head.classes = 3;
+      m.head.weight = WeightTensor{{3, 2}, w, {}};
+      for (int i = 0; i < 6; ++i)
+        m.head.weight.levels.push_back(w.levels()[static_cast<std::size_t>(i) % w.levels().size()]);
+      m.head.bias = WeightTensor{{3}, w, {w.levels().front(), w.levels().back(), w.levels()[1]}};
+      write("model", pow2 ? "pow2.mpqm" : "uniform.mpqm", serialize_model(m));
+    }
   }
 
   // JSON: a config.json, a log.jsonl line, escapes and nesting.
