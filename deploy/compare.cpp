@@ -78,8 +78,8 @@ FakeQuantComparison::FakeQuantComparison(models::Module& net, Engine& engine)
 FakeQuantComparison::~FakeQuantComparison() {
   const IntegerModel& m = engine_.model();
   for (int t = 1; t < m.num_tensors; ++t)
-    if (auto* act = dynamic_cast<models::ActQuant*>(
-            net_.find(m.tensor_names[static_cast<std::size_t>(t)])))
+    if (auto* act =
+            dynamic_cast<models::ActQuant*>(net_.find(m.tensor_names[static_cast<std::size_t>(t)])))
       act->observer = nullptr;
 }
 
@@ -98,16 +98,16 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
   const Tensor x =
       m.input.mean == 127.5 && m.input.std == 127.5
           ? data::normalize_pm1(framed)  // the paper's (p / 255 - 0.5) * 2, bit for bit
-          : data::normalize(framed, std::vector<float>(static_cast<std::size_t>(channels),
-                                                       static_cast<float>(m.input.mean)),
+          : data::normalize(framed,
+                            std::vector<float>(static_cast<std::size_t>(channels),
+                                               static_cast<float>(m.input.mean)),
                             std::vector<float>(static_cast<std::size_t>(channels),
                                                static_cast<float>(m.input.std)));
   const std::vector<float> logits = net_.forward(x).contiguous().to_vector<float>();
   Comparison& c = result_;
   const std::int64_t classes = out.classes;
-  MPQ_CHECK(static_cast<std::int64_t>(logits.size()) == n * classes,
-            "compare: the network gives ", logits.size(), " logits for ", n, " images of ",
-            classes, " classes");
+  MPQ_CHECK(static_cast<std::int64_t>(logits.size()) == n * classes, "compare: the network gives ",
+            logits.size(), " logits for ", n, " images of ", classes, " classes");
   for (std::int64_t i = 0; i < n; ++i) {
     const float* l = logits.data() + i * classes;
     const int ref = static_cast<int>(std::max_element(l, l + classes) - l);
@@ -118,9 +118,9 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
       c.engine_correct += eng == labels[static_cast<std::size_t>(i)];
     }
     for (std::int64_t k = 0; k < classes; ++k)
-      c.max_logit_diff = std::max(
-          c.max_logit_diff, std::fabs(static_cast<double>(l[k]) -
-                                      out.logits[static_cast<std::size_t>(i * classes + k)]));
+      c.max_logit_diff = std::max(c.max_logit_diff,
+                                  std::fabs(static_cast<double>(l[k]) -
+                                            out.logits[static_cast<std::size_t>(i * classes + k)]));
   }
   c.images += n;
 
@@ -130,9 +130,10 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
     const Grid& g = m.tensor_grids[static_cast<std::size_t>(t)];
     const TensorShape& s = engine_.shape(t);
     const Tensor& v = seen_[static_cast<std::size_t>(t)];
-    MPQ_CHECK(v.defined() && v.shape() == (Shape{n, s.channels, s.height, s.width}), "compare: ",
-              m.tensor_names[static_cast<std::size_t>(t)], ": no fake-quant activation of shape [",
-              n, ", ", s.channels, ", ", s.height, ", ", s.width, "]");
+    MPQ_CHECK(v.defined() && v.shape() == (Shape{n, s.channels, s.height, s.width}),
+              "compare: ", m.tensor_names[static_cast<std::size_t>(t)],
+              ": no fake-quant activation of shape [", n, ", ", s.channels, ", ", s.height, ", ",
+              s.width, "]");
     const std::vector<float> fv = v.contiguous().to_vector<float>();
     std::vector<std::uint8_t>& lv = fq[static_cast<std::size_t>(t)];
     lv.resize(fv.size());
@@ -143,9 +144,9 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
           const double level = std::ldexp(
               static_cast<double>(fv[static_cast<std::size_t>((i * s.channels + ch) * plane + p)]),
               -g.step_exp);
-          MPQ_CHECK(level == std::round(level) && level >= 0 && level <= 255, "compare: ",
-                    m.tensor_names[static_cast<std::size_t>(t)], ": the fake-quant value ",
-                    level, " steps is not a level of its grid");
+          MPQ_CHECK(level == std::round(level) && level >= 0 && level <= 255,
+                    "compare: ", m.tensor_names[static_cast<std::size_t>(t)],
+                    ": the fake-quant value ", level, " steps is not a level of its grid");
           lv[static_cast<std::size_t>((i * plane + p) * s.channels + ch)] =
               static_cast<std::uint8_t>(level);
         }
@@ -157,8 +158,7 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
     const ConvNode& cv = m.convs[k];
     if (cv.input > 0) engine_.set_levels(cv.input, n, fq[static_cast<std::size_t>(cv.input)]);
     if (cv.residual)
-      engine_.set_levels(cv.residual->tensor, n,
-                         fq[static_cast<std::size_t>(cv.residual->tensor)]);
+      engine_.set_levels(cv.residual->tensor, n, fq[static_cast<std::size_t>(cv.residual->tensor)]);
     engine_.run_conv(k, n);
     count(c.per_layer.layers[static_cast<std::size_t>(cv.output - 1)], cv.out,
           fq[static_cast<std::size_t>(cv.output)], engine_.levels(cv.output));

@@ -32,7 +32,7 @@ struct Mismatch {
 };
 
 struct Comparison {
-  std::int64_t images = 0, agree = 0;          // top-1 agreement
+  std::int64_t images = 0, agree = 0;  // top-1 agreement
   std::int64_t engine_correct = 0, reference_correct = 0;
   double max_logit_diff = 0;
   Mismatch end_to_end, per_layer;

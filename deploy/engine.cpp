@@ -106,14 +106,13 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
         const int e_res = m.tensor_grids[static_cast<std::size_t>(c.residual->tensor)].step_exp;
         res_shift = q.frac_bits + e_res - e_out;
         MPQ_CHECK(res_shift >= 0 && res_shift <= 62, "engine: layer ", c.name,
-                  ": the residual's step 2^", e_res, " cannot be aligned to the output's 2^",
-                  e_out, " by a shift of the fixed point (", res_shift, " bits)");
+                  ": the residual's step 2^", e_res, " cannot be aligned to the output's 2^", e_out,
+                  " by a shift of the fixed point (", res_shift, " bits)");
       }
       check_range(c, layer->stem, in_grid, q, res_shift, res_max);
       layer->mul.push_back(q.multiplier);
-      layer->off.push_back(q.offset + (c.out.kind == GridKind::uniform
-                                           ? std::int64_t{1} << (q.frac_bits - 1)
-                                           : 0));
+      layer->off.push_back(
+          q.offset + (c.out.kind == GridKind::uniform ? std::int64_t{1} << (q.frac_bits - 1) : 0));
       layer->shift.push_back(q.frac_bits);
       layer->rshift.push_back(std::max(res_shift, 0));
     }
@@ -140,8 +139,8 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
         const std::int64_t top = y * c.stride - c.padding;
         const std::int64_t ky0 = std::max<std::int64_t>(0, -top);
         const std::int64_t ky1 = std::min<std::int64_t>(c.kernel, in.height - top);
-        const auto [it, added] = patterns.try_emplace(
-            {ky0, ky1}, static_cast<std::int32_t>(layer->tap_rows.size()));
+        const auto [it, added] =
+            patterns.try_emplace({ky0, ky1}, static_cast<std::int32_t>(layer->tap_rows.size()));
         layer->row_pattern.push_back(it->second);
         if (!added) continue;
         std::vector<std::int32_t> row(static_cast<std::size_t>(out.width * c.out_channels), 0);
@@ -223,18 +222,17 @@ void Engine::conv(std::size_t index, std::int64_t n) {
     const memory::dims dst_dims{n, os.channels, os.height, os.width};
     const memory::dims wei_dims =
         c.groups == 1 ? memory::dims{c.out_channels, c.in_channels, c.kernel, c.kernel}
-                      : memory::dims{c.groups, c.out_channels / c.groups,
-                                     c.in_channels / c.groups, c.kernel, c.kernel};
+                      : memory::dims{c.groups, c.out_channels / c.groups, c.in_channels / c.groups,
+                                     c.kernel, c.kernel};
     const memory::desc src(src_dims, memory::data_type::u8, memory::format_tag::nhwc);
     const memory::desc dst(dst_dims, memory::data_type::s32, memory::format_tag::nhwc);
     const memory::desc wei_any(wei_dims, memory::data_type::s8, memory::format_tag::any);
-    const memory::desc wei_plain(wei_dims, memory::data_type::s8,
-                                 c.groups == 1 ? memory::format_tag::oihw
-                                               : memory::format_tag::goihw);
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
-                                      dnnl::algorithm::convolution_direct, src, wei_any, dst,
-                                      {c.stride, c.stride}, {c.padding, c.padding},
-                                      {c.padding, c.padding});
+    const memory::desc wei_plain(
+        wei_dims, memory::data_type::s8,
+        c.groups == 1 ? memory::format_tag::oihw : memory::format_tag::goihw);
+    dnnl::convolution_forward::desc d(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wei_any, dst,
+        {c.stride, c.stride}, {c.padding, c.padding}, {c.padding, c.padding});
     ConvPrimitive p;
     p.pd = dnnl::convolution_forward::primitive_desc(d, cpu::onednn::engine());
     p.prim = dnnl::convolution_forward(p.pd);
@@ -248,7 +246,9 @@ void Engine::conv(std::size_t index, std::int64_t n) {
   std::vector<std::uint8_t>& in_buf = buffers_[static_cast<std::size_t>(c.input)];
   std::vector<std::uint8_t>& out_buf = buffers_[static_cast<std::size_t>(c.output)];
   const std::int64_t rows = n * os.height * os.width;  // output pixels
-  acc_.resize(static_cast<std::size_t>(rows * os.channels));
+  // The sums of the largest layer so far (run_convolutions_only reuses it).
+  if (acc_.size() < static_cast<std::size_t>(rows * os.channels))
+    acc_.resize(static_cast<std::size_t>(rows * os.channels));
   out_buf.resize(static_cast<std::size_t>(rows * os.channels));
   memory src(p.pd.src_desc(), cpu::onednn::engine(), in_buf.data());
   memory dst(p.pd.dst_desc(), cpu::onednn::engine(), acc_.data());
@@ -306,7 +306,7 @@ void Engine::conv(std::size_t index, std::int64_t n) {
       // The stem's blocks lie inside one output row.
       const std::int32_t* b =
           stem ? layer.tap_rows[static_cast<std::size_t>(
-                     layer.row_pattern[static_cast<std::size_t>(pix / os.width)])]
+                                    layer.row_pattern[static_cast<std::size_t>(pix / os.width)])]
                          .data() +
                      (pix % os.width) * oc
                : nullptr;
@@ -332,7 +332,8 @@ void Engine::head(std::int64_t n, EngineOutput& out) {
   const Grid& g = model_.tensor_grids[static_cast<std::size_t>(h.input)];
   // logits = 2^(e_w + e_in) / (H W) * sum_c w_c S_c + bias, S_c the sum of
   // the channel's levels: integers until this one scaling.
-  const double scale = pow2(h.weight.grid.step_exp + g.step_exp) / static_cast<double>(s.height * s.width);
+  const double scale =
+      pow2(h.weight.grid.step_exp + g.step_exp) / static_cast<double>(s.height * s.width);
   out.batch = n;
   out.classes = h.classes;
   out.logits.assign(static_cast<std::size_t>(n * h.classes), 0.0);
@@ -340,26 +341,44 @@ void Engine::head(std::int64_t n, EngineOutput& out) {
     std::vector<std::int64_t> sums(static_cast<std::size_t>(s.channels), 0);
     const std::uint8_t* p = in.data() + i * s.numel();
     for (std::int64_t q = 0; q < s.height * s.width; ++q)
-      for (std::int64_t c = 0; c < s.channels; ++c) sums[static_cast<std::size_t>(c)] += p[q * s.channels + c];
+      for (std::int64_t c = 0; c < s.channels; ++c)
+        sums[static_cast<std::size_t>(c)] += p[q * s.channels + c];
     for (std::int64_t k = 0; k < h.classes; ++k) {
       std::int64_t acc = 0;
       for (std::int64_t c = 0; c < s.channels; ++c)
-        acc += static_cast<std::int64_t>(h.weight.levels[static_cast<std::size_t>(k * s.channels + c)]) *
+        acc += static_cast<std::int64_t>(
+                   h.weight.levels[static_cast<std::size_t>(k * s.channels + c)]) *
                sums[static_cast<std::size_t>(c)];
       double logit = static_cast<double>(acc) * scale;
       if (h.bias)
         logit += std::ldexp(static_cast<double>(h.bias->levels[static_cast<std::size_t>(k)]),
                             h.bias->grid.step_exp);
-      if (!h.float_bias.empty()) logit += static_cast<double>(h.float_bias[static_cast<std::size_t>(k)]);
+      if (!h.float_bias.empty())
+        logit += static_cast<double>(h.float_bias[static_cast<std::size_t>(k)]);
       out.logits[static_cast<std::size_t>(i * h.classes + k)] = logit;
     }
   }
 }
 
+void Engine::run_convolutions_only(std::int64_t n) {
+  for (std::size_t k = 0; k < model_.convs.size(); ++k) {
+    const ConvNode& c = model_.convs[k];
+    auto it = layers_[k]->by_batch.find(n);
+    MPQ_CHECK(it != layers_[k]->by_batch.end(), "engine: no batch of ", n, " has run yet");
+    ConvPrimitive& p = it->second;
+    memory src(p.pd.src_desc(), cpu::onednn::engine(),
+               buffers_[static_cast<std::size_t>(c.input)].data());
+    memory dst(p.pd.dst_desc(), cpu::onednn::engine(), acc_.data());
+    p.prim.execute(cpu::onednn::stream(),
+                   {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst}});
+  }
+  cpu::onednn::stream().wait();
+}
+
 void Engine::set_levels(int tensor, std::int64_t n, const std::vector<std::uint8_t>& levels) {
   MPQ_CHECK(tensor > 0 && tensor < model_.num_tensors, "engine: no activation tensor ", tensor);
-  MPQ_CHECK(static_cast<std::int64_t>(levels.size()) == n * shape(tensor).numel(), "engine: ",
-            levels.size(), " levels for ", n, " images of tensor ", tensor);
+  MPQ_CHECK(static_cast<std::int64_t>(levels.size()) == n * shape(tensor).numel(),
+            "engine: ", levels.size(), " levels for ", n, " images of tensor ", tensor);
   buffers_[static_cast<std::size_t>(tensor)] = levels;
 }
 
@@ -370,8 +389,8 @@ void Engine::run(const std::uint8_t* images, std::int64_t n, std::int64_t channe
   MPQ_CHECK(channels == spec.channels, "engine: images of ", channels,
             " channels; the model takes ", spec.channels);
   MPQ_CHECK(height >= 1 && width >= 1 && height <= spec.height && width <= spec.width,
-            "engine: images of ", height, "x", width, " do not fit the model's ", spec.height,
-            "x", spec.width, " frame");
+            "engine: images of ", height, "x", width, " do not fit the model's ", spec.height, "x",
+            spec.width, " frame");
   // Frame (zero pixels around, floor(half) above and left) and NCHW -> NHWC.
   std::vector<std::uint8_t>& x = buffers_[0];
   x.assign(static_cast<std::size_t>(n * spec.height * spec.width * spec.channels), 0);
@@ -380,9 +399,9 @@ void Engine::run(const std::uint8_t* images, std::int64_t n, std::int64_t channe
     for (std::int64_t c = 0; c < channels; ++c)
       for (std::int64_t y = 0; y < height; ++y)
         for (std::int64_t xx = 0; xx < width; ++xx)
-          x[static_cast<std::size_t>(((i * spec.height + y + top) * spec.width + xx + left) *
-                                         spec.channels +
-                                     c)] = images[((i * channels + c) * height + y) * width + xx];
+          x[static_cast<std::size_t>(
+              ((i * spec.height + y + top) * spec.width + xx + left) * spec.channels + c)] =
+              images[((i * channels + c) * height + y) * width + xx];
   for (std::size_t k = 0; k < model_.convs.size(); ++k) conv(k, n);
   head(n, out);
   if (keep_levels) {

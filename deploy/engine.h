@@ -52,8 +52,8 @@ class Engine {
   // images: uint8 pixels [n, channels, height, width], height and width at
   // most the model's frame (smaller images are centred in it with zero
   // pixels: floor(half) of the margin above and left, as data::center_crop).
-  void run(const std::uint8_t* images, std::int64_t n, std::int64_t channels,
-           std::int64_t height, std::int64_t width, EngineOutput& out, bool keep_levels = false);
+  void run(const std::uint8_t* images, std::int64_t n, std::int64_t channels, std::int64_t height,
+           std::int64_t width, EngineOutput& out, bool keep_levels = false);
 
   // Layer by layer (comparisons with fake-quant): replace the levels of an
   // activation tensor of the last batch of n images ([n, H, W, C]), run one
@@ -66,11 +66,16 @@ class Engine {
 
   const IntegerModel& model() const { return model_; }
   const TensorShape& shape(int tensor) const { return shapes_[static_cast<std::size_t>(tensor)]; }
+  // Only the oneDNN int8 convolutions of the last batch size run (after a
+  // run() of n images), on whatever levels the buffers hold: what the
+  // engine's arithmetic costs without requantization, framing or the head
+  // (the bench's int8 roofline).
+  void run_convolutions_only(std::int64_t n);
   // Multiply-adds of one image's convolutions and classifier.
   std::int64_t macs_per_image() const;
 
  private:
-  struct Layer;   // per conv: requantization tables, oneDNN state per batch size
+  struct Layer;  // per conv: requantization tables, oneDNN state per batch size
   void conv(std::size_t index, std::int64_t n);
   void head(std::int64_t n, EngineOutput& out);
 

@@ -47,8 +47,8 @@ struct Builder {
   }
 
   // conv, bn and act are layer paths; returns the output tensor.
-  int conv_bn_act(const std::string& conv, const std::string& bn, const std::string& act,
-                  int input, std::optional<Residual> residual = std::nullopt) {
+  int conv_bn_act(const std::string& conv, const std::string& bn, const std::string& act, int input,
+                  std::optional<Residual> residual = std::nullopt) {
     auto& c = need<models::QConv2d>(net, conv, model);
     auto& b = need<models::BatchNorm2d>(net, bn, model);
     auto& a = need<models::ActQuant>(net, act, model);
@@ -60,7 +60,8 @@ struct Builder {
     const auto& p = c.params;
     MPQ_CHECK(p.stride[0] == p.stride[1] && p.padding[0] == p.padding[1] && p.dilation[0] == 1 &&
                   p.dilation[1] == 1 && c.weight.shape()[2] == c.weight.shape()[3],
-              "export: layer ", conv, ": the engine takes square kernels, strides and paddings "
+              "export: layer ", conv,
+              ": the engine takes square kernels, strides and paddings "
               "without dilation");
     ConvNode n;
     n.name = conv;
@@ -110,8 +111,8 @@ Grid grid_of(const quant::Quantizer& q, const std::string& what) {
     g.with_zero = true;
     g.step_exp = exact_pow2(v.d, what, "step d");
     const double levels = std::round(v.qmax / v.d);  // half away from zero, as the kernels
-    MPQ_CHECK(levels >= 1 && levels <= 255, what, ": ", levels, " levels (q_max ", v.qmax,
-              ", d ", v.d, ")");
+    MPQ_CHECK(levels >= 1 && levels <= 255, what, ": ", levels, " levels (q_max ", v.qmax, ", d ",
+              v.d, ")");
     g.top = static_cast<int>(levels);
   } else {
     g.kind = GridKind::pow2;
@@ -181,8 +182,8 @@ IntegerModel lower_network(models::Module& net, const std::string& model, const 
   HeadNode& head = b.out.head;
   head.input = x;
   head.classes = fc.weight.shape()[0];
-  head.weight = weight_levels(*fc.weight_q, fc.weight, grid_of(*fc.weight_q, "fc.weight"),
-                              "fc.weight");
+  head.weight =
+      weight_levels(*fc.weight_q, fc.weight, grid_of(*fc.weight_q, "fc.weight"), "fc.weight");
   if (fc.bias.defined()) {
     if (fc.bias_q) {
       head.bias = weight_levels(*fc.bias_q, fc.bias, grid_of(*fc.bias_q, "fc.bias"), "fc.bias");

@@ -96,8 +96,7 @@ std::vector<std::int32_t> levels_of_codes(const Grid& grid,
   std::vector<std::int32_t> out(codes.size());
   for (std::size_t i = 0; i < codes.size(); ++i) {
     MPQ_CHECK(codes[i] >= 0 && static_cast<std::size_t>(codes[i]) < all.size(), "code ", codes[i],
-              " at index ", i, " is outside the grid's ", all.size(), " levels (", grid.str(),
-              ")");
+              " at index ", i, " is outside the grid's ", all.size(), " levels (", grid.str(), ")");
     out[i] = all[static_cast<std::size_t>(codes[i])];
   }
   return out;
@@ -126,13 +125,13 @@ void IntegerModel::check() const {
   MPQ_CHECK(input.channels >= 1 && input.channels <= 4096 && input.height >= 1 &&
                 input.height <= 4096 && input.width >= 1 && input.width <= 4096,
             "model: input ", input.channels, "x", input.height, "x", input.width, " out of range");
-  MPQ_CHECK(input.std > 0 && input.mean >= 0 && input.mean <= 255, "model: input mean ",
-            input.mean, " and std ", input.std, " are not a pixel scaling");
+  MPQ_CHECK(input.std > 0 && input.mean >= 0 && input.mean <= 255, "model: input mean ", input.mean,
+            " and std ", input.std, " are not a pixel scaling");
   MPQ_CHECK(num_tensors >= 2 && num_tensors <= 100000, "model: ", num_tensors, " tensors");
   MPQ_CHECK(static_cast<int>(tensor_names.size()) == num_tensors &&
                 static_cast<int>(tensor_grids.size()) == num_tensors,
-            "model: tensor names and grids for ", tensor_names.size(), " and ",
-            tensor_grids.size(), " of ", num_tensors, " tensors");
+            "model: tensor names and grids for ", tensor_names.size(), " and ", tensor_grids.size(),
+            " of ", num_tensors, " tensors");
   MPQ_CHECK(!convs.empty(), "model: no convolution");
   std::vector<std::int64_t> channels(static_cast<std::size_t>(num_tensors), -1);
   std::vector<std::int64_t> height(channels.size(), -1), width(channels.size(), -1);
@@ -153,13 +152,12 @@ void IntegerModel::check() const {
                   c.out_channels % c.groups == 0 && c.out_channels <= 65536,
               what, ": ", c.in_channels, " -> ", c.out_channels, " channels in ", c.groups,
               " groups");
-    MPQ_CHECK(c.kernel >= 1 && c.kernel <= 15 && c.stride >= 1 && c.stride <= 8 &&
-                  c.padding >= 0 && c.padding < c.kernel,
+    MPQ_CHECK(c.kernel >= 1 && c.kernel <= 15 && c.stride >= 1 && c.stride <= 8 && c.padding >= 0 &&
+                  c.padding < c.kernel,
               what, ": kernel ", c.kernel, ", stride ", c.stride, ", padding ", c.padding);
     check_weight(c.weight, what);
-    MPQ_CHECK((c.weight.shape == std::vector<std::int64_t>{c.out_channels,
-                                                           c.in_channels / c.groups, c.kernel,
-                                                           c.kernel}),
+    MPQ_CHECK((c.weight.shape == std::vector<std::int64_t>{c.out_channels, c.in_channels / c.groups,
+                                                           c.kernel, c.kernel}),
               what, ": weight shape does not match its channels and kernel");
     MPQ_CHECK(static_cast<std::int64_t>(c.scale.size()) == c.out_channels &&
                   static_cast<std::int64_t>(c.shift.size()) == c.out_channels,
@@ -209,9 +207,9 @@ void IntegerModel::check() const {
     MPQ_CHECK((head.bias->shape == std::vector<std::int64_t>{head.classes}),
               "model: classifier bias shape does not match ", head.classes, " classes");
   }
-  MPQ_CHECK(head.float_bias.empty() || static_cast<std::int64_t>(head.float_bias.size()) ==
-                                           head.classes,
-            "model: ", head.float_bias.size(), " float biases for ", head.classes, " classes");
+  MPQ_CHECK(
+      head.float_bias.empty() || static_cast<std::int64_t>(head.float_bias.size()) == head.classes,
+      "model: ", head.float_bias.size(), " float biases for ", head.classes, " classes");
   MPQ_CHECK(!(head.bias && !head.float_bias.empty()), "model: a quantized and a float bias");
 }
 

@@ -52,7 +52,8 @@ struct Grid {
 };
 
 // The b-bit codes of `levels` on `grid` and back (see the file comment).
-std::vector<std::int32_t> codes_of_levels(const Grid& grid, const std::vector<std::int32_t>& levels);
+std::vector<std::int32_t> codes_of_levels(const Grid& grid,
+                                          const std::vector<std::int32_t>& levels);
 std::vector<std::int32_t> levels_of_codes(const Grid& grid, const std::vector<std::int32_t>& codes);
 
 struct WeightTensor {
@@ -71,8 +72,8 @@ struct InputSpec {
 };
 
 struct Residual {
-  int tensor = -1;          // the block's input
-  std::int64_t stride = 1;  // option A shortcut: every stride-th row and column
+  int tensor = -1;                  // the block's input
+  std::int64_t stride = 1;          // option A shortcut: every stride-th row and column
   std::int64_t channel_offset = 0;  // ... and its channels placed from this one on (zeros around)
 };
 
@@ -97,12 +98,12 @@ struct HeadNode {
 };
 
 struct IntegerModel {
-  std::string model;                // the zoo name, e.g. "resnet20"
-  std::string source;               // what it was exported from (run folder, checkpoint)
+  std::string model;   // the zoo name, e.g. "resnet20"
+  std::string source;  // what it was exported from (run folder, checkpoint)
   InputSpec input;
-  std::vector<ConvNode> convs;      // in execution order
+  std::vector<ConvNode> convs;  // in execution order
   HeadNode head;
-  int num_tensors = 1;              // activation tensors, 0 the input
+  int num_tensors = 1;                    // activation tensors, 0 the input
   std::vector<std::string> tensor_names;  // per tensor: the quantizer that wrote it ("input": 0)
   std::vector<Grid> tensor_grids;         // per tensor (tensor 0: unused)
 

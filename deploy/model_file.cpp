@@ -55,8 +55,11 @@ std::uint32_t get_u32(const std::string& s, std::size_t at) {
 
 train::Json grid_json(const Grid& g) {
   return train::Json::Array{train::Json(g.kind == GridKind::uniform ? 0 : 1),
-                            train::Json(g.is_signed ? 1 : 0), train::Json(g.with_zero ? 1 : 0),
-                            train::Json(g.bits), train::Json(g.step_exp), train::Json(g.top)};
+                            train::Json(g.is_signed ? 1 : 0),
+                            train::Json(g.with_zero ? 1 : 0),
+                            train::Json(g.bits),
+                            train::Json(g.step_exp),
+                            train::Json(g.top)};
 }
 
 void put_floats(std::string& out, const std::vector<float>& v) {
@@ -151,7 +154,8 @@ class DataCursor {
     const bool two_complement = w.grid.kind == GridKind::uniform && w.grid.is_signed;
     const auto bytes = take(packed_size(w.numel(), w.grid.bits), what);
     try {
-      w.levels = levels_of_codes(w.grid, unpack_codes(bytes, w.numel(), w.grid.bits, two_complement));
+      w.levels =
+          levels_of_codes(w.grid, unpack_codes(bytes, w.numel(), w.grid.bits, two_complement));
     } catch (const Error& e) {
       MPQ_FAIL(name_, ": ", what, ": ", e.what());
     }
@@ -183,10 +187,10 @@ std::string serialize_model(const IntegerModel& m, ModelFileSizes* sizes) {
     Json::Array res;
     if (c.residual)
       res = {Json(c.residual->tensor), Json(c.residual->stride), Json(c.residual->channel_offset)};
-    convs.emplace_back(Json::Array{Json(c.name), Json(c.input), Json(c.output),
-                                   Json(c.in_channels), Json(c.out_channels), Json(c.kernel),
-                                   Json(c.stride), Json(c.padding), Json(c.groups),
-                                   grid_json(c.weight.grid), Json(std::move(res))});
+    convs.emplace_back(Json::Array{Json(c.name), Json(c.input), Json(c.output), Json(c.in_channels),
+                                   Json(c.out_channels), Json(c.kernel), Json(c.stride),
+                                   Json(c.padding), Json(c.groups), grid_json(c.weight.grid),
+                                   Json(std::move(res))});
   }
   Json header = Json::Object{
       {"format", Json(kFormat)},
@@ -309,8 +313,8 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
     if (!res.empty()) {
       if (res.size() != 3) r.fail(where + " residual", "expected [] or [tensor, stride, offset]");
       Residual rd;
-      rd.tensor = static_cast<int>(r.integer(res[0], where + " residual tensor", 1,
-                                             m.num_tensors - 1));
+      rd.tensor =
+          static_cast<int>(r.integer(res[0], where + " residual tensor", 1, m.num_tensors - 1));
       rd.stride = r.integer(res[1], where + " residual stride", 1, 8);
       rd.channel_offset = r.integer(res[2], where + " residual channel offset", 0, 65536);
       c.residual = rd;

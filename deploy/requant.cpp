@@ -40,8 +40,7 @@ std::int32_t requantize_uniform(std::int64_t t, int frac_bits, std::int32_t top)
 std::int32_t requantize_pow2(std::int64_t t, int frac_bits, int top, bool with_zero) {
   // With t = T / 2^F: zero below 2^-1/2, i.e. T^2 < 2^(2F - 1).
   const auto tt = static_cast<u128>(t > 0 ? t : 0);
-  if (t <= 0 || tt * tt < (static_cast<u128>(1) << (2 * frac_bits - 1)))
-    return with_zero ? 0 : 1;
+  if (t <= 0 || tt * tt < (static_cast<u128>(1) << (2 * frac_bits - 1))) return with_zero ? 0 : 1;
   // 2^k <= t < 2^(k+1) with k = floor(log2 T) - F; round(log2 t) is k + 1
   // from 2^(k + 1/2) on: T^2 >= 2^(2(k + F) + 1).
   const int lg = std::bit_width(static_cast<std::uint64_t>(t)) - 1;  // floor(log2 T)

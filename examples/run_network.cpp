@@ -27,7 +27,7 @@ RunNetwork load_run_network(const std::string& run_dir, const std::string& which
   }
   RunNetwork r;
   // The program's own flags tell which one wrote the run.
-  r.program = saved.count("fashion-dir") ? "resnet_cifar"
+  r.program = saved.count("fashion-dir")   ? "resnet_cifar"
               : saved.count("train-split") ? "imagenet"
                                            : "";
   MPQ_CHECK(!r.program.empty(), config_path,
@@ -43,10 +43,9 @@ RunNetwork load_run_network(const std::string& run_dir, const std::string& which
   for (const auto& [k, v] : saved)
     if (!declared.count(k)) args.add(k, v, "");
   args.apply_saved(saved);
-  const std::vector<std::string> zoo = r.program == "imagenet"
-                                           ? std::vector<std::string>{"resnet18", "mobilenet_v2"}
-                                           : std::vector<std::string>{"resnet20", "resnet32",
-                                                                      "resnet56"};
+  const std::vector<std::string> zoo =
+      r.program == "imagenet" ? std::vector<std::string>{"resnet18", "mobilenet_v2"}
+                              : std::vector<std::string>{"resnet20", "resnet32", "resnet56"};
   try {
     r.config = parse_experiment_config(r.program, zoo, args);
   } catch (const Error& e) {
@@ -57,8 +56,7 @@ RunNetwork load_run_network(const std::string& run_dir, const std::string& which
   r.data = saved.count("data") ? saved.at("data") : "";
 
   r.checkpoint = run_dir + "/" + which + ".safetensors";
-  MPQ_CHECK(std::filesystem::exists(r.checkpoint), "'", run_dir, "' has no ", which,
-            ".safetensors",
+  MPQ_CHECK(std::filesystem::exists(r.checkpoint), "'", run_dir, "' has no ", which, ".safetensors",
             which == "best" ? " (written only when an epoch meets every memory target; try "
                               "--checkpoint last)"
                             : " (the run has not finished an epoch of the quantized phase)");

@@ -14,7 +14,7 @@
 namespace mpq::examples {
 
 struct RunNetwork {
-  std::string program;     // resnet_cifar or imagenet
+  std::string program;  // resnet_cifar or imagenet
   ExperimentConfig config;
   std::string data;        // the run's --data ("": Fashion-MNIST for resnet_cifar)
   std::string checkpoint;  // the file the weights came from

@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <optional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,7 +40,7 @@ namespace {
 // few steps of training move the weights, the batch-norm statistics and the
 // quantizers away from their initial values.
 struct Images {
-  Tensor pixels;                 // uint8 [N, 1, 28, 28]
+  Tensor pixels;  // uint8 [N, 1, 28, 28]
   std::vector<std::int32_t> labels;
 };
 
@@ -134,9 +134,9 @@ std::string with_crc(std::string bytes) {
   // Recomputes the trailing CRC-32 after an edit, so that the edit itself is
   // what the reader meets.
   bytes.resize(bytes.size() - 4);
-  const auto crc = static_cast<std::uint32_t>(
-      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
-            static_cast<uInt>(bytes.size())));
+  const auto crc = static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0),
+                                                    reinterpret_cast<const Bytef*>(bytes.data()),
+                                                    static_cast<uInt>(bytes.size())));
   for (int k = 0; k < 4; ++k) bytes.push_back(static_cast<char>((crc >> (8 * k)) & 0xff));
   return bytes;
 }
@@ -156,7 +156,8 @@ TEST_CASE("deploy: the engine equals fake-quant layer by layer (U3)", "[deploy][
   CHECK(c.max_logit_diff < 0.05);
 }
 
-TEST_CASE("deploy: the engine equals fake-quant layer by layer (power of two)", "[deploy][engine]") {
+TEST_CASE("deploy: the engine equals fake-quant layer by layer (power of two)",
+          "[deploy][engine]") {
   // Power-of-two grids learning q_max at 3 bits (the paper's baseline): the
   // weights span 2^0..2^3 steps, within int8. (A learned P3 grid may grow
   // beyond 2^6 steps, which int8 weights cannot hold; export refuses it.)
@@ -263,7 +264,11 @@ TEST_CASE("deploy: the model file round-trips and accounts for every byte", "[de
 TEST_CASE("deploy: every grid's levels round-trip through their codes", "[deploy][file]") {
   for (int bits = 2; bits <= 8; ++bits)
     for (bool is_signed : {true, false}) {
-      Grid u{GridKind::uniform, is_signed, true, bits, 0,
+      Grid u{GridKind::uniform,
+             is_signed,
+             true,
+             bits,
+             0,
              is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1};
       const auto lv = u.levels();
       const auto codes = codes_of_levels(u, lv);
@@ -273,7 +278,8 @@ TEST_CASE("deploy: every grid's levels round-trip through their codes", "[deploy
       for (bool zero : {true, false}) {
         // The largest K whose levels fit b bits.
         int k = 0;
-        while (static_cast<int>(Grid{GridKind::pow2, is_signed, zero, bits, 0, k + 1}.levels().size()) <=
+        while (static_cast<int>(
+                   Grid{GridKind::pow2, is_signed, zero, bits, 0, k + 1}.levels().size()) <=
                    (1 << bits) &&
                k + 1 <= 7)
           ++k;
@@ -330,9 +336,9 @@ TEST_CASE("deploy: corrupt, truncated and foreign model files are refused", "[de
                     Contains("not valid JSON"));
   CHECK_THROWS_WITH(parse_model_file(edit_header("[1, 32, 32,", "[0, 32, 32,"), "f"),
                     Contains("input channels"));
-  CHECK_THROWS_WITH(parse_model_file(edit_header("\"conv1\", 0, 1, 1, 16", "\"conv1\", 0, 1, 2, 16"),
-                                     "f"),
-                    Contains("input channels"));
+  CHECK_THROWS_WITH(
+      parse_model_file(edit_header("\"conv1\", 0, 1, 1, 16", "\"conv1\", 0, 1, 2, 16"), "f"),
+      Contains("input channels"));
   CHECK_THROWS_WITH(load_model_file("/nonexistent/model.mpqm"), Contains("cannot open"));
 }
 

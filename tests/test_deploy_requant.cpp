@@ -38,7 +38,7 @@ TEST_CASE("requant: the multiplier of a float32 scale is exact", "[deploy]") {
   }
   CHECK(make_requant(0.0, 1.5).offset == fixed(1.5, 30));
   CHECK_THROWS_AS(make_requant(std::nan(""), 0), Error);
-  CHECK_THROWS_AS(make_requant(1e12, 0), Error);    // beyond the range of F
+  CHECK_THROWS_AS(make_requant(1e12, 0), Error);     // beyond the range of F
   CHECK_THROWS_AS(make_requant(1e-3, 1e20), Error);  // the offset overflows
 }
 
@@ -108,8 +108,8 @@ TEST_CASE("requant: the integer rules equal the fake-quant kernels", "[deploy]")
   SECTION("power of two") {
     for (bool with_zero : {true, false})
       for (int top : {0, 2, 5, 7}) {
-        const Tensor q = quant::quantize_pow2(x, scalar_tensor(d), scalar_tensor(std::ldexp(d, top)),
-                                              false, with_zero);
+        const Tensor q = quant::quantize_pow2(x, scalar_tensor(d),
+                                              scalar_tensor(std::ldexp(d, top)), false, with_zero);
         const std::vector<float> qv = q.to_vector<float>();
         for (std::size_t i = 0; i < ys.size(); ++i) {
           INFO("y = " << ys[i] << ", K = " << top << (with_zero ? ", with zero" : ""));

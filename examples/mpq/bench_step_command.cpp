@@ -51,6 +51,9 @@ int bench_step_command(int argc, char** argv) {
   args.add("warmup", "3", "untimed steps before timing");
   args.add("threads", "0", "threads for oneDNN and mpq's kernels (0: OpenMP's default)");
   args.add("seed", "0", "seed of the model and the generated data");
+  args.add("in-channels", "0",
+           "input channels (0: the model's usual, 3 for the ResNets; the main job's Fashion-MNIST "
+           "runs have 1)");
   args.add("device", "cpu", "cpu, cuda or cuda:N");
   args.add_switch("tf32", "CUDA: allow TF32 tensor cores for float32 convolutions and matmuls");
   args.add_switch("print-loss",
@@ -69,10 +72,11 @@ int bench_step_command(int argc, char** argv) {
 
   models::ModelOptions o;
   o.seed = static_cast<std::uint64_t>(args.integer("seed", 0, std::int64_t{1} << 62));
+  o.in_channels = args.integer("in-channels", 0, 64);
   if (quant_name != "none")
     o.quant = models::QuantConfig::learned(quant::parse_parametrization(quant_name), 4, 4);
   auto model = models::make_model(name, o);
-  Shape in_shape = models::model_input_shape(name);
+  Shape in_shape = models::model_input_shape(name, o.in_channels);
   in_shape[0] = batch;
   const std::int64_t classes = [&] {
     NoGradGuard ng;

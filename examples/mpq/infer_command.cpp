@@ -47,15 +47,18 @@ std::vector<char*> with_model_flag(int argc, char** argv, std::string& flag) {
 int bench(deploy::Engine& engine, std::int64_t batch, double seconds) {
   const deploy::InputSpec& in = engine.model().input;
   Generator gen(1);
-  std::vector<std::uint8_t> images(static_cast<std::size_t>(batch * in.channels * in.height * in.width));
+  std::vector<std::uint8_t> images(
+      static_cast<std::size_t>(batch * in.channels * in.height * in.width));
   for (auto& p : images) p = static_cast<std::uint8_t>(gen.below(256));
   deploy::EngineOutput out;
   using clock = std::chrono::steady_clock;
   // Warm-up: primitives created, weights reordered, buffers sized.
-  for (int k = 0; k < 3; ++k) engine.run(images.data(), batch, in.channels, in.height, in.width, out);
+  for (int k = 0; k < 3; ++k)
+    engine.run(images.data(), batch, in.channels, in.height, in.width, out);
   std::vector<double> times;
   const auto start = clock::now();
-  while (std::chrono::duration<double>(clock::now() - start).count() < seconds || times.size() < 5) {
+  while (std::chrono::duration<double>(clock::now() - start).count() < seconds ||
+         times.size() < 5) {
     const auto t0 = clock::now();
     engine.run(images.data(), batch, in.channels, in.height, in.width, out);
     times.push_back(std::chrono::duration<double>(clock::now() - t0).count());
@@ -63,11 +66,25 @@ int bench(deploy::Engine& engine, std::int64_t batch, double seconds) {
   std::sort(times.begin(), times.end());
   const double median = times[times.size() / 2];
   const double macs = static_cast<double>(engine.macs_per_image()) * static_cast<double>(batch);
-  std::printf("%s, batch %lld, %d threads: %zu runs, median %.3f ms per batch (%.3f ms per image), "
-              "%.1f GMAC/s\n",
-              engine.model().model.c_str(), static_cast<long long>(batch), num_threads(),
-              times.size(), 1e3 * median, 1e3 * median / static_cast<double>(batch),
-              macs / median / 1e9);
+  // The roofline: the same int8 convolutions alone, as many runs.
+  std::vector<double> conv_times;
+  for (std::size_t k = 0; k < times.size(); ++k) {
+    const auto t0 = clock::now();
+    engine.run_convolutions_only(batch);
+    conv_times.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  std::sort(conv_times.begin(), conv_times.end());
+  const double conv_median = conv_times[conv_times.size() / 2];
+  std::printf(
+      "%s, batch %lld, %d threads: %zu runs, median %.3f ms per batch (%.3f ms per image), "
+      "%.1f GMAC/s\n",
+      engine.model().model.c_str(), static_cast<long long>(batch), num_threads(), times.size(),
+      1e3 * median, 1e3 * median / static_cast<double>(batch), macs / median / 1e9);
+  std::printf(
+      "int8 convolutions alone (oneDNN, the roofline): %.1f images/s, %.1f GMAC/s; the "
+      "engine reaches %.1f%% of it\n",
+      static_cast<double>(batch) / conv_median, macs / conv_median / 1e9,
+      100.0 * conv_median / median);
   std::printf("images_per_s=%.1f peak_rss_mb=%.1f\n", static_cast<double>(batch) / median,
               peak_rss_mb());
   return 0;
@@ -139,8 +156,8 @@ int infer_command(int argc, char** argv) {
   images = images.narrow(0, 0, n).contiguous();
   const std::vector<std::int32_t> y = labels.narrow(0, 0, n).contiguous().to_vector<std::int32_t>();
   const std::int64_t c = images.shape()[1], h = images.shape()[2], w = images.shape()[3];
-  MPQ_CHECK(c == m.input.channels, "mpq infer: ", dataset, " has ", c, " channel", c == 1 ? "" : "s",
-            "; the model takes ", m.input.channels,
+  MPQ_CHECK(c == m.input.channels, "mpq infer: ", dataset, " has ", c, " channel",
+            c == 1 ? "" : "s", "; the model takes ", m.input.channels,
             m.input.channels == 3 ? " (pass --data DIR for CIFAR-10)" : "");
 
   // --compare: the run's fake-quant network on the same images (deploy/compare.h).
@@ -148,9 +165,10 @@ int infer_command(int argc, char** argv) {
   std::unique_ptr<deploy::FakeQuantComparison> cmp;
   if (!args.str("compare").empty()) {
     ref = examples::load_run_network(args.str("compare"), args.str("checkpoint"));
-    MPQ_CHECK(ref.config.model == m.model && ref.in_channels == m.input.channels, "mpq infer: ",
-              args.str("compare"), " trained a ", ref.config.model, " on ", ref.in_channels,
-              " channels; the model file holds a ", m.model, " on ", m.input.channels);
+    MPQ_CHECK(ref.config.model == m.model && ref.in_channels == m.input.channels,
+              "mpq infer: ", args.str("compare"), " trained a ", ref.config.model, " on ",
+              ref.in_channels, " channels; the model file holds a ", m.model, " on ",
+              m.input.channels);
     cmp = std::make_unique<deploy::FakeQuantComparison>(*ref.net, engine);
   }
 
@@ -195,19 +213,21 @@ int infer_command(int argc, char** argv) {
                                               {"differ_end_to_end", train::Json(e.differ)},
                                               {"max_steps_end_to_end", train::Json(e.max_steps)}});
     }
-    std::printf("(per layer: each conv on fake-quant's input levels; end to end: on the engine's\n"
-                "own; in parentheses the largest difference in steps)\n");
+    std::printf(
+        "(per layer: each conv on fake-quant's input levels; end to end: on the engine's\n"
+        "own; in parentheses the largest difference in steps)\n");
     const double ref_acc = static_cast<double>(r.reference_correct) / static_cast<double>(n);
     const double agreement = static_cast<double>(r.agree) / static_cast<double>(n);
     std::printf("\nfake-quant reference (%s): test accuracy %.2f%%\n", ref.checkpoint.c_str(),
                 100.0 * ref_acc);
     std::printf("top-1 agreement: %.3f%% (%lld of %lld images)\n", 100.0 * agreement,
                 static_cast<long long>(r.agree), static_cast<long long>(n));
-    std::printf("activation levels that differ: %.5f%% per layer (%lld of %lld, at most %lld "
-                "step), %.5f%% end to end\n",
-                100.0 * r.per_layer.fraction(), static_cast<long long>(r.per_layer.differ()),
-                static_cast<long long>(r.per_layer.values()),
-                static_cast<long long>(r.per_layer.max_steps()), 100.0 * r.end_to_end.fraction());
+    std::printf(
+        "activation levels that differ: %.5f%% per layer (%lld of %lld, at most %lld "
+        "step), %.5f%% end to end\n",
+        100.0 * r.per_layer.fraction(), static_cast<long long>(r.per_layer.differ()),
+        static_cast<long long>(r.per_layer.values()),
+        static_cast<long long>(r.per_layer.max_steps()), 100.0 * r.end_to_end.fraction());
     j["reference_accuracy"] = train::Json(ref_acc);
     j["top1_agreement"] = train::Json(agreement);
     j["activation_mismatch_fraction"] = train::Json(r.per_layer.fraction());

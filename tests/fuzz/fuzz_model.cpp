@@ -25,9 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string bytes(reinterpret_cast<const char*>(data), size);
   try_parse(bytes);
   if (size >= 4) {
-    const auto crc = static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0),
-                                                      reinterpret_cast<const Bytef*>(data),
-                                                      static_cast<uInt>(size - 4)));
+    const auto crc = static_cast<std::uint32_t>(crc32(
+        crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(data), static_cast<uInt>(size - 4)));
     for (int k = 0; k < 4; ++k)
       bytes[size - 4 + static_cast<std::size_t>(k)] = static_cast<char>((crc >> (8 * k)) & 0xff);
     try_parse(bytes);
