@@ -114,6 +114,14 @@ Grid grid_of(const quant::Quantizer& q, const std::string& what) {
     MPQ_CHECK(levels >= 1 && levels <= 255, what, ": ", levels, " levels (q_max ", v.qmax, ", d ",
               v.d, ")");
     g.top = static_cast<int>(levels);
+    // U2 with its power-of-two step can use more levels than its b holds
+    // (docs/method.md section 2: up to sqrt(2) L_b), and fake-quant computes
+    // with all of them: the packed width is what the levels need.
+    int need = 1;
+    while ((std::int64_t{1} << need) - 1 < g.top) ++need;
+    g.bits = std::max(g.bits, need + (g.is_signed ? 1 : 0));
+    MPQ_CHECK(g.bits <= 8, what, ": ", g.top, " levels need ", g.bits,
+              " bits; the integer engine and the packed file take up to 8");
   } else {
     g.kind = GridKind::pow2;
     g.step_exp = exact_pow2(v.qmin, what, "q_min");

@@ -67,13 +67,15 @@ Tensor net_input(const Tensor& pixels) {
   return data::normalize_pm1(data::to_float32(data::center_crop(pixels, 32, 32)));
 }
 
-std::shared_ptr<models::Module> trained_resnet(const models::QuantConfig& q) {
+std::shared_ptr<models::Module> trained_resnet(const models::QuantConfig& q,
+                                              const std::string& model = "resnet20",
+                                              int steps = 6) {
   models::ModelOptions o;
   o.in_channels = 1;
   o.num_classes = 4;
   o.seed = 5;
   o.quant = q;
-  auto net = models::make_model("resnet20", o);
+  auto net = models::make_model(model, o);
   net->train();
   train::SgdOptions so;
   so.lr = 0.05;
@@ -82,7 +84,7 @@ std::shared_ptr<models::Module> trained_resnet(const models::QuantConfig& q) {
   for (const Tensor& q : net->quantizer_parameters()) params.push_back(q);
   train::Sgd opt(params, so);
   const Images im = make_images(96, 1);
-  for (int step = 0; step < 6; ++step) {
+  for (int step = 0; step < steps; ++step) {
     const std::int64_t b = (step % 3) * 32;
     const Tensor x = net_input(im.pixels.narrow(0, b, 32));
     const std::vector<std::int32_t> y(im.labels.begin() + b, im.labels.begin() + b + 32);
@@ -170,6 +172,16 @@ TEST_CASE("deploy: the engine equals fake-quant layer by layer (power of two)",
   CHECK(m.tensor_grids[1].kind == GridKind::pow2);
   const Comparison c = compare(*net, m, 32);
   check_exact(c);
+}
+
+TEST_CASE("deploy: the deeper CIFAR ResNets export and run", "[deploy][engine]") {
+  // resnet32 and resnet56: the same graph with more blocks per stage.
+  for (const char* name : {"resnet32", "resnet56"}) {
+    auto net = trained_resnet(models::QuantConfig::learned(quant::Parametrization::U2, 4, 4), name, 1);
+    const IntegerModel m = lower_network(*net, name, one_channel());
+    CHECK(m.convs.size() == (std::string(name) == "resnet32" ? 31u : 55u));
+    check_exact(compare(*net, m, 4));
+  }
 }
 
 TEST_CASE("deploy: residual adds align steps by exact shifts", "[deploy][engine]") {
