@@ -30,7 +30,9 @@ struct Engine::Layer {
   // output: the rounding folded in), F, and F + e_res - e_out (residual).
   // Each table repeats its out_channels values `block` times: one call of
   // the requantization loop covers `block` pixels.
-  std::vector<std::int64_t> mul, off, shift, rshift;
+  // M fits int32 (|M| < 2^31), so M * sum is one 32 x 32 -> 64-bit multiply.
+  std::vector<std::int32_t> mul;
+  std::vector<std::int64_t> off, shift, rshift;
   std::int64_t block = 1;
   // The stem only (its input is pixels p, the network's input (p - mean) / std):
   // 2 mean, and per output position and channel the sum of the weight levels
@@ -59,6 +61,9 @@ void check_range(const ConvNode& c, bool stem, const Grid& in, const Requant& q,
   const double taps = static_cast<double>(c.in_channels / c.groups * c.kernel * c.kernel);
   const double x_max = stem ? 1020.0 : static_cast<double>(in.max_level());
   const double acc = taps * static_cast<double>(c.weight.grid.max_level()) * x_max;
+  // The stem forms 2 S - 2 mean B in int32.
+  MPQ_CHECK(!stem || acc < 0x1p31, "engine: layer ", c.name, ": ", taps,
+            " taps are too many for the stem's int32 correction");
   const double t = acc * std::fabs(static_cast<double>(q.multiplier)) +
                    std::fabs(static_cast<double>(q.offset)) +
                    (res_shift >= 0 ? static_cast<double>(res_max) * pow2(res_shift) : 0.0);
@@ -110,22 +115,27 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
                   " by a shift of the fixed point (", res_shift, " bits)");
       }
       check_range(c, layer->stem, in_grid, q, res_shift, res_max);
-      layer->mul.push_back(q.multiplier);
+      layer->mul.push_back(static_cast<std::int32_t>(q.multiplier));
       layer->off.push_back(
           q.offset + (c.out.kind == GridKind::uniform ? std::int64_t{1} << (q.frac_bits - 1) : 0));
       layer->shift.push_back(q.frac_bits);
       layer->rshift.push_back(std::max(res_shift, 0));
     }
-    // block pixels of out_channels values: at least 64 per loop, and a
+    // block pixels of out_channels values: about 1024 per loop (fewer calls;
+    // the tables stay in L1), and a
     // divisor of the output plane (a block never spans two images), and for
     // the stem of the output row (its tap sums are stored per row).
     const TensorShape& os = shapes_[static_cast<std::size_t>(c.output)];
     const std::int64_t span = layer->stem ? os.width : os.height * os.width;
-    while (layer->block * c.out_channels < 64 && span % (2 * layer->block) == 0) layer->block *= 2;
-    for (auto* v : {&layer->mul, &layer->off, &layer->shift, &layer->rshift}) {
-      const std::vector<std::int64_t> one = *v;
-      for (std::int64_t q = 1; q < layer->block; ++q) v->insert(v->end(), one.begin(), one.end());
-    }
+    while (layer->block * c.out_channels < 1024 && span % (2 * layer->block) == 0) layer->block *= 2;
+    auto repeat = [block = layer->block](auto& v) {
+      const auto one = v;
+      for (std::int64_t q = 1; q < block; ++q) v.insert(v.end(), one.begin(), one.end());
+    };
+    repeat(layer->mul);
+    repeat(layer->off);
+    repeat(layer->shift);
+    repeat(layer->rshift);
     layer->weights_oihw.resize(c.weight.levels.size());
     for (std::size_t i = 0; i < c.weight.levels.size(); ++i)
       layer->weights_oihw[i] = static_cast<std::int8_t>(c.weight.levels[i]);
@@ -186,7 +196,7 @@ namespace {
 // (AVX-512: 64-bit multiplies, per-lane shifts, the narrowing store).
 void requant_row_uniform(const std::int32_t* __restrict a, const std::int32_t* __restrict b,
                          std::int64_t mean2, const std::uint8_t* __restrict r,
-                         const std::int64_t* __restrict mul, const std::int64_t* __restrict off,
+                         const std::int32_t* __restrict mul, const std::int64_t* __restrict off,
                          const std::int64_t* __restrict shift,
                          const std::int64_t* __restrict rshift, std::int64_t top, std::int64_t n,
                          std::uint8_t* __restrict o) {
@@ -196,16 +206,19 @@ void requant_row_uniform(const std::int32_t* __restrict a, const std::int32_t* _
   };
   if (b) {
     for (std::int64_t k = 0; k < n; ++k)
-      o[k] = store(((2 * static_cast<std::int64_t>(a[k]) - mean2 * b[k]) * mul[k] + off[k]) >>
+      o[k] = store((static_cast<std::int64_t>(2 * a[k] - static_cast<std::int32_t>(mean2) * b[k]) *
+                        mul[k] +
+                    off[k]) >>
                    shift[k]);
   } else if (r) {
     for (std::int64_t k = 0; k < n; ++k)
-      o[k] = store((static_cast<std::int64_t>(a[k]) * mul[k] + off[k] +
+      o[k] = store((static_cast<std::int64_t>(a[k]) * static_cast<std::int64_t>(mul[k]) + off[k] +
                     (static_cast<std::int64_t>(r[k]) << rshift[k])) >>
                    shift[k]);
   } else {
     for (std::int64_t k = 0; k < n; ++k)
-      o[k] = store((static_cast<std::int64_t>(a[k]) * mul[k] + off[k]) >> shift[k]);
+      o[k] = store((static_cast<std::int64_t>(a[k]) * static_cast<std::int64_t>(mul[k]) + off[k]) >>
+                   shift[k]);
   }
 }
 
@@ -272,14 +285,14 @@ void Engine::conv(std::size_t index, std::int64_t n) {
   }
   const bool stem = layer.stem;
   const std::int64_t mean2 = layer.mean2;
-  const std::int64_t* mul = layer.mul.data();
+  const std::int32_t* mul = layer.mul.data();
   const std::int64_t* off = layer.off.data();
   const std::int64_t* shift = layer.shift.data();
   const std::int64_t* rshift = layer.rshift.data();
   const std::int64_t top = g.top;
   const bool uniform = g.kind == GridKind::uniform;
   // Pixels in blocks of `block` (the per-channel tables repeat that often),
-  // so that each vectorised loop runs over at least 64 values.
+  // so that each vectorised loop runs over about 1024 values.
   const std::int64_t block = layer.block;
   const std::int64_t plane = os.height * os.width;
 #pragma omp parallel
