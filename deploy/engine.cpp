@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <omp.h>
+
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/error.h"
@@ -127,7 +129,8 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
     // the stem of the output row (its tap sums are stored per row).
     const TensorShape& os = shapes_[static_cast<std::size_t>(c.output)];
     const std::int64_t span = layer->stem ? os.width : os.height * os.width;
-    while (layer->block * c.out_channels < 1024 && span % (2 * layer->block) == 0) layer->block *= 2;
+    while (layer->block * c.out_channels < 1024 && span % (2 * layer->block) == 0)
+      layer->block *= 2;
     auto repeat = [block = layer->block](auto& v) {
       const auto one = v;
       for (std::int64_t q = 1; q < block; ++q) v.insert(v.end(), one.begin(), one.end());
@@ -172,7 +175,8 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
     }
     layers_.push_back(std::move(layer));
   }
-  buffers_.resize(static_cast<std::size_t>(m.num_tensors));
+  spaces_.resize(1);
+  spaces_[0].buffers.resize(static_cast<std::size_t>(m.num_tensors));
 }
 
 Engine::~Engine() = default;
@@ -206,10 +210,10 @@ void requant_row_uniform(const std::int32_t* __restrict a, const std::int32_t* _
   };
   if (b) {
     for (std::int64_t k = 0; k < n; ++k)
-      o[k] = store((static_cast<std::int64_t>(2 * a[k] - static_cast<std::int32_t>(mean2) * b[k]) *
-                        mul[k] +
-                    off[k]) >>
-                   shift[k]);
+      o[k] = store(
+          (static_cast<std::int64_t>(2 * a[k] - static_cast<std::int32_t>(mean2) * b[k]) * mul[k] +
+           off[k]) >>
+          shift[k]);
   } else if (r) {
     for (std::int64_t k = 0; k < n; ++k)
       o[k] = store((static_cast<std::int64_t>(a[k]) * static_cast<std::int64_t>(mul[k]) + off[k] +
@@ -224,13 +228,13 @@ void requant_row_uniform(const std::int32_t* __restrict a, const std::int32_t* _
 
 }  // namespace
 
-void Engine::conv(std::size_t index, std::int64_t n) {
-  const ConvNode& c = model_.convs[index];
-  Layer& layer = *layers_[index];
-  const TensorShape& is = shapes_[static_cast<std::size_t>(c.input)];
-  const TensorShape& os = shapes_[static_cast<std::size_t>(c.output)];
-  auto it = layer.by_batch.find(n);
-  if (it == layer.by_batch.end()) {
+void Engine::prepare(std::int64_t n) {
+  for (std::size_t index = 0; index < model_.convs.size(); ++index) {
+    const ConvNode& c = model_.convs[index];
+    Layer& layer = *layers_[index];
+    if (layer.by_batch.count(n)) continue;
+    const TensorShape& is = shapes_[static_cast<std::size_t>(c.input)];
+    const TensorShape& os = shapes_[static_cast<std::size_t>(c.output)];
     const memory::dims src_dims{n, is.channels, is.height, is.width};
     const memory::dims dst_dims{n, os.channels, os.height, os.width};
     const memory::dims wei_dims =
@@ -247,43 +251,66 @@ void Engine::conv(std::size_t index, std::int64_t n) {
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wei_any, dst,
         {c.stride, c.stride}, {c.padding, c.padding}, {c.padding, c.padding});
     ConvPrimitive p;
-    p.pd = dnnl::convolution_forward::primitive_desc(d, cpu::onednn::engine());
+    // The caller's scratchpad (one per workspace): threads running the same
+    // primitive at once must not share oneDNN's.
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    p.pd = dnnl::convolution_forward::primitive_desc(d, attr, cpu::onednn::engine());
     p.prim = dnnl::convolution_forward(p.pd);
     // The weights once into the primitive's int8 layout (oneDNN copies them).
     memory plain(wei_plain, cpu::onednn::engine(), layer.weights_oihw.data());
     p.weights = memory(p.pd.weights_desc(), cpu::onednn::engine());
     cpu::onednn::reorder(plain, p.weights);
-    it = layer.by_batch.emplace(n, std::move(p)).first;
+    layer.by_batch.emplace(n, std::move(p));
   }
+}
+
+void Engine::conv(std::size_t index, std::int64_t n, Workspace& ws, bool parallel, bool requant) {
+  const ConvNode& c = model_.convs[index];
+  Layer& layer = *layers_[index];
+  const TensorShape& os = shapes_[static_cast<std::size_t>(c.output)];
+  const auto it = layer.by_batch.find(n);
+  MPQ_CHECK(it != layer.by_batch.end(), "engine: no primitive for a batch of ", n);
   ConvPrimitive& p = it->second;
-  std::vector<std::uint8_t>& in_buf = buffers_[static_cast<std::size_t>(c.input)];
-  std::vector<std::uint8_t>& out_buf = buffers_[static_cast<std::size_t>(c.output)];
+  std::vector<std::uint8_t>& in_buf = ws.buffers[static_cast<std::size_t>(c.input)];
+  std::vector<std::uint8_t>& out_buf = ws.buffers[static_cast<std::size_t>(c.output)];
   const std::int64_t rows = n * os.height * os.width;  // output pixels
-  // The sums of the largest layer so far (run_convolutions_only reuses it).
-  if (acc_.size() < static_cast<std::size_t>(rows * os.channels))
-    acc_.resize(static_cast<std::size_t>(rows * os.channels));
+  // The sums of the largest layer so far (never shrinks).
+  if (ws.acc.size() < static_cast<std::size_t>(rows * os.channels))
+    ws.acc.resize(static_cast<std::size_t>(rows * os.channels));
   out_buf.resize(static_cast<std::size_t>(rows * os.channels));
+  // A stream per call: streams are not shared between threads. Inside a
+  // parallel region (throughput mode) oneDNN runs on the calling thread.
+  dnnl::stream stream(cpu::onednn::engine());
+  const memory::desc scratch_desc = p.pd.scratchpad_desc();
+  if (ws.scratch.size() < scratch_desc.get_size()) ws.scratch.resize(scratch_desc.get_size());
   memory src(p.pd.src_desc(), cpu::onednn::engine(), in_buf.data());
-  memory dst(p.pd.dst_desc(), cpu::onednn::engine(), acc_.data());
-  p.prim.execute(cpu::onednn::stream(),
-                 {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst}});
-  cpu::onednn::stream().wait();
+  memory dst(p.pd.dst_desc(), cpu::onednn::engine(), ws.acc.data());
+  memory scratch(scratch_desc, cpu::onednn::engine(), ws.scratch.data());
+  p.prim.execute(stream, {{DNNL_ARG_SRC, src},
+                          {DNNL_ARG_WEIGHTS, p.weights},
+                          {DNNL_ARG_DST, dst},
+                          {DNNL_ARG_SCRATCHPAD, scratch}});
+  stream.wait();
+  if (!requant) return;
 
   // Requantization (deploy/requant.h), one output pixel (all channels) at a time.
   const std::int64_t oc = os.channels;
-  const std::int32_t* acc = acc_.data();
+  const std::int32_t* acc = ws.acc.data();
   std::uint8_t* out = out_buf.data();
   const Grid& g = c.out;
   const std::uint8_t* res = nullptr;
   TensorShape rs;
   std::int64_t rstride = 1, roff = 0;
   if (c.residual) {
-    res = buffers_[static_cast<std::size_t>(c.residual->tensor)].data();
+    res = ws.buffers[static_cast<std::size_t>(c.residual->tensor)].data();
     rs = shapes_[static_cast<std::size_t>(c.residual->tensor)];
     rstride = c.residual->stride;
     roff = c.residual->channel_offset;
   }
   const bool stem = layer.stem;
+  // An identity shortcut (same shape, no offset) is read where it lies.
+  const bool identity = res && rstride == 1 && roff == 0 && rs.channels == oc;
   const std::int64_t mean2 = layer.mean2;
   const std::int32_t* mul = layer.mul.data();
   const std::int64_t* off = layer.off.data();
@@ -295,10 +322,11 @@ void Engine::conv(std::size_t index, std::int64_t n) {
   // so that each vectorised loop runs over about 1024 values.
   const std::int64_t block = layer.block;
   const std::int64_t plane = os.height * os.width;
-#pragma omp parallel
+#pragma omp parallel if (parallel)
   {
     // The residual's levels at their channels for one block (zeros around).
-    std::vector<std::uint8_t> r_block(static_cast<std::size_t>(block * oc), 0);
+    std::vector<std::uint8_t> r_block(res && !identity ? static_cast<std::size_t>(block * oc) : 0,
+                                      0);
 #pragma omp for schedule(static)
     for (std::int64_t row = 0; row < rows; row += block) {
       const std::int64_t pix = row % plane;
@@ -306,13 +334,15 @@ void Engine::conv(std::size_t index, std::int64_t n) {
       const std::int32_t* a = acc + row * oc;
       std::uint8_t* o = out + row * oc;
       const std::uint8_t* r = nullptr;
-      if (res) {
+      if (res && identity) {
+        r = res + row * oc;  // the same layout as the output: read in place
+      } else if (res) {
         for (std::int64_t q = 0; q < block; ++q) {
           const std::int64_t y = (pix + q) / os.width, x = (pix + q) % os.width;
-          std::memcpy(
-              r_block.data() + q * oc + roff,
-              res + ((img * rs.height + y * rstride) * rs.width + x * rstride) * rs.channels,
-              static_cast<std::size_t>(rs.channels));
+          const std::uint8_t* from =
+              res + ((img * rs.height + y * rstride) * rs.width + x * rstride) * rs.channels;
+          std::uint8_t* to = r_block.data() + q * oc + roff;
+          for (std::int64_t ch = 0; ch < rs.channels; ++ch) to[ch] = from[ch];
         }
         r = r_block.data();
       }
@@ -338,20 +368,18 @@ void Engine::conv(std::size_t index, std::int64_t n) {
   }
 }
 
-void Engine::head(std::int64_t n, EngineOutput& out) {
+void Engine::head(std::int64_t n, const Workspace& ws, double* logits) const {
   const HeadNode& h = model_.head;
   const TensorShape& s = shapes_[static_cast<std::size_t>(h.input)];
-  const std::vector<std::uint8_t>& in = buffers_[static_cast<std::size_t>(h.input)];
+  const std::vector<std::uint8_t>& in = ws.buffers[static_cast<std::size_t>(h.input)];
   const Grid& g = model_.tensor_grids[static_cast<std::size_t>(h.input)];
   // logits = 2^(e_w + e_in) / (H W) * sum_c w_c S_c + bias, S_c the sum of
-  // the channel's levels: integers until this one scaling.
+  // the channel's levels: integers until this one scaling (docs/integer.md section 5).
   const double scale =
       pow2(h.weight.grid.step_exp + g.step_exp) / static_cast<double>(s.height * s.width);
-  out.batch = n;
-  out.classes = h.classes;
-  out.logits.assign(static_cast<std::size_t>(n * h.classes), 0.0);
+  std::vector<std::int64_t> sums(static_cast<std::size_t>(s.channels));
   for (std::int64_t i = 0; i < n; ++i) {
-    std::vector<std::int64_t> sums(static_cast<std::size_t>(s.channels), 0);
+    std::fill(sums.begin(), sums.end(), 0);
     const std::uint8_t* p = in.data() + i * s.numel();
     for (std::int64_t q = 0; q < s.height * s.width; ++q)
       for (std::int64_t c = 0; c < s.channels; ++c)
@@ -368,31 +396,55 @@ void Engine::head(std::int64_t n, EngineOutput& out) {
                             h.bias->grid.step_exp);
       if (!h.float_bias.empty())
         logit += static_cast<double>(h.float_bias[static_cast<std::size_t>(k)]);
-      out.logits[static_cast<std::size_t>(i * h.classes + k)] = logit;
+      logits[i * h.classes + k] = logit;
     }
   }
 }
 
+bool Engine::throughput_mode(std::int64_t n, bool keep_levels) const {
+  return !keep_levels && omp_get_max_threads() > 1 && n >= 2 * kChunk * omp_get_max_threads();
+}
+
 void Engine::run_convolutions_only(std::int64_t n) {
-  for (std::size_t k = 0; k < model_.convs.size(); ++k) {
-    const ConvNode& c = model_.convs[k];
-    auto it = layers_[k]->by_batch.find(n);
-    MPQ_CHECK(it != layers_[k]->by_batch.end(), "engine: no batch of ", n, " has run yet");
-    ConvPrimitive& p = it->second;
-    memory src(p.pd.src_desc(), cpu::onednn::engine(),
-               buffers_[static_cast<std::size_t>(c.input)].data());
-    memory dst(p.pd.dst_desc(), cpu::onednn::engine(), acc_.data());
-    p.prim.execute(cpu::onednn::stream(),
-                   {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst}});
+  if (throughput_mode(n, false)) {
+    const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int64_t q = 0; q < chunks; ++q) {
+      Workspace& ws = spaces_[static_cast<std::size_t>(1 + omp_get_thread_num())];
+      const std::int64_t m = std::min(kChunk, n - q * kChunk);
+      for (std::size_t k = 0; k < model_.convs.size(); ++k) conv(k, m, ws, false, false);
+    }
+    return;
   }
-  cpu::onednn::stream().wait();
+  for (std::size_t k = 0; k < model_.convs.size(); ++k) conv(k, n, spaces_[0], true, false);
+}
+
+void Engine::run_conv(std::size_t index, std::int64_t n) {
+  prepare(n);
+  conv(index, n, spaces_[0], true);
 }
 
 void Engine::set_levels(int tensor, std::int64_t n, const std::vector<std::uint8_t>& levels) {
   MPQ_CHECK(tensor > 0 && tensor < model_.num_tensors, "engine: no activation tensor ", tensor);
   MPQ_CHECK(static_cast<std::int64_t>(levels.size()) == n * shape(tensor).numel(),
             "engine: ", levels.size(), " levels for ", n, " images of tensor ", tensor);
-  buffers_[static_cast<std::size_t>(tensor)] = levels;
+  spaces_[0].buffers[static_cast<std::size_t>(tensor)] = levels;
+}
+
+void Engine::frame(const std::uint8_t* images, std::int64_t n, std::int64_t channels,
+                   std::int64_t height, std::int64_t width, Workspace& ws) const {
+  // Zero pixels around, floor(half) of the margin above and left; NCHW -> NHWC.
+  const InputSpec& spec = model_.input;
+  std::vector<std::uint8_t>& x = ws.buffers[0];
+  x.assign(static_cast<std::size_t>(n * spec.height * spec.width * spec.channels), 0);
+  const std::int64_t top = (spec.height - height) / 2, left = (spec.width - width) / 2;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t c = 0; c < channels; ++c)
+      for (std::int64_t y = 0; y < height; ++y)
+        for (std::int64_t xx = 0; xx < width; ++xx)
+          x[static_cast<std::size_t>(
+              ((i * spec.height + y + top) * spec.width + xx + left) * spec.channels + c)] =
+              images[((i * channels + c) * height + y) * width + xx];
 }
 
 void Engine::run(const std::uint8_t* images, std::int64_t n, std::int64_t channels,
@@ -404,24 +456,43 @@ void Engine::run(const std::uint8_t* images, std::int64_t n, std::int64_t channe
   MPQ_CHECK(height >= 1 && width >= 1 && height <= spec.height && width <= spec.width,
             "engine: images of ", height, "x", width, " do not fit the model's ", spec.height, "x",
             spec.width, " frame");
-  // Frame (zero pixels around, floor(half) above and left) and NCHW -> NHWC.
-  std::vector<std::uint8_t>& x = buffers_[0];
-  x.assign(static_cast<std::size_t>(n * spec.height * spec.width * spec.channels), 0);
-  const std::int64_t top = (spec.height - height) / 2, left = (spec.width - width) / 2;
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t c = 0; c < channels; ++c)
-      for (std::int64_t y = 0; y < height; ++y)
-        for (std::int64_t xx = 0; xx < width; ++xx)
-          x[static_cast<std::size_t>(
-              ((i * spec.height + y + top) * spec.width + xx + left) * spec.channels + c)] =
-              images[((i * channels + c) * height + y) * width + xx];
-  for (std::size_t k = 0; k < model_.convs.size(); ++k) conv(k, n);
-  head(n, out);
-  if (keep_levels) {
-    out.levels = buffers_;
-  } else {
-    out.levels.clear();
+  out.batch = n;
+  out.classes = model_.head.classes;
+  out.logits.assign(static_cast<std::size_t>(n * out.classes), 0.0);
+  out.levels.clear();
+  if (throughput_mode(n, keep_levels)) {
+    // Chunks of kChunk images, each through the whole network on one thread.
+    const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+    prepare(kChunk);
+    if (n % kChunk) prepare(n % kChunk);
+    const auto threads = static_cast<std::size_t>(omp_get_max_threads());
+    if (spaces_.size() < 1 + threads) spaces_.resize(1 + threads);
+    for (std::size_t t = 1; t < spaces_.size(); ++t)
+      spaces_[t].buffers.resize(static_cast<std::size_t>(model_.num_tensors));
+    const std::int64_t per_image = channels * height * width;
+    std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int64_t q = 0; q < chunks; ++q) {
+      try {
+        Workspace& ws = spaces_[static_cast<std::size_t>(1 + omp_get_thread_num())];
+        const std::int64_t first = q * kChunk, m = std::min(kChunk, n - first);
+        frame(images + first * per_image, m, channels, height, width, ws);
+        for (std::size_t k = 0; k < model_.convs.size(); ++k) conv(k, m, ws, false);
+        head(m, ws, out.logits.data() + first * out.classes);
+      } catch (...) {
+#pragma omp critical
+        error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    return;
   }
+  prepare(n);
+  Workspace& ws = spaces_[0];
+  frame(images, n, channels, height, width, ws);
+  for (std::size_t k = 0; k < model_.convs.size(); ++k) conv(k, n, ws, true);
+  head(n, ws, out.logits.data());
+  if (keep_levels) out.levels = ws.buffers;
 }
 
 }  // namespace mpq::deploy

@@ -13,8 +13,16 @@
 //
 // The weights are unpacked and reordered into oneDNN's int8 layout once per
 // batch size (the primitives and buffers are kept for the next batch of that
-// size). One Engine runs one batch at a time (not thread-safe); oneDNN and
-// the requantization loops use the OpenMP threads (mpq::set_num_threads).
+// size). One Engine runs one batch at a time (not thread-safe).
+//
+// Threads (OpenMP, mpq::set_num_threads). A batch of at least two chunks of
+// kChunk images per thread runs in throughput mode: the chunks are spread
+// over the threads, and each thread takes its chunk through the whole
+// network alone (oneDNN single-threaded inside), so that a layer's int32
+// sums are requantized while they are still in the core's cache and no
+// thread waits for another between layers. A smaller batch (and
+// keep_levels) runs layer after layer with every thread in each layer.
+// The results are the same either way (integer arithmetic).
 #pragma once
 
 #include <cstdint>
@@ -59,15 +67,18 @@ class Engine {
   // activation tensor of the last batch of n images ([n, H, W, C]), run one
   // conv on the current levels of its inputs, read a tensor's levels.
   void set_levels(int tensor, std::int64_t n, const std::vector<std::uint8_t>& levels);
-  void run_conv(std::size_t index, std::int64_t n) { conv(index, n); }
+  void run_conv(std::size_t index, std::int64_t n);
   const std::vector<std::uint8_t>& levels(int tensor) const {
-    return buffers_[static_cast<std::size_t>(tensor)];
+    return spaces_[0].buffers[static_cast<std::size_t>(tensor)];
   }
+
+  // Images per chunk in throughput mode.
+  static constexpr std::int64_t kChunk = 8;
 
   const IntegerModel& model() const { return model_; }
   const TensorShape& shape(int tensor) const { return shapes_[static_cast<std::size_t>(tensor)]; }
-  // Only the oneDNN int8 convolutions of the last batch size run (after a
-  // run() of n images), on whatever levels the buffers hold: what the
+  // Only the oneDNN int8 convolutions of a batch of n (after a run() of n
+  // images, in the same mode), on whatever levels the buffers hold: what the
   // engine's arithmetic costs without requantization, framing or the head
   // (the bench's int8 roofline).
   void run_convolutions_only(std::int64_t n);
@@ -76,14 +87,25 @@ class Engine {
 
  private:
   struct Layer;  // per conv: requantization tables, oneDNN state per batch size
-  void conv(std::size_t index, std::int64_t n);
-  void head(std::int64_t n, EngineOutput& out);
+  // What one thread (throughput mode) or the whole batch works in.
+  struct Workspace {
+    std::vector<std::vector<std::uint8_t>> buffers;  // per tensor, [n, H, W, C]
+    std::vector<std::int32_t> acc;                   // one conv's int32 sums, [n, H, W, O]
+    std::vector<std::uint8_t> scratch;               // oneDNN's scratchpad
+  };
+  // The oneDNN primitives of batch size n (created before threads use them).
+  void prepare(std::int64_t n);
+  bool throughput_mode(std::int64_t n, bool keep_levels) const;
+  void frame(const std::uint8_t* images, std::int64_t n, std::int64_t channels, std::int64_t height,
+             std::int64_t width, Workspace& ws) const;
+  // One conv on ws; `parallel`: its requantization uses every thread.
+  void conv(std::size_t index, std::int64_t n, Workspace& ws, bool parallel, bool requant = true);
+  void head(std::int64_t n, const Workspace& ws, double* logits) const;
 
   IntegerModel model_;
   std::vector<TensorShape> shapes_;
   std::vector<std::unique_ptr<Layer>> layers_;
-  std::vector<std::vector<std::uint8_t>> buffers_;  // per tensor, [N, H, W, C]
-  std::vector<std::int32_t> acc_;                   // one conv's int32 sums, [N, H, W, O]
+  std::vector<Workspace> spaces_;  // [0]: a whole batch; [1 + t]: thread t's chunks
 };
 
 }  // namespace mpq::deploy

@@ -17,6 +17,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/rng.h"
 #include "data/transforms.h"
 #include "deploy/compare.h"
@@ -68,8 +69,8 @@ Tensor net_input(const Tensor& pixels) {
 }
 
 std::shared_ptr<models::Module> trained_resnet(const models::QuantConfig& q,
-                                              const std::string& model = "resnet20",
-                                              int steps = 6) {
+                                               const std::string& model = "resnet20",
+                                               int steps = 6) {
   models::ModelOptions o;
   o.in_channels = 1;
   o.num_classes = 4;
@@ -177,11 +178,30 @@ TEST_CASE("deploy: the engine equals fake-quant layer by layer (power of two)",
 TEST_CASE("deploy: the deeper CIFAR ResNets export and run", "[deploy][engine]") {
   // resnet32 and resnet56: the same graph with more blocks per stage.
   for (const char* name : {"resnet32", "resnet56"}) {
-    auto net = trained_resnet(models::QuantConfig::learned(quant::Parametrization::U2, 4, 4), name, 1);
+    auto net =
+        trained_resnet(models::QuantConfig::learned(quant::Parametrization::U2, 4, 4), name, 1);
     const IntegerModel m = lower_network(*net, name, one_channel());
     CHECK(m.convs.size() == (std::string(name) == "resnet32" ? 31u : 55u));
     check_exact(compare(*net, m, 4));
   }
+}
+
+TEST_CASE("deploy: throughput mode and layer-by-layer mode give the same logits",
+          "[deploy][engine]") {
+  // Two threads and 40 images: chunks of Engine::kChunk on each thread
+  // (the last one short); keep_levels forces every thread into each layer.
+  auto net = trained_resnet(models::QuantConfig::learned(quant::Parametrization::U3, 4, 4));
+  Engine engine(lower_network(*net, "resnet20", one_channel()));
+  const int threads = num_threads();
+  set_num_threads(2);
+  const Images im = make_images(2 * 2 * Engine::kChunk + 3, 8);
+  const std::int64_t n = im.pixels.shape()[0];
+  EngineOutput chunked, layered;
+  engine.run(im.pixels.data<std::uint8_t>(), n, 1, 28, 28, chunked);
+  engine.run(im.pixels.data<std::uint8_t>(), n, 1, 28, 28, layered, true);
+  set_num_threads(threads);
+  CHECK(chunked.levels.empty());
+  CHECK(chunked.logits == layered.logits);
 }
 
 TEST_CASE("deploy: residual adds align steps by exact shifts", "[deploy][engine]") {
