@@ -63,6 +63,7 @@ train::Json grid_json(const Grid& g) {
 }
 
 void put_floats(std::string& out, const std::vector<float>& v) {
+  if (v.empty()) return;
   const std::size_t at = out.size();
   out.resize(at + 4 * v.size());
   std::memcpy(out.data() + at, v.data(), 4 * v.size());  // x86-64: little-endian
