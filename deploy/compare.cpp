@@ -66,9 +66,14 @@ FakeQuantComparison::FakeQuantComparison(models::Module& net, Engine& engine)
     : net_(net), engine_(engine) {
   const IntegerModel& m = engine.model();
   seen_.resize(static_cast<std::size_t>(m.num_tensors));
+  layer_of_.assign(static_cast<std::size_t>(m.num_tensors), -1);
+  std::vector<bool> pooled(static_cast<std::size_t>(m.num_tensors), false);
+  for (const PoolNode& p : m.pools) pooled[static_cast<std::size_t>(p.output)] = true;
   for (int t = 1; t < m.num_tensors; ++t) {
+    if (pooled[static_cast<std::size_t>(t)]) continue;  // derived from its pool's input
     const std::string& name = m.tensor_names[static_cast<std::size_t>(t)];
     Tensor* slot = &seen_[static_cast<std::size_t>(t)];
+    layer_of_[static_cast<std::size_t>(t)] = static_cast<int>(result_.per_layer.layers.size());
     activation(net, name).observer = [slot](const Tensor& v) { *slot = v; };
     result_.end_to_end.layers.push_back({name, 0, 0, 0});
     result_.per_layer.layers.push_back({name, 0, 0, 0});
@@ -78,9 +83,10 @@ FakeQuantComparison::FakeQuantComparison(models::Module& net, Engine& engine)
 FakeQuantComparison::~FakeQuantComparison() {
   const IntegerModel& m = engine_.model();
   for (int t = 1; t < m.num_tensors; ++t)
-    if (auto* act =
-            dynamic_cast<models::ActQuant*>(net_.find(m.tensor_names[static_cast<std::size_t>(t)])))
-      act->observer = nullptr;
+    if (layer_of_[static_cast<std::size_t>(t)] >= 0)
+      if (auto* act = dynamic_cast<models::ActQuant*>(
+              net_.find(m.tensor_names[static_cast<std::size_t>(t)])))
+        act->observer = nullptr;
 }
 
 void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::int64_t channels,
@@ -95,14 +101,15 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
       std::vector<std::uint8_t>(images, images + n * channels * height * width),
       {n, channels, height, width});
   const Tensor framed = data::to_float32(data::center_crop(pixels, m.input.height, m.input.width));
+  std::vector<float> mean, stddev;
+  for (std::size_t c = 0; c < m.input.mean.size(); ++c) {
+    mean.push_back(static_cast<float>(m.input.mean[c]));
+    stddev.push_back(static_cast<float>(m.input.std[c]));
+  }
+  // The paper's (p / 255 - 0.5) * 2 bit for bit as training computes it;
+  // otherwise (p - mean) / std as data::normalize (ImageNet's statistics).
   const Tensor x =
-      m.input.mean == 127.5 && m.input.std == 127.5
-          ? data::normalize_pm1(framed)  // the paper's (p / 255 - 0.5) * 2, bit for bit
-          : data::normalize(framed,
-                            std::vector<float>(static_cast<std::size_t>(channels),
-                                               static_cast<float>(m.input.mean)),
-                            std::vector<float>(static_cast<std::size_t>(channels),
-                                               static_cast<float>(m.input.std)));
+      m.input.is_pm1() ? data::normalize_pm1(framed) : data::normalize(framed, mean, stddev);
   const std::vector<float> logits = net_.forward(x).contiguous().to_vector<float>();
   Comparison& c = result_;
   const std::int64_t classes = out.classes;
@@ -127,6 +134,8 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
   // Fake-quant's levels, value / step, as the engine lays them out: [N, H, W, C].
   std::vector<std::vector<std::uint8_t>> fq(static_cast<std::size_t>(m.num_tensors));
   for (int t = 1; t < m.num_tensors; ++t) {
+    const int layer = layer_of_[static_cast<std::size_t>(t)];
+    if (layer < 0) continue;
     const Grid& g = m.tensor_grids[static_cast<std::size_t>(t)];
     const TensorShape& s = engine_.shape(t);
     const Tensor& v = seen_[static_cast<std::size_t>(t)];
@@ -150,8 +159,16 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
           lv[static_cast<std::size_t>((i * plane + p) * s.channels + ch)] =
               static_cast<std::uint8_t>(level);
         }
-    count(c.end_to_end.layers[static_cast<std::size_t>(t - 1)], g, lv,
+    count(c.end_to_end.layers[static_cast<std::size_t>(layer)], g, lv,
           out.levels[static_cast<std::size_t>(t)]);
+  }
+  // A max pool's levels from fake-quant's levels of its input (exact: the
+  // max commutes with the quantizer).
+  for (std::size_t k = 0; k < m.pools.size(); ++k) {
+    const PoolNode& p = m.pools[k];
+    engine_.set_levels(p.input, n, fq[static_cast<std::size_t>(p.input)]);
+    engine_.run_pool(k, n);
+    fq[static_cast<std::size_t>(p.output)] = engine_.levels(p.output);
   }
   // Each conv on fake-quant's levels of its inputs.
   for (std::size_t k = 0; k < m.convs.size(); ++k) {
@@ -160,8 +177,9 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
     if (cv.residual)
       engine_.set_levels(cv.residual->tensor, n, fq[static_cast<std::size_t>(cv.residual->tensor)]);
     engine_.run_conv(k, n);
-    count(c.per_layer.layers[static_cast<std::size_t>(cv.output - 1)], cv.out,
-          fq[static_cast<std::size_t>(cv.output)], engine_.levels(cv.output));
+    count(c.per_layer
+              .layers[static_cast<std::size_t>(layer_of_[static_cast<std::size_t>(cv.output)])],
+          cv.out, fq[static_cast<std::size_t>(cv.output)], engine_.levels(cv.output));
   }
 }
 

@@ -58,7 +58,8 @@ class FakeQuantComparison {
  private:
   models::Module& net_;
   Engine& engine_;
-  std::vector<Tensor> seen_;  // per tensor, the last batch's fake-quant output
+  std::vector<Tensor> seen_;   // per tensor, the last batch's fake-quant output
+  std::vector<int> layer_of_;  // per tensor, its entry in the Mismatch lists (-1: a pool's)
   Comparison result_;
 };
 

@@ -68,6 +68,9 @@ class Engine {
   // conv on the current levels of its inputs, read a tensor's levels.
   void set_levels(int tensor, std::int64_t n, const std::vector<std::uint8_t>& levels);
   void run_conv(std::size_t index, std::int64_t n);
+  void run_pool(std::size_t index, std::int64_t n);
+  // (set_levels, run_conv, run_pool and levels act on the layer-by-layer
+  // buffers, the ones run() uses with keep_levels.)
   const std::vector<std::uint8_t>& levels(int tensor) const {
     return spaces_[0].buffers[static_cast<std::size_t>(tensor)];
   }
@@ -91,6 +94,7 @@ class Engine {
   struct Workspace {
     std::vector<std::vector<std::uint8_t>> buffers;  // per tensor, [n, H, W, C]
     std::vector<std::int32_t> acc;                   // one conv's int32 sums, [n, H, W, O]
+    std::vector<std::int32_t> pacc;                  // its projection shortcut's sums
     std::vector<std::uint8_t> scratch;               // oneDNN's scratchpad
   };
   // The oneDNN primitives of batch size n (created before threads use them).
@@ -100,6 +104,9 @@ class Engine {
              std::int64_t width, Workspace& ws) const;
   // One conv on ws; `parallel`: its requantization uses every thread.
   void conv(std::size_t index, std::int64_t n, Workspace& ws, bool parallel, bool requant = true);
+  void pool(std::size_t index, std::int64_t n, Workspace& ws, bool parallel) const;
+  // Conv `index` and the pools that follow it.
+  void step(std::size_t index, std::int64_t n, Workspace& ws, bool parallel);
   void head(std::int64_t n, const Workspace& ws, double* logits) const;
 
   IntegerModel model_;

@@ -48,7 +48,8 @@ struct Builder {
 
   // conv, bn and act are layer paths; returns the output tensor.
   int conv_bn_act(const std::string& conv, const std::string& bn, const std::string& act, int input,
-                  std::optional<Residual> residual = std::nullopt) {
+                  std::optional<Residual> residual = std::nullopt,
+                  std::optional<Projection> projection = std::nullopt) {
     auto& c = need<models::QConv2d>(net, conv, model);
     auto& b = need<models::BatchNorm2d>(net, bn, model);
     auto& a = need<models::ActQuant>(net, act, model);
@@ -84,6 +85,7 @@ struct Builder {
       for (std::size_t k = 0; k < n.shift.size(); ++k) n.shift[k] += n.scale[k] * bv[k];
     }
     n.residual = residual;
+    n.projection = std::move(projection);
     n.out = grid_of(*a.q, act);
     n.out.check(act, true);
     n.out_name = act;
@@ -153,33 +155,92 @@ WeightTensor weight_levels(const quant::Quantizer& q, const Tensor& w, const Gri
   return t;
 }
 
+namespace {
+
+// A projection shortcut: `path`.0 (the 1x1 conv) and `path`.1 (its batch norm).
+Projection projection_of(models::Module& net, const std::string& path, const std::string& model) {
+  auto& c = need<models::QConv2d>(net, path + ".0", model);
+  auto& bn = need<models::BatchNorm2d>(net, path + ".1", model);
+  MPQ_CHECK(c.weight_q && c.enabled, "export: layer ", path,
+            ".0 has float weights; the integer engine needs every weight quantized");
+  const auto& prm = c.params;
+  MPQ_CHECK(prm.groups == 1 && prm.stride[0] == prm.stride[1] && prm.padding[0] == prm.padding[1] &&
+                c.weight.shape()[2] == c.weight.shape()[3],
+            "export: layer ", path, ".0: the engine takes square, ungrouped projections");
+  Projection p;
+  p.kernel = c.weight.shape()[2];
+  p.stride = prm.stride[0];
+  p.padding = prm.padding[0];
+  p.weight = weight_levels(*c.weight_q, c.weight, grid_of(*c.weight_q, path + ".0.weight"),
+                           path + ".0.weight");
+  const auto [scale, shift] = bn.inference_affine();
+  p.scale = floats(scale);
+  p.shift = floats(shift);
+  const Tensor bias = c.effective_bias();
+  if (bias.defined()) {
+    const std::vector<float> bv = floats(bias);
+    for (std::size_t k = 0; k < p.shift.size(); ++k) p.shift[k] += p.scale[k] * bv[k];
+  }
+  return p;
+}
+
+}  // namespace
+
 IntegerModel lower_network(models::Module& net, const std::string& model, const InputSpec& input) {
   NoGradGuard ng;
   net.eval();
-  MPQ_CHECK(model == "resnet20" || model == "resnet32" || model == "resnet56", "export: ", model,
-            ": the integer engine has a graph for the CIFAR ResNets (resnet20, resnet32, "
-            "resnet56) only so far");
+  const bool cifar = model == "resnet20" || model == "resnet32" || model == "resnet56";
+  MPQ_CHECK(model != "mobilenet_v2",
+            "export: mobilenet_v2: its blocks end in a linear "
+            "bottleneck whose output (and the residual sum) training leaves float, so the next "
+            "block reads real values, not levels; no integer engine can compute that network "
+            "exactly (it would need a quantizer there in training)");
+  MPQ_CHECK(cifar || model == "resnet18", "export: ", model,
+            ": the integer engine has graphs for resnet20, resnet32, resnet56 and resnet18");
   Builder b{net, model, {}};
   b.out.model = model;
   b.out.input = input;
   b.out.num_tensors = 0;
   b.add_tensor("input", Grid{});
   int x = b.conv_bn_act("conv1", "bn1", "act1", 0);
-  for (int stage = 1; stage <= 3; ++stage) {
+  if (!cifar) {
+    // ResNet-18's stem ends in a 3x3 / 2 max pool over act1's levels.
+    auto& mp = need<models::MaxPool2d>(net, "maxpool", model);
+    const auto& pp = mp.params;
+    MPQ_CHECK(pp.kernel[0] == pp.kernel[1] && pp.stride[0] == pp.stride[1] &&
+                  pp.padding[0] == pp.padding[1],
+              "export: maxpool: the engine takes square windows");
+    PoolNode pool;
+    pool.name = "maxpool";
+    pool.after = 0;
+    pool.input = x;
+    pool.kernel = pp.kernel[0];
+    pool.stride = pp.stride[0];
+    pool.padding = pp.padding[0];
+    pool.output = b.add_tensor("maxpool", b.out.tensor_grids[static_cast<std::size_t>(x)]);
+    b.out.pools.push_back(pool);
+    x = pool.output;
+  }
+  for (int stage = 1; stage <= (cifar ? 3 : 4); ++stage) {
     for (int i = 0;; ++i) {
       const std::string p = "layer" + std::to_string(stage) + "." + std::to_string(i);
       if (!net.find(p)) break;
-      MPQ_CHECK(!net.find(p + ".shortcut"), "export: block ", p,
-                " has a projection (option-B) shortcut; the engine takes option A only so far");
       auto& c1 = need<models::QConv2d>(net, p + ".conv1", model);
       auto& c2 = need<models::QConv2d>(net, p + ".conv2", model);
       const std::int64_t in = c1.weight.shape()[1], out = c2.weight.shape()[0];
       const std::int64_t stride = c1.params.stride[0];
       const int h = b.conv_bn_act(p + ".conv1", p + ".bn1", p + ".act1", x);
-      // Option A: x[:, :, ::stride, ::stride], zero-padded to `out` channels
-      // with (out - in) / 2 of them before (models/resnet_cifar.cpp).
       Residual r;
       r.tensor = x;
+      // A projection: option B of the CIFAR ResNets ("shortcut"), ResNet-18's "downsample".
+      const std::string proj = p + (cifar ? ".shortcut" : ".downsample");
+      if (net.find(proj)) {
+        x = b.conv_bn_act(p + ".conv2", p + ".bn2", p + ".act2", h, r,
+                          projection_of(net, proj, model));
+        continue;
+      }
+      // Option A: x[:, :, ::stride, ::stride], zero-padded to `out` channels
+      // with (out - in) / 2 of them before (models/resnet_cifar.cpp).
       r.stride = stride;
       r.channel_offset = (out - in) / 2;
       x = b.conv_bn_act(p + ".conv2", p + ".bn2", p + ".act2", h, r);

@@ -7,10 +7,10 @@
 // scale and shift (BatchNorm2d::inference_affine, plus the conv's quantized
 // bias when there is one), the graph the model's layer list.
 //
-// Supported today: the CIFAR ResNets (resnet20/32/56) with the option-A
-// shortcut, every weight and activation quantized, uniform (U1-U3) or
+// Supported: the CIFAR ResNets (resnet20/32/56, option A or B shortcuts)
+// and ResNet-18, every weight and activation quantized, uniform (U1-U3) or
 // power-of-two (P1-P3). Anything else is refused with the reason (a float
-// activation, an option-B shortcut, a model the engine has no graph for).
+// activation, MobileNetV2's float linear bottlenecks, a grid beyond int8).
 #pragma once
 
 #include <string>

@@ -102,6 +102,37 @@ std::vector<std::int32_t> levels_of_codes(const Grid& grid,
   return out;
 }
 
+InputSpec InputSpec::pm1(std::int64_t channels, std::int64_t height, std::int64_t width) {
+  InputSpec s;
+  s.channels = channels;
+  s.height = height;
+  s.width = width;
+  s.mean.assign(static_cast<std::size_t>(channels), 127.5);
+  s.std.assign(static_cast<std::size_t>(channels), 127.5);
+  return s;
+}
+
+InputSpec InputSpec::imagenet(std::int64_t size) {
+  InputSpec s;
+  s.channels = 3;
+  s.height = s.width = size;
+  // 255 mean and 255 std in float32, as data/transforms.cpp's normalize_imagenet.
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, stddev[3] = {0.229f, 0.224f, 0.225f};
+  s.mean.clear();
+  s.std.clear();
+  for (int c = 0; c < 3; ++c) {
+    s.mean.push_back(static_cast<double>(255.0f * mean[c]));
+    s.std.push_back(static_cast<double>(255.0f * stddev[c]));
+  }
+  return s;
+}
+
+bool InputSpec::is_pm1() const {
+  for (std::size_t c = 0; c < mean.size(); ++c)
+    if (mean[c] != 127.5 || std[c] != 127.5) return false;
+  return true;
+}
+
 std::int64_t WeightTensor::numel() const {
   std::int64_t n = 1;
   for (const std::int64_t s : shape) n *= s;
@@ -125,8 +156,15 @@ void IntegerModel::check() const {
   MPQ_CHECK(input.channels >= 1 && input.channels <= 4096 && input.height >= 1 &&
                 input.height <= 4096 && input.width >= 1 && input.width <= 4096,
             "model: input ", input.channels, "x", input.height, "x", input.width, " out of range");
-  MPQ_CHECK(input.std > 0 && input.mean >= 0 && input.mean <= 255, "model: input mean ", input.mean,
-            " and std ", input.std, " are not a pixel scaling");
+  MPQ_CHECK(static_cast<std::int64_t>(input.mean.size()) == input.channels &&
+                static_cast<std::int64_t>(input.std.size()) == input.channels,
+            "model: ", input.mean.size(), " means and ", input.std.size(), " stds for ",
+            input.channels, " input channels");
+  for (std::size_t c = 0; c < input.mean.size(); ++c)
+    MPQ_CHECK(std::isfinite(input.mean[c]) && std::isfinite(input.std[c]) && input.std[c] > 0 &&
+                  input.mean[c] >= 0 && input.mean[c] <= 255,
+              "model: input mean ", input.mean[c], " and std ", input.std[c], " of channel ", c,
+              " are not a pixel scaling");
   MPQ_CHECK(num_tensors >= 2 && num_tensors <= 100000, "model: ", num_tensors, " tensors");
   MPQ_CHECK(static_cast<int>(tensor_names.size()) == num_tensors &&
                 static_cast<int>(tensor_grids.size()) == num_tensors,
@@ -178,22 +216,69 @@ void IntegerModel::check() const {
                     channels[static_cast<std::size_t>(r.tensor)] >= 0,
                 what, ": residual tensor ", r.tensor, " does not exist yet");
       const auto rt = static_cast<std::size_t>(r.tensor);
-      MPQ_CHECK(r.stride >= 1 && r.channel_offset >= 0 &&
-                    r.channel_offset + channels[rt] <= c.out_channels &&
-                    (height[rt] + r.stride - 1) / r.stride == oh &&
-                    (width[rt] + r.stride - 1) / r.stride == ow,
+      MPQ_CHECK(c.projection || (r.stride >= 1 && r.channel_offset >= 0 &&
+                                 r.channel_offset + channels[rt] <= c.out_channels &&
+                                 (height[rt] + r.stride - 1) / r.stride == oh &&
+                                 (width[rt] + r.stride - 1) / r.stride == ow),
                 what, ": residual tensor ", r.tensor, " (", channels[rt], "x", height[rt], "x",
                 width[rt], ", stride ", r.stride, ", channels from ", r.channel_offset,
                 ") does not match the output ", c.out_channels, "x", oh, "x", ow);
+    }
+    if (c.projection) {
+      const Projection& p = *c.projection;
+      MPQ_CHECK(c.residual, what, ": a projection without its input tensor");
+      const auto rt = static_cast<std::size_t>(c.residual->tensor);
+      check_weight(p.weight, what + " projection");
+      MPQ_CHECK(p.kernel >= 1 && p.kernel <= 15 && p.stride >= 1 && p.stride <= 8 &&
+                    p.padding >= 0 && p.padding < p.kernel &&
+                    (p.weight.shape ==
+                     std::vector<std::int64_t>{c.out_channels, channels[rt], p.kernel, p.kernel}),
+                what, ": the projection's weight, kernel, stride or padding do not fit");
+      MPQ_CHECK((height[rt] + 2 * p.padding - p.kernel) / p.stride + 1 == oh &&
+                    (width[rt] + 2 * p.padding - p.kernel) / p.stride + 1 == ow,
+                what, ": the projection's output is not ", oh, "x", ow);
+      MPQ_CHECK(static_cast<std::int64_t>(p.scale.size()) == c.out_channels &&
+                    static_cast<std::int64_t>(p.shift.size()) == c.out_channels,
+                what, ": the projection has ", p.scale.size(), " scales for ", c.out_channels,
+                " channels");
+      for (std::size_t k = 0; k < p.scale.size(); ++k)
+        MPQ_CHECK(std::isfinite(p.scale[k]) && std::isfinite(p.shift[k]), what,
+                  ": a non-finite projection scale or shift at channel ", k);
     }
     const auto o = static_cast<std::size_t>(c.output);
     channels[o] = c.out_channels;
     height[o] = oh;
     width[o] = ow;
+    const int index = static_cast<int>(&c - convs.data());
+    for (const PoolNode& p : pools) {
+      if (p.after != index) continue;
+      const std::string pw = "model: pool " + p.name;
+      const auto pi = static_cast<std::size_t>(p.input), po = static_cast<std::size_t>(p.output);
+      MPQ_CHECK(p.input > 0 && p.input < num_tensors && channels[pi] >= 0 && p.output > 0 &&
+                    p.output < num_tensors && channels[po] < 0,
+                pw, ": tensors ", p.input, " -> ", p.output,
+                " are not an existing input and a new output");
+      MPQ_CHECK(p.kernel >= 1 && p.kernel <= 15 && p.stride >= 1 && p.stride <= 8 &&
+                    p.padding >= 0 && 2 * p.padding <= p.kernel,
+                pw, ": kernel ", p.kernel, ", stride ", p.stride, ", padding ", p.padding);
+      const std::int64_t ph = (height[pi] + 2 * p.padding - p.kernel) / p.stride + 1;
+      const std::int64_t pwid = (width[pi] + 2 * p.padding - p.kernel) / p.stride + 1;
+      MPQ_CHECK(ph >= 1 && pwid >= 1, pw, ": the window does not fit its input");
+      const Grid& gi = tensor_grids[pi];
+      const Grid& go = tensor_grids[po];
+      MPQ_CHECK(gi.kind == go.kind && gi.top == go.top && gi.step_exp == go.step_exp, pw,
+                ": the output's grid differs from the input's");
+      channels[po] = channels[pi];
+      height[po] = ph;
+      width[po] = pwid;
+    }
     MPQ_CHECK(tensor_grids[o].kind == c.out.kind && tensor_grids[o].top == c.out.top &&
                   tensor_grids[o].step_exp == c.out.step_exp,
               what, ": the output tensor's grid differs from the layer's");
   }
+  for (const PoolNode& p : pools)
+    MPQ_CHECK(p.after >= 0 && p.after < static_cast<int>(convs.size()), "model: pool ", p.name,
+              " follows conv ", p.after, " of ", convs.size());
   const auto hi = static_cast<std::size_t>(head.input);
   MPQ_CHECK(head.input > 0 && head.input < num_tensors && channels[hi] >= 0,
             "model: the head reads tensor ", head.input, ", which no layer writes");

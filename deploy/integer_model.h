@@ -16,9 +16,12 @@
 // levels, layout [N, H, W, C]); tensor 0 is the input image as uint8 pixels.
 //   Conv: levels of `input` convolved with integer weights (int32 sums), then
 //         y = scale[c] * step_in * step_w * sum + shift[c]
-//             (+ the residual tensor's value, for a block's second conv)
+//             (+ the residual: a tensor's value, or a projection of it
+//             through a 1x1 conv and batch norm, for a block's second conv)
 //         requantized onto the output grid (docs/integer.md, "Requantization").
-//         The stem reads pixels p: its input value is (p - mean) / std.
+//         The stem reads pixels p: its input value is (p - mean[c]) / std[c].
+//   Pool: max pooling of a tensor's levels (max commutes with quantization),
+//         run right after the conv `after`.
 //   Head: global average pooling, then the linear classifier with quantized
 //         weight and bias; logits as real numbers (double).
 #pragma once
@@ -64,17 +67,34 @@ struct WeightTensor {
 };
 
 // The input images and how the network's float input derives from them:
-// x = (p - mean) / std for every channel, p the uint8 pixel of an image
+// x = (p - mean[c]) / std[c] in channel c, p the uint8 pixel of an image
 // centred in a height x width frame of zero pixels.
 struct InputSpec {
   std::int64_t channels = 1, height = 32, width = 32;
-  double mean = 127.5, std = 127.5;  // the paper's (p / 255 - 0.5) * 2
+  std::vector<double> mean{127.5}, std{127.5};  // per channel, in pixel units
+
+  // The paper's (p / 255 - 0.5) * 2 for every channel.
+  static InputSpec pm1(std::int64_t channels, std::int64_t height = 32, std::int64_t width = 32);
+  // torchvision's ImageNet scaling, (p / 255 - mean) / std with its RGB
+  // statistics, as data::imagenet_eval_transform computes it.
+  static InputSpec imagenet(std::int64_t size);
+  // Every channel scaled the same: (p - 127.5) / 127.5.
+  bool is_pm1() const;
 };
 
 struct Residual {
   int tensor = -1;                  // the block's input
   std::int64_t stride = 1;          // option A shortcut: every stride-th row and column
   std::int64_t channel_offset = 0;  // ... and its channels placed from this one on (zeros around)
+};
+
+// A shortcut through a conv and its batch norm (ResNet-18's "downsample",
+// option B of the CIFAR ResNets): its int32 sums enter the block's
+// requantization with their own multiplier, before the one rounding.
+struct Projection {
+  std::int64_t kernel = 1, stride = 1, padding = 0;
+  WeightTensor weight;  // [O, I, kernel, kernel]
+  std::vector<float> scale, shift;
 };
 
 struct ConvNode {
@@ -85,8 +105,18 @@ struct ConvNode {
   // Folded batch norm (and conv bias): y = scale * conv + shift, per output channel.
   std::vector<float> scale, shift;
   std::optional<Residual> residual;
+  // With `residual`: the shortcut goes through this conv (the residual's
+  // stride and channel offset are then unused).
+  std::optional<Projection> projection;
   Grid out;              // the activation quantizer after it (unsigned)
   std::string out_name;  // its layer name, e.g. "layer1.0.act1"
+};
+
+struct PoolNode {
+  std::string name;  // e.g. "maxpool"
+  int after = 0;     // runs right after convs[after]
+  int input = 0, output = 0;
+  std::int64_t kernel = 3, stride = 2, padding = 1;
 };
 
 struct HeadNode {
@@ -102,6 +132,7 @@ struct IntegerModel {
   std::string source;  // what it was exported from (run folder, checkpoint)
   InputSpec input;
   std::vector<ConvNode> convs;  // in execution order
+  std::vector<PoolNode> pools;  // each after its conv
   HeadNode head;
   int num_tensors = 1;                    // activation tensors, 0 the input
   std::vector<std::string> tensor_names;  // per tensor: the quantizer that wrote it ("input": 0)

@@ -13,13 +13,15 @@
 
 // The header, compact because it counts against the file's size:
 //   {"format": "mpq integer model", "model": "resnet20", "source": "...",
-//    "input": [C, H, W, mean, std],
+//    "input": [C, H, W, [mean per channel], [std per channel]],
 //    "tensors": [["input"], [name, grid...], ...],
 //    "convs": [[name, input, output, in_channels, out_channels, kernel, stride,
-//               padding, groups, weight grid, residual], ...],
+//               padding, groups, weight grid, residual, projection], ...],
+//    "pools": [[name, after conv, input, output, kernel, stride, padding], ...],
 //    "head": [input, classes, weight grid, bias grid or null, float bias (0/1)]}
 // A grid is [kind (0 uniform, 1 power of two), signed, with zero, bits,
-// step exponent, L or K]; a residual is [] or [tensor, stride, channel offset].
+// step exponent, L or K]; a residual is [] or [tensor, stride, channel
+// offset]; a projection is [] or [kernel, stride, padding, weight grid].
 // Conv weights are [out, in / groups, kernel, kernel]; a tensor's grid is the
 // one of the quantizer that writes it (tensor 0, the input, has none).
 
@@ -185,22 +187,33 @@ std::string serialize_model(const IntegerModel& m, ModelFileSizes* sizes) {
   }
   Json::Array convs;
   for (const ConvNode& c : m.convs) {
-    Json::Array res;
+    Json::Array res, proj;
     if (c.residual)
       res = {Json(c.residual->tensor), Json(c.residual->stride), Json(c.residual->channel_offset)};
+    if (c.projection)
+      proj = {Json(c.projection->kernel), Json(c.projection->stride), Json(c.projection->padding),
+              grid_json(c.projection->weight.grid)};
     convs.emplace_back(Json::Array{Json(c.name), Json(c.input), Json(c.output), Json(c.in_channels),
                                    Json(c.out_channels), Json(c.kernel), Json(c.stride),
                                    Json(c.padding), Json(c.groups), grid_json(c.weight.grid),
-                                   Json(std::move(res))});
+                                   Json(std::move(res)), Json(std::move(proj))});
   }
+  Json::Array pools;
+  for (const PoolNode& p : m.pools)
+    pools.emplace_back(Json::Array{Json(p.name), Json(p.after), Json(p.input), Json(p.output),
+                                   Json(p.kernel), Json(p.stride), Json(p.padding)});
+  Json::Array means, stds;
+  for (const double v : m.input.mean) means.emplace_back(v);
+  for (const double v : m.input.std) stds.emplace_back(v);
   Json header = Json::Object{
       {"format", Json(kFormat)},
       {"model", Json(m.model)},
       {"source", Json(m.source)},
       {"input", Json::Array{Json(m.input.channels), Json(m.input.height), Json(m.input.width),
-                            Json(m.input.mean), Json(m.input.std)}},
+                            Json(std::move(means)), Json(std::move(stds))}},
       {"tensors", Json(std::move(tensors))},
       {"convs", Json(std::move(convs))},
+      {"pools", Json(std::move(pools))},
       {"head", Json::Array{Json(m.head.input), Json(m.head.classes), grid_json(m.head.weight.grid),
                            m.head.bias ? grid_json(m.head.bias->grid) : Json(),
                            Json(m.head.float_bias.empty() ? 0 : 1)}}};
@@ -216,6 +229,15 @@ std::string serialize_model(const IntegerModel& m, ModelFileSizes* sizes) {
     put_floats(data, c.scale);
     put_floats(data, c.shift);
     s.per_channel += static_cast<std::int64_t>(data.size() - before);
+    if (c.projection) {
+      before = data.size();
+      put_weight(data, c.projection->weight);
+      s.packed_weights += static_cast<std::int64_t>(data.size() - before);
+      before = data.size();
+      put_floats(data, c.projection->scale);
+      put_floats(data, c.projection->shift);
+      s.per_channel += static_cast<std::int64_t>(data.size() - before);
+    }
   }
   std::size_t before = data.size();
   put_weight(data, m.head.weight);
@@ -276,8 +298,15 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
     m.input.channels = r.integer(in[0], "input channels", 1, 4096);
     m.input.height = r.integer(in[1], "input height", 1, 4096);
     m.input.width = r.integer(in[2], "input width", 1, 4096);
-    m.input.mean = r.number(in[3], "input mean");
-    m.input.std = r.number(in[4], "input std");
+    const auto channels = static_cast<std::size_t>(m.input.channels);
+    const auto& means = r.array(in[3], "input mean", channels, channels);
+    const auto& stds = r.array(in[4], "input std", channels, channels);
+    m.input.mean.clear();
+    m.input.std.clear();
+    for (std::size_t c = 0; c < channels; ++c) {
+      m.input.mean.push_back(r.number(means[c], "input mean"));
+      m.input.std.push_back(r.number(stds[c], "input std"));
+    }
   }
   const auto& tensors = r.array(r.field(h, "tensors"), "tensors", 2, 100000);
   m.num_tensors = static_cast<int>(tensors.size());
@@ -295,7 +324,7 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
   const auto& convs = r.array(r.field(h, "convs"), "convs", 1, 100000);
   for (std::size_t k = 0; k < convs.size(); ++k) {
     const std::string where = "conv " + std::to_string(k);
-    const auto& e = r.array(convs[k], where, 11, 11);
+    const auto& e = r.array(convs[k], where, 12, 12);
     ConvNode c;
     c.name = r.string(e[0], where + " name");
     c.input = static_cast<int>(r.integer(e[1], where + " input", 0, m.num_tensors - 1));
@@ -320,9 +349,36 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
       rd.channel_offset = r.integer(res[2], where + " residual channel offset", 0, 65536);
       c.residual = rd;
     }
+    const auto& proj = r.array(e[11], where + " projection", 0, 4);
+    if (!proj.empty()) {
+      if (proj.size() != 4 || !c.residual)
+        r.fail(where + " projection",
+               "expected [] or [kernel, stride, padding, grid] with a residual");
+      Projection p;
+      p.kernel = r.integer(proj[0], where + " projection kernel", 1, 15);
+      p.stride = r.integer(proj[1], where + " projection stride", 1, 8);
+      p.padding = r.integer(proj[2], where + " projection padding", 0, 14);
+      p.weight.grid = r.grid(proj[3], where + " projection grid");
+      c.projection = p;
+    }
     c.out = m.tensor_grids[static_cast<std::size_t>(c.output)];
     c.out_name = m.tensor_names[static_cast<std::size_t>(c.output)];
     m.convs.push_back(std::move(c));
+  }
+  const auto& pools = r.array(r.field(h, "pools"), "pools", 0, 100000);
+  for (std::size_t k = 0; k < pools.size(); ++k) {
+    const std::string where = "pool " + std::to_string(k);
+    const auto& e = r.array(pools[k], where, 7, 7);
+    PoolNode p;
+    p.name = r.string(e[0], where + " name");
+    p.after = static_cast<int>(
+        r.integer(e[1], where + " after", 0, static_cast<std::int64_t>(m.convs.size()) - 1));
+    p.input = static_cast<int>(r.integer(e[2], where + " input", 1, m.num_tensors - 1));
+    p.output = static_cast<int>(r.integer(e[3], where + " output", 1, m.num_tensors - 1));
+    p.kernel = r.integer(e[4], where + " kernel", 1, 15);
+    p.stride = r.integer(e[5], where + " stride", 1, 8);
+    p.padding = r.integer(e[6], where + " padding", 0, 7);
+    m.pools.push_back(p);
   }
   {
     const auto& e = r.array(r.field(h, "head"), "head", 5, 5);
@@ -366,7 +422,29 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
     c.scale = data.floats(c.out_channels, "layer " + c.name + " batch-norm scales");
     c.shift = data.floats(c.out_channels, "layer " + c.name + " batch-norm shifts");
     s.per_channel += static_cast<std::int64_t>(mid - data.left());
+    if (c.projection) {
+      Projection& p = *c.projection;
+      const auto rt = static_cast<std::size_t>(c.residual->tensor);
+      MPQ_CHECK(channels[rt] > 0, name, ": layer ", c.name, "'s projection reads tensor ",
+                c.residual->tensor, ", which no earlier layer writes");
+      p.weight.shape = {c.out_channels, channels[rt], p.kernel, p.kernel};
+      MPQ_CHECK(static_cast<double>(p.weight.numel()) * p.weight.grid.bits / 8 <=
+                    static_cast<double>(data.left()),
+                name, ": layer ", c.name, ": its projection's weights do not fit the ", data.left(),
+                " bytes left in the file");
+      const std::size_t pb = data.left();
+      data.weight(p.weight, "layer " + c.name + " projection weights");
+      s.packed_weights += static_cast<std::int64_t>(pb - data.left());
+      const std::size_t pm = data.left();
+      p.scale = data.floats(c.out_channels, "layer " + c.name + " projection scales");
+      p.shift = data.floats(c.out_channels, "layer " + c.name + " projection shifts");
+      s.per_channel += static_cast<std::int64_t>(pm - data.left());
+    }
     channels[static_cast<std::size_t>(c.output)] = c.out_channels;
+    const int index = static_cast<int>(&c - m.convs.data());
+    for (const PoolNode& p : m.pools)
+      if (p.after == index && channels[static_cast<std::size_t>(p.input)] > 0)
+        channels[static_cast<std::size_t>(p.output)] = channels[static_cast<std::size_t>(p.input)];
   }
   const std::int64_t feat = channels[static_cast<std::size_t>(m.head.input)];
   MPQ_CHECK(feat > 0, name, ": the head reads tensor ", m.head.input, ", which no layer writes");

@@ -1,5 +1,6 @@
 #include "deploy/requant.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 
@@ -12,20 +13,36 @@ namespace {
 __extension__ using u128 = unsigned __int128;
 }  // namespace
 
-Requant make_requant(double m, double r) {
-  MPQ_CHECK(std::isfinite(m) && std::isfinite(r), "requantization: a non-finite multiplier ", m,
-            " or offset ", r);
-  Requant q;
-  // 2^30 <= |m| 2^F < 2^31: F = 30 - floor(log2 |m|). A zero multiplier (a
-  // channel whose batch-norm scale is 0) only has its offset.
-  q.frac_bits = m == 0 ? 30 : 30 - std::ilogb(m);
-  MPQ_CHECK(q.frac_bits >= 1 && q.frac_bits <= 62, "requantization: multiplier ", m,
+int joint_frac_bits(const std::vector<double>& multipliers) {
+  double big = 0;
+  for (const double m : multipliers) {
+    MPQ_CHECK(std::isfinite(m), "requantization: a non-finite multiplier ", m);
+    big = std::max(big, std::fabs(m));
+  }
+  // 2^30 <= |m| 2^F < 2^31: F = 30 - floor(log2 |m|). All zero (a channel
+  // whose batch-norm scale is 0) leaves only the offset.
+  int f = big == 0 ? 30 : 30 - std::ilogb(big);
+  // A multiplier of more than 31 significant bits (the stem's 1 / std) may
+  // round up to 2^31: one bit less then.
+  if (std::fabs(std::nearbyint(std::ldexp(big, f))) >= 0x1p31) --f;
+  MPQ_CHECK(f >= 1 && f <= 62, "requantization: multiplier ", big,
             " is out of the engine's range [2^-32, 2^29]");
-  q.multiplier = std::llround(std::ldexp(m, q.frac_bits));
-  const double rf = std::ldexp(r, q.frac_bits);
-  MPQ_CHECK(std::fabs(rf) < 0x1p62, "requantization: offset ", r, " (multiplier ", m,
-            ") does not fit the 64-bit fixed point");
-  q.offset = std::llround(rf);
+  return f;
+}
+
+std::int64_t to_fixed(double v, int frac_bits, double limit, const char* what) {
+  const double x = std::nearbyint(std::ldexp(v, frac_bits));
+  MPQ_CHECK(std::isfinite(x) && std::fabs(x) < limit, "requantization: ", what, " ", v,
+            " does not fit the fixed point at ", frac_bits, " fractional bits");
+  return static_cast<std::int64_t>(x);
+}
+
+Requant make_requant(double m, double r) {
+  MPQ_CHECK(std::isfinite(r), "requantization: a non-finite offset ", r);
+  Requant q;
+  q.frac_bits = joint_frac_bits({m});
+  q.multiplier = to_fixed(m, q.frac_bits, 0x1p31, "multiplier");
+  q.offset = to_fixed(r, q.frac_bits, 0x1p62, "offset");
   return q;
 }
 

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "deploy/integer_model.h"
 
@@ -31,9 +32,17 @@ struct Requant {
   int frac_bits = 0;            // F
 };
 
-// M, R and F for real m and r. mpq::Error when m is not finite or not
-// positive-or-zero-representable, or r does not fit 2^62 at that F.
+// M, R and F for real m and r. mpq::Error when m or r is not finite, m is
+// out of the range [2^-32, 2^29] (F in [1, 62]) or r does not fit 2^62 at
+// that F.
 Requant make_requant(double m, double r);
+
+// The F of several multipliers that share one fixed point (a conv and its
+// projection shortcut, the stem's input channels): the largest |m| gets 31
+// significant bits, and every round(m 2^F) fits int32.
+int joint_frac_bits(const std::vector<double>& multipliers);
+// round(v 2^F), checked to be below `limit` in magnitude (`what` names it).
+std::int64_t to_fixed(double v, int frac_bits, double limit, const char* what);
 
 // The output level for the fixed-point value T (see the header comment).
 std::int32_t requantize_uniform(std::int64_t t, int frac_bits, std::int32_t top);

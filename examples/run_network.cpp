@@ -54,6 +54,7 @@ RunNetwork load_run_network(const std::string& run_dir, const std::string& which
   MPQ_CHECK(r.config.mode != Mode::float_network, "'", run_dir,
             "' is a float run (--mode float): it has no quantized network");
   r.data = saved.count("data") ? saved.at("data") : "";
+  if (r.program == "imagenet") r.image_size = args.integer("image-size", 8, 4096);
 
   r.checkpoint = run_dir + "/" + which + ".safetensors";
   MPQ_CHECK(std::filesystem::exists(r.checkpoint), "'", run_dir, "' has no ", which, ".safetensors",

@@ -19,6 +19,7 @@ struct RunNetwork {
   std::string data;        // the run's --data ("": Fashion-MNIST for resnet_cifar)
   std::string checkpoint;  // the file the weights came from
   std::int64_t in_channels = 0, num_classes = 0;
+  std::int64_t image_size = 32;         // the square input training used (imagenet: --image-size)
   std::shared_ptr<models::Module> net;  // in eval mode
 };
 

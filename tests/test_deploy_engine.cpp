@@ -99,9 +99,7 @@ std::shared_ptr<models::Module> trained_resnet(const models::QuantConfig& q,
 }
 
 InputSpec one_channel() {
-  InputSpec in;
-  in.channels = 1;
-  return in;
+  return InputSpec::pm1(1);
 }
 
 // Runs both on `n` fresh images (deploy/compare.h).
@@ -204,6 +202,67 @@ TEST_CASE("deploy: throughput mode and layer-by-layer mode give the same logits"
   CHECK(chunked.logits == layered.logits);
 }
 
+TEST_CASE("deploy: projection shortcuts (option B) equal fake-quant", "[deploy][engine]") {
+  models::ModelOptions o;
+  o.in_channels = 1;
+  o.num_classes = 4;
+  o.seed = 6;
+  o.shortcut = models::Shortcut::B;
+  o.quant = models::QuantConfig::learned(quant::Parametrization::U3, 4, 4);
+  auto net = models::make_model("resnet20", o);
+  net->eval();
+  const IntegerModel m = lower_network(*net, "resnet20", one_channel());
+  int projections = 0;
+  for (const ConvNode& c : m.convs) projections += c.projection ? 1 : 0;
+  CHECK(projections == 2);
+  check_exact(compare(*net, m, 8));
+  // The model file keeps them.
+  CHECK(serialize_model(parse_model_file(serialize_model(m), "m")) == serialize_model(m));
+}
+
+TEST_CASE("deploy: ResNet-18 (ImageNet scaling, max pool, downsample) equals fake-quant",
+          "[deploy][engine]") {
+  // 32x32 inputs keep it small: 16x16 after the stem, 8x8 after the pool,
+  // 1x1 in the last stage. Per-channel means and stds: the stem runs one
+  // convolution per input channel.
+  models::ModelOptions o;
+  o.in_channels = 3;
+  o.num_classes = 5;
+  o.seed = 2;
+  o.quant = models::QuantConfig::learned(quant::Parametrization::U3, 4, 4);
+  auto net = models::make_model("resnet18", o);
+  net->train();
+  {
+    // A few forward passes in training mode: batch-norm statistics that are
+    // not the identity.
+    Generator g(4);
+    for (int i = 0; i < 3; ++i) {
+      std::vector<std::uint8_t> px(4 * 3 * 32 * 32);
+      for (auto& p : px) p = static_cast<std::uint8_t>(g.below(256));
+      const Tensor x =
+          data::normalize(data::to_float32(from_vector<std::uint8_t>(px, {4, 3, 32, 32})),
+                          {255.0f * 0.485f, 255.0f * 0.456f, 255.0f * 0.406f},
+                          {255.0f * 0.229f, 255.0f * 0.224f, 255.0f * 0.225f});
+      net->forward(x);
+    }
+  }
+  net->eval();
+  const IntegerModel m = lower_network(*net, "resnet18", InputSpec::imagenet(32));
+  CHECK(m.pools.size() == 1);
+  CHECK(m.convs.size() == 17);
+  Engine engine(m);
+  FakeQuantComparison cmp(*net, engine);
+  Generator g(9);
+  std::vector<std::uint8_t> px(6 * 3 * 32 * 32);
+  for (auto& p : px) p = static_cast<std::uint8_t>(g.below(256));
+  EngineOutput out;
+  cmp.add(px.data(), 6, 3, 32, 32, {}, out);
+  check_exact(cmp.result());
+  CHECK(cmp.result().per_layer.values() ==
+        6 * (64 * 16 * 16 + 4 * 64 * 8 * 8 + 4 * 128 * 4 * 4 + 4 * 256 * 2 * 2 + 4 * 512 * 1 * 1));
+  CHECK(serialize_model(parse_model_file(serialize_model(m), "m")) == serialize_model(m));
+}
+
 TEST_CASE("deploy: residual adds align steps by exact shifts", "[deploy][engine]") {
   // One 1x1 conv whose output step is half the residual's: y = 1 * x * w +
   // residual, checked against the rule written out by hand.
@@ -211,9 +270,9 @@ TEST_CASE("deploy: residual adds align steps by exact shifts", "[deploy][engine]
   m.model = "toy";
   m.input = one_channel();
   m.input.height = m.input.width = 2;
-  m.input.mean = 0;
-  m.input.std = 1;  // the stem reads pixels as they are
-  Grid a;           // unsigned uniform, step 2^-1 (pixels fit the first layer's grid)
+  m.input.mean = {0};
+  m.input.std = {1};  // the stem reads pixels as they are
+  Grid a;             // unsigned uniform, step 2^-1 (pixels fit the first layer's grid)
   a.bits = 8;
   a.top = 255;
   a.step_exp = 0;
@@ -382,12 +441,13 @@ TEST_CASE("deploy: export refuses what the engine cannot run", "[deploy]") {
   CHECK_THROWS_WITH(lower_network(*weights_only, "resnet20", one_channel()),
                     Contains("activation act1 stays float"));
   o.quant = models::QuantConfig::learned(quant::Parametrization::U3, 4, 4);
-  o.shortcut = models::Shortcut::B;
-  auto projection = models::make_model("resnet20", o);
-  CHECK_THROWS_WITH(lower_network(*projection, "resnet20", one_channel()),
-                    Contains("projection (option-B) shortcut"));
-  CHECK_THROWS_WITH(lower_network(*projection, "resnet18", one_channel()),
-                    Contains("CIFAR ResNets"));
+  o.in_channels = 3;
+  auto mobilenet = models::make_model("mobilenet_v2", o);
+  CHECK_THROWS_WITH(lower_network(*mobilenet, "mobilenet_v2", InputSpec::imagenet(224)),
+                    Contains("linear bottleneck"));
+  CHECK_THROWS_WITH(lower_network(*mobilenet, "lenet5", InputSpec::imagenet(224)),
+                    Contains("has graphs for resnet20"));
+  o.in_channels = 1;
   // P3 weights at 4 bits span 2^0..2^7 steps: 128 does not fit int8.
   o.shortcut = models::Shortcut::A;
   o.quant = models::QuantConfig::learned(quant::Parametrization::P3, 4, 4);

@@ -43,8 +43,9 @@ int export_command(int argc, char** argv) {
       "  header           magic, version, the JSON graph, CRC\n"
       "and checks the file against the run's learned weight memory (summary.json\n"
       "weight_kb) plus the per-channel parameters plus 4 KiB.\n\n"
-      "Supported: resnet20/32/56 with every weight and activation quantized (uniform\n"
-      "or power of two); anything else is refused with the reason.\n\n"
+      "Supported: resnet20/32/56 (resnet_cifar runs) and resnet18 (imagenet runs) with every\n"
+      "weight and activation quantized (uniform or power of two); anything else is refused\n"
+      "with the reason.\n\n"
       "Example:\n  mpq export runs/20261203-190000 --out resnet20.mpqm");
   args.add("run", "", "the run folder (may also be given first: mpq export RUN --out FILE)");
   args.add("out", "", "the model file to write (required)");
@@ -58,10 +59,11 @@ int export_command(int argc, char** argv) {
   const std::string run = args.str("run"), out = args.str("out");
 
   const examples::RunNetwork r = examples::load_run_network(run, args.str("checkpoint"));
-  MPQ_CHECK(r.program == "resnet_cifar", "mpq export: ", run, " is an ", r.program,
-            " run; the integer engine has a graph for the CIFAR ResNets only so far");
-  deploy::InputSpec input;  // the paper's (p / 255 - 0.5) * 2 in a 32x32 frame
-  input.channels = r.in_channels;
+  // The input scaling training used: the paper's (p / 255 - 0.5) * 2 in a
+  // 32x32 frame, or ImageNet's statistics at the run's --image-size.
+  const deploy::InputSpec input = r.program == "imagenet"
+                                      ? deploy::InputSpec::imagenet(r.image_size)
+                                      : deploy::InputSpec::pm1(r.in_channels);
   deploy::IntegerModel m = deploy::lower_network(*r.net, r.config.model, input);
   m.source = std::filesystem::path(run).filename().string() + "/" +
              std::filesystem::path(r.checkpoint).filename().string();
