@@ -229,29 +229,48 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
         check_range(c, bound + 0x1p61);
         layer->shift.push_back(f);
       }
-      // OFF per row pattern: which kernel rows fall inside the image.
+      // OFF per row pattern: which kernel rows fall inside the image. Within
+      // a row, OFF depends on the column only through which kernel columns
+      // fall inside: computed once per (row, column) pattern, then laid out.
+      auto window = [&](std::int64_t pos, std::int64_t size) {
+        const std::int64_t first = pos * c.stride - c.padding;
+        return std::pair<std::int64_t, std::int64_t>{
+            std::max<std::int64_t>(0, -first), std::min<std::int64_t>(c.kernel, size - first)};
+      };
+      std::map<std::pair<std::int64_t, std::int64_t>, std::int32_t> col_index;
+      std::vector<std::pair<std::int64_t, std::int64_t>> col_windows;
+      std::vector<std::int32_t> col_pattern;
+      for (std::int64_t x = 0; x < os.width; ++x) {
+        const auto w = window(x, in.width);
+        const auto [it, added] =
+            col_index.try_emplace(w, static_cast<std::int32_t>(col_windows.size()));
+        if (added) col_windows.push_back(w);
+        col_pattern.push_back(it->second);
+      }
       std::map<std::pair<std::int64_t, std::int64_t>, std::int32_t> patterns;
       for (std::int64_t y = 0; y < os.height; ++y) {
-        const std::int64_t top = y * c.stride - c.padding;
-        const std::int64_t ky0 = std::max<std::int64_t>(0, -top);
-        const std::int64_t ky1 = std::min<std::int64_t>(c.kernel, in.height - top);
+        const auto [ky0, ky1] = window(y, in.height);
         const auto [it, added] =
             patterns.try_emplace({ky0, ky1}, static_cast<std::int32_t>(layer->stem_off.size()));
         layer->row_pattern.push_back(it->second);
         if (!added) continue;
-        std::vector<std::int64_t> row(static_cast<std::size_t>(os.width * oc));
-        for (std::int64_t x = 0; x < os.width; ++x)
+        const double bytes =
+            static_cast<double>(patterns.size() * col_windows.size()) +
+            static_cast<double>(patterns.size()) * static_cast<double>(os.width * oc) * 8.0;
+        MPQ_CHECK(bytes < 0x1p28, "engine: layer ", c.name, ": the stem's offset table would take ",
+                  bytes / 1048576.0, " MiB");
+        // OFF of each column pattern of this row pattern.
+        std::vector<std::int64_t> per_col(col_windows.size() * static_cast<std::size_t>(oc));
+        for (std::size_t cp = 0; cp < col_windows.size(); ++cp) {
+          const auto [kx0, kx1] = col_windows[cp];
           for (std::int64_t o = 0; o < oc; ++o) {
             double corr = 0;  // sum_c m[c][o] mean[c] B[c][o]
             for (std::int64_t i = 0; i < ci; ++i) {
               std::int64_t b = 0;
               for (std::int64_t ky = ky0; ky < ky1; ++ky)
-                for (std::int64_t kx = 0; kx < c.kernel; ++kx) {
-                  const std::int64_t ix = x * c.stride - c.padding + kx;
-                  if (ix < 0 || ix >= in.width) continue;
+                for (std::int64_t kx = kx0; kx < kx1; ++kx)
                   b += c.weight.levels[static_cast<std::size_t>(
                       ((o * ci + i) * c.kernel + ky) * c.kernel + kx)];
-                }
               corr += real[static_cast<std::size_t>(i * oc + o)] *
                       m.input.mean[static_cast<std::size_t>(i)] * static_cast<double>(b);
             }
@@ -260,8 +279,13 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
                 static_cast<double>(c.shift[static_cast<std::size_t>(o)]) * pow2(-e_out);
             std::int64_t v = to_fixed(r - corr, f, 0x1p61, "stem offset");
             if (c.out.kind == GridKind::uniform) v += std::int64_t{1} << (f - 1);
-            row[static_cast<std::size_t>(x * oc + o)] = v;
+            per_col[cp * static_cast<std::size_t>(oc) + static_cast<std::size_t>(o)] = v;
           }
+        }
+        std::vector<std::int64_t> row(static_cast<std::size_t>(os.width * oc));
+        for (std::int64_t x = 0; x < os.width; ++x)
+          std::copy_n(per_col.begin() + col_pattern[static_cast<std::size_t>(x)] * oc, oc,
+                      row.begin() + x * oc);
         layer->stem_off.push_back(std::move(row));
       }
       // Blocks of pixels inside one output row (about 1024 values), the

@@ -135,6 +135,10 @@ int infer_command(int argc, char** argv) {
     return bench(engine, batch > 0 ? batch : 128, args.real("seconds", 0.01, 3600));
   }
   if (batch == 0) batch = 500;
+  MPQ_CHECK(m.input.height == 32 && m.input.width == 32, "mpq infer: ", args.str("model"),
+            " takes ", m.input.channels, "x", m.input.height, "x", m.input.width,
+            " images; mpq infer evaluates the 32x32 test sets (Fashion-MNIST, CIFAR-10) only "
+            "(--bench times any model)");
 
   // The test set, uint8 [N, C, h, w].
   Tensor images, labels;
