@@ -9,6 +9,7 @@
 #include "core/file_io.h"
 #include "deploy/export.h"
 #include "deploy/model_file.h"
+#include "deploy/onnx_export.h"
 #include "examples/args.h"
 #include "examples/mpq/commands.h"
 #include "examples/run_network.h"
@@ -46,11 +47,21 @@ int export_command(int argc, char** argv) {
       "Supported: resnet20/32/56 (resnet_cifar runs) and resnet18 (imagenet runs) with every\n"
       "weight and activation quantized (uniform or power of two); anything else is refused\n"
       "with the reason.\n\n"
-      "Example:\n  mpq export runs/20261203-190000 --out resnet20.mpqm");
+      "--format onnx writes ONNX instead: every quantized weight an integer initializer\n"
+      "(INT4 or INT8) with DequantizeLinear, every activation quantizer Clip ->\n"
+      "QuantizeLinear -> DequantizeLinear with its power-of-two step, metadata\n"
+      "'mpq.preprocess' (how to feed raw images) and 'mpq.bitwidths' (docs/integer.md\n"
+      "section 9).\n\n"
+      "Examples:\n  mpq export runs/20261203-190000 --out resnet20.mpqm\n"
+      "  mpq export runs/20261203-190000 --format onnx --out resnet20.onnx");
   args.add("run", "", "the run folder (may also be given first: mpq export RUN --out FILE)");
   args.add("out", "", "the model file to write (required)");
   args.add("checkpoint", "last",
            "last (the network summary.json describes) or best (best.safetensors)");
+  args.add("format", "mpqm",
+           "mpqm (the packed integer model file) or onnx (standard operators, see below)");
+  args.add("opset", "21",
+           "ONNX opset: 21 (weights of <= 4 bits as INT4) or 13 (INT8 only, older runtimes)");
   std::string flag;
   std::vector<char*> av = with_run_flag(argc, argv, flag);
   if (!args.parse(static_cast<int>(av.size()), av.data())) return 0;
@@ -67,6 +78,22 @@ int export_command(int argc, char** argv) {
   deploy::IntegerModel m = deploy::lower_network(*r.net, r.config.model, input);
   m.source = std::filesystem::path(run).filename().string() + "/" +
              std::filesystem::path(r.checkpoint).filename().string();
+  const std::string format = args.str("format");
+  MPQ_CHECK(format == "mpqm" || format == "onnx", "mpq export: --format must be mpqm or onnx, got '",
+            format, "'");
+  if (format == "onnx") {
+    deploy::OnnxOptions o;
+    o.opset = static_cast<int>(args.integer("opset", 13, 21));
+    // Fashion-MNIST's 28x28 images sit in the 32x32 frame: 2 pixels of padding.
+    o.image_size = r.program == "resnet_cifar" && r.data.empty() ? 28 : 0;
+    deploy::OnnxSizes os;
+    write_file_atomic(out, deploy::onnx_model(m, o, &os));
+    std::printf("%s (%s): ONNX opset %d\nwrote %s: %lld B (integer weights %lld B)\n",
+                r.config.model.c_str(), r.checkpoint.c_str(), o.opset, out.c_str(),
+                static_cast<long long>(os.total), static_cast<long long>(os.weights));
+    return 0;
+  }
+  MPQ_CHECK(!args.given("opset"), "mpq export: --opset goes with --format onnx");
   deploy::ModelFileSizes sizes;
   deploy::save_model_file(out, m, &sizes);
 
