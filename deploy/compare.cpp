@@ -110,7 +110,8 @@ void FakeQuantComparison::add(const std::uint8_t* images, std::int64_t n, std::i
   // otherwise (p - mean) / std as data::normalize (ImageNet's statistics).
   const Tensor x =
       m.input.is_pm1() ? data::normalize_pm1(framed) : data::normalize(framed, mean, stddev);
-  const std::vector<float> logits = net_.forward(x).contiguous().to_vector<float>();
+  logits_ = net_.forward(x).contiguous().to_vector<float>();
+  const std::vector<float>& logits = logits_;
   Comparison& c = result_;
   const std::int64_t classes = out.classes;
   MPQ_CHECK(static_cast<std::int64_t>(logits.size()) == n * classes, "compare: the network gives ",

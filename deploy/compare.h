@@ -54,6 +54,8 @@ class FakeQuantComparison {
   void add(const std::uint8_t* images, std::int64_t n, std::int64_t channels, std::int64_t height,
            std::int64_t width, const std::vector<std::int32_t>& labels, EngineOutput& out);
   const Comparison& result() const { return result_; }
+  // The fake-quant network's logits of the last batch, [n, classes].
+  const std::vector<float>& reference_logits() const { return logits_; }
 
  private:
   models::Module& net_;
@@ -61,6 +63,7 @@ class FakeQuantComparison {
   std::vector<Tensor> seen_;   // per tensor, the last batch's fake-quant output
   std::vector<int> layer_of_;  // per tensor, its entry in the Mismatch lists (-1: a pool's)
   Comparison result_;
+  std::vector<float> logits_;
 };
 
 }  // namespace mpq::deploy

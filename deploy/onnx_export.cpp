@@ -116,7 +116,8 @@ std::string weight(Graph& g, const std::string& name, const WeightTensor& w, int
     for (std::size_t i = 0; i < w.levels.size(); ++i)
       raw[i / 2] |= static_cast<std::uint8_t>((w.levels[i] & 0xf) << (4 * (i % 2)));
   } else {
-    for (const std::int32_t l : w.levels) raw.push_back(static_cast<std::uint8_t>(static_cast<std::int8_t>(l)));
+    for (const std::int32_t l : w.levels)
+      raw.push_back(static_cast<std::uint8_t>(static_cast<std::int8_t>(l)));
   }
   weight_bytes += static_cast<std::int64_t>(raw.size());
   const int type = int4 ? kInt4 : kInt8;
@@ -133,8 +134,8 @@ std::string onnx_model(const IntegerModel& m, const OnnxOptions& o, OnnxSizes* s
   m.check();
   MPQ_CHECK(o.opset == 21 || o.opset == 13, "onnx: opset ", o.opset, " (use 21 or 13)");
   for (int t = 1; t < m.num_tensors; ++t)
-    MPQ_CHECK(m.tensor_grids[static_cast<std::size_t>(t)].kind == GridKind::uniform, "onnx: ",
-              m.tensor_names[static_cast<std::size_t>(t)],
+    MPQ_CHECK(m.tensor_grids[static_cast<std::size_t>(t)].kind == GridKind::uniform,
+              "onnx: ", m.tensor_names[static_cast<std::size_t>(t)],
               " is a power-of-two activation quantizer; ONNX's QuantizeLinear is uniform, so "
               "the export would not compute the same network (use mpq export's .mpqm format)");
   Graph g;
@@ -164,8 +165,7 @@ std::string onnx_model(const IntegerModel& m, const OnnxOptions& o, OnnxSizes* s
     // The folded batch norm, as the engine reads it: y = scale conv + shift.
     y = g.node("Mul", {y, g.floats(n + ".bn_scale", column(c.out_channels), c.scale)},
                n + ".scaled");
-    y = g.node("Add", {y, g.floats(n + ".bn_shift", column(c.out_channels), c.shift)},
-               n + ".bn");
+    y = g.node("Add", {y, g.floats(n + ".bn_shift", column(c.out_channels), c.shift)}, n + ".bn");
     if (c.residual) {
       const std::string x = value[static_cast<std::size_t>(c.residual->tensor)];
       std::string s;
@@ -176,21 +176,23 @@ std::string onnx_model(const IntegerModel& m, const OnnxOptions& o, OnnxSizes* s
                    {Graph::ints("kernel_shape", {p.kernel, p.kernel}),
                     Graph::ints("strides", {p.stride, p.stride}),
                     Graph::ints("pads", {p.padding, p.padding, p.padding, p.padding})});
-        s = g.node("Mul", {s, g.floats(n + ".projection.bn_scale", column(c.out_channels), p.scale)},
+        s = g.node("Mul",
+                   {s, g.floats(n + ".projection.bn_scale", column(c.out_channels), p.scale)},
                    n + ".projection.scaled");
-        s = g.node("Add", {s, g.floats(n + ".projection.bn_shift", column(c.out_channels), p.shift)},
+        s = g.node("Add",
+                   {s, g.floats(n + ".projection.bn_shift", column(c.out_channels), p.shift)},
                    n + ".projection.bn");
       } else {
         s = x;
         const std::int64_t rs = c.residual->stride;
         if (rs != 1) {
           const std::int64_t end = std::numeric_limits<std::int64_t>::max();
-          s = g.node("Slice",
-                     {s, g.int64s(n + ".shortcut_starts", {0, 0}),
-                      g.int64s(n + ".shortcut_ends", {end, end}),
-                      g.int64s(n + ".shortcut_axes", {2, 3}),
-                      g.int64s(n + ".shortcut_steps", {rs, rs})},
-                     n + ".shortcut_subsampled");
+          s = g.node(
+              "Slice",
+              {s, g.int64s(n + ".shortcut_starts", {0, 0}),
+               g.int64s(n + ".shortcut_ends", {end, end}), g.int64s(n + ".shortcut_axes", {2, 3}),
+               g.int64s(n + ".shortcut_steps", {rs, rs})},
+              n + ".shortcut_subsampled");
         }
         // Zero channels around the input's: option A.
         const std::int64_t in_channels = channels[static_cast<std::size_t>(c.residual->tensor)];
@@ -216,11 +218,11 @@ std::string onnx_model(const IntegerModel& m, const OnnxOptions& o, OnnxSizes* s
     value[static_cast<std::size_t>(c.output)] = g.node("DequantizeLinear", {y, sc, zp}, act);
     for (const PoolNode& p : m.pools)
       if (p.after == static_cast<int>(k))
-        value[static_cast<std::size_t>(p.output)] = g.node(
-            "MaxPool", {value[static_cast<std::size_t>(p.input)]}, p.name,
-            {Graph::ints("kernel_shape", {p.kernel, p.kernel}),
-             Graph::ints("strides", {p.stride, p.stride}),
-             Graph::ints("pads", {p.padding, p.padding, p.padding, p.padding})});
+        value[static_cast<std::size_t>(p.output)] =
+            g.node("MaxPool", {value[static_cast<std::size_t>(p.input)]}, p.name,
+                   {Graph::ints("kernel_shape", {p.kernel, p.kernel}),
+                    Graph::ints("strides", {p.stride, p.stride}),
+                    Graph::ints("pads", {p.padding, p.padding, p.padding, p.padding})});
   }
   const HeadNode& h = m.head;
   std::string y = g.node("GlobalAveragePool", {value[static_cast<std::size_t>(h.input)]}, "pool");
@@ -253,7 +255,8 @@ std::string onnx_model(const IntegerModel& m, const OnnxOptions& o, OnnxSizes* s
   train::Json::Object bits;
   for (const ConvNode& c : m.convs) {
     bits[c.name + ".weight"] = train::Json(c.weight.grid.bits);
-    if (c.projection) bits[c.name + ".projection.weight"] = train::Json(c.projection->weight.grid.bits);
+    if (c.projection)
+      bits[c.name + ".projection.weight"] = train::Json(c.projection->weight.grid.bits);
     bits[c.out_name] = train::Json(c.out.bits);
   }
   bits["fc.weight"] = train::Json(h.weight.grid.bits);
@@ -268,8 +271,9 @@ std::string onnx_model(const IntegerModel& m, const OnnxOptions& o, OnnxSizes* s
   opset.string(1, "");
   opset.varint(2, static_cast<std::uint64_t>(o.opset));
   model.message(8, opset);
-  for (const auto& [key, text] : {std::pair<std::string, std::string>{"mpq.preprocess", preprocess.dump()},
-                                  {"mpq.bitwidths", train::Json(std::move(bits)).dump()}}) {
+  for (const auto& [key, text] :
+       {std::pair<std::string, std::string>{"mpq.preprocess", preprocess.dump()},
+        {"mpq.bitwidths", train::Json(std::move(bits)).dump()}}) {
     Message e;
     e.string(1, key);
     e.string(2, text);

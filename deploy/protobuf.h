@@ -18,7 +18,9 @@ namespace mpq::deploy {
 class Message {
  public:
   void varint(int field, std::uint64_t value);
-  void signed_varint(int field, std::int64_t value) { varint(field, static_cast<std::uint64_t>(value)); }
+  void signed_varint(int field, std::int64_t value) {
+    varint(field, static_cast<std::uint64_t>(value));
+  }
   void float32(int field, float value);
   void string(int field, const std::string& value);
   void bytes(int field, std::span<const std::uint8_t> value);

@@ -2,13 +2,15 @@
 # Installs mpq's build dependencies from Debian (only the missing ones) and
 # configures + builds mpq incrementally.
 #
-#   scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-data] [--install-only GROUP ...]
+#   scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-data] [--with-onnx] [--install-only GROUP ...]
 #
 # --sanitize      build with AddressSanitizer + UBSan (default dir: build-sanitize),
 #                 without the CUDA backend (-DMPQ_CUDA=OFF): the sanitizers see
 #                 host code only, and CI thereby also builds and tests mpq
 #                 as a machine without CUDA gets it
 # --with-data     also install the "data" group (dataset-fashion-mnist)
+# --with-onnx     also install the "onnx" group, Node.js and npm where missing,
+#                 and onnxruntime-node into <build dir>/onnxruntime
 # --install-only  install the named groups of scripts/packages.txt and stop
 #                 (e.g. "--install-only fuzz" for scripts/fuzz.sh)
 set -euo pipefail
@@ -18,6 +20,7 @@ build_dir=""
 sanitize=OFF
 groups=(build)
 install_only=0
+with_onnx=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --sanitize) sanitize=ON ;;
@@ -25,6 +28,7 @@ while [[ $# -gt 0 ]]; do
       [[ $# -ge 2 ]] || { echo "setup.sh: --build-dir needs a folder" >&2; exit 2; }
       build_dir="$2"; shift ;;
     --with-data) groups+=(data) ;;
+    --with-onnx) groups+=(onnx); with_onnx=1 ;;
     --install-only)
       install_only=1; groups=()
       while [[ $# -ge 2 && "$2" != --* ]]; do groups+=("$2"); shift; done
@@ -42,6 +46,11 @@ for g in "${groups[@]}"; do
   read -r -a pkgs <<<"${line#*:}"
   packages+=("${pkgs[@]}")
 done
+# Node.js and npm for ONNX Runtime: Debian's, unless the machine has its own.
+if [[ $with_onnx == 1 ]]; then
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -64,3 +73,10 @@ if [[ ! -f "$build_dir/build.ninja" ]]; then
     -DMPQ_CUDA="$cuda" -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 fi
 cmake --build "$build_dir" -- -j"$(nproc)"
+# ONNX Runtime for the ONNX tests: npm's onnxruntime-node (CPU binaries in
+# the package; --ignore-scripts: nothing else is downloaded).
+if [[ $with_onnx == 1 && ! -d "$build_dir/onnxruntime/node_modules/onnxruntime-node" ]]; then
+  echo "setup: installing onnxruntime-node into $build_dir/onnxruntime" >&2
+  npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+    --prefix "$build_dir/onnxruntime" onnxruntime-node@1.30 >/dev/null
+fi

@@ -79,8 +79,8 @@ int export_command(int argc, char** argv) {
   m.source = std::filesystem::path(run).filename().string() + "/" +
              std::filesystem::path(r.checkpoint).filename().string();
   const std::string format = args.str("format");
-  MPQ_CHECK(format == "mpqm" || format == "onnx", "mpq export: --format must be mpqm or onnx, got '",
-            format, "'");
+  MPQ_CHECK(format == "mpqm" || format == "onnx",
+            "mpq export: --format must be mpqm or onnx, got '", format, "'");
   if (format == "onnx") {
     deploy::OnnxOptions o;
     o.opset = static_cast<int>(args.integer("opset", 13, 21));

@@ -114,6 +114,9 @@ int infer_command(int argc, char** argv) {
   args.add("limit", "0", "evaluate the first N test images only (0: all)");
   args.add("json", "", "also write the results to this JSON file");
   args.add("compare", "", "a run folder: compare with its fake-quant network");
+  args.add("logits", "", "write the engine's logits here (float32 [N, classes], raw)");
+  args.add("reference-logits", "",
+           "with --compare: write the fake-quant network's logits here (float32, raw)");
   args.add("checkpoint", "last", "with --compare: last or best");
   args.add("batch", "0", "images per batch (0: 500 for evaluation, 128 for --bench)");
   args.add("threads", "0", "threads (0: all cores)");
@@ -176,6 +179,9 @@ int infer_command(int argc, char** argv) {
     cmp = std::make_unique<deploy::FakeQuantComparison>(*ref.net, engine);
   }
 
+  MPQ_CHECK(args.str("reference-logits").empty() || cmp,
+            "mpq infer: --reference-logits needs --compare");
+  std::vector<float> logits, reference;
   std::int64_t correct = 0;
   deploy::EngineOutput out;
   const std::uint8_t* pixels = images.data<std::uint8_t>();
@@ -189,7 +195,16 @@ int infer_command(int argc, char** argv) {
     }
     for (std::int64_t i = 0; i < k; ++i)
       correct += out.argmax(i) == y[static_cast<std::size_t>(b + i)];
+    for (const double l : out.logits) logits.push_back(static_cast<float>(l));
+    if (cmp)
+      reference.insert(reference.end(), cmp->reference_logits().begin(),
+                       cmp->reference_logits().end());
   }
+  auto write_floats = [](const std::string& path, const std::vector<float>& v) {
+    write_file_atomic(path, std::string(reinterpret_cast<const char*>(v.data()), 4 * v.size()));
+  };
+  if (!args.str("logits").empty()) write_floats(args.str("logits"), logits);
+  if (!args.str("reference-logits").empty()) write_floats(args.str("reference-logits"), reference);
   const double acc = static_cast<double>(correct) / static_cast<double>(n);
   std::printf("%s on %s, %lld test images\n", m.model.c_str(), dataset.c_str(),
               static_cast<long long>(n));
