@@ -169,14 +169,17 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
   const IntegerModel& m = model_;
   shapes_.assign(static_cast<std::size_t>(m.num_tensors), TensorShape{});
   shapes_[0] = {m.input.channels, m.input.height, m.input.width};
+  pools_after_.resize(m.convs.size());
+  for (std::size_t k = 0; k < m.pools.size(); ++k)
+    pools_after_[static_cast<std::size_t>(m.pools[k].after)].push_back(k);
   for (std::size_t k = 0; k < m.convs.size(); ++k) {
     const ConvNode& c = m.convs[k];
     const TensorShape& in = shapes_[static_cast<std::size_t>(c.input)];
     shapes_[static_cast<std::size_t>(c.output)] = {
         c.out_channels, (in.height + 2 * c.padding - c.kernel) / c.stride + 1,
         (in.width + 2 * c.padding - c.kernel) / c.stride + 1};
-    for (const PoolNode& p : m.pools) {
-      if (p.after != static_cast<int>(k)) continue;
+    for (const std::size_t q : pools_after_[k]) {
+      const PoolNode& p = m.pools[q];
       const TensorShape& pi = shapes_[static_cast<std::size_t>(p.input)];
       shapes_[static_cast<std::size_t>(p.output)] = {
           pi.channels, (pi.height + 2 * p.padding - p.kernel) / p.stride + 1,
@@ -192,6 +195,8 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
     layer->stem = c.input == 0;
     if (layer->stem) {
       MPQ_CHECK(c.groups == 1, "engine: a grouped stem convolution is not supported");
+      MPQ_CHECK(static_cast<double>(c.kernel * c.kernel) * w_max * 255.0 < 0x1p31, "engine: layer ",
+                c.name, ": its int32 sums could overflow");
       const std::int64_t ci = c.in_channels, oc = c.out_channels;
       const TensorShape& in = shapes_[0];
       // Weights for the per-channel grouped convolution: group c, output o.
@@ -315,6 +320,18 @@ Engine::Engine(IntegerModel model) : model_(std::move(model)) {
         pmult = static_cast<double>(c.projection->scale[k]) *
                 pow2(c.projection->weight.grid.step_exp + res_grid->step_exp - e_out);
         r += static_cast<double>(c.projection->shift[k]) * pow2(-e_out);
+      }
+      // oneDNN sums in int32: |S| <= taps max|w| max|x| must stay below 2^31.
+      MPQ_CHECK(taps * w_max * static_cast<double>(in_grid.max_level()) < 0x1p31, "engine: layer ",
+                c.name, ": ", taps, " taps of levels up to ", w_max, " x ", in_grid.max_level(),
+                " could overflow the int32 sums");
+      if (c.projection) {
+        const Projection& p = *c.projection;
+        MPQ_CHECK(static_cast<double>(p.weight.shape[1] * p.kernel * p.kernel) *
+                          static_cast<double>(p.weight.grid.max_level()) *
+                          static_cast<double>(res_grid->max_level()) <
+                      0x1p31,
+                  "engine: layer ", c.name, ": the projection's int32 sums could overflow");
       }
       const int f = joint_frac_bits({mult, pmult});
       const std::int64_t mv = to_fixed(mult, f, 0x1p31, "multiplier");
@@ -582,8 +599,7 @@ void Engine::pool(std::size_t index, std::int64_t n, Workspace& ws, bool paralle
 
 void Engine::step(std::size_t index, std::int64_t n, Workspace& ws, bool parallel) {
   conv(index, n, ws, parallel);
-  for (std::size_t k = 0; k < model_.pools.size(); ++k)
-    if (model_.pools[k].after == static_cast<int>(index)) pool(k, n, ws, parallel);
+  for (const std::size_t k : pools_after_[index]) pool(k, n, ws, parallel);
 }
 
 void Engine::head(std::int64_t n, const Workspace& ws, double* logits) const {
@@ -626,15 +642,38 @@ bool Engine::throughput_mode(std::int64_t n, bool keep_levels) const {
 void Engine::run_convolutions_only(std::int64_t n) {
   if (throughput_mode(n, false)) {
     const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+    prepare(kChunk);
+    if (n % kChunk) prepare(n % kChunk);
+    ensure_thread_spaces();
 #pragma omp parallel for schedule(dynamic, 1)
     for (std::int64_t q = 0; q < chunks; ++q) {
       Workspace& ws = spaces_[static_cast<std::size_t>(1 + omp_get_thread_num())];
       const std::int64_t m = std::min(kChunk, n - q * kChunk);
+      size_inputs(m, ws);
       for (std::size_t k = 0; k < model_.convs.size(); ++k) conv(k, m, ws, false, false);
     }
     return;
   }
+  prepare(n);
+  size_inputs(n, spaces_[0]);
   for (std::size_t k = 0; k < model_.convs.size(); ++k) conv(k, n, spaces_[0], true, false);
+}
+
+void Engine::ensure_thread_spaces() {
+  const auto threads = static_cast<std::size_t>(omp_get_max_threads());
+  if (spaces_.size() < 1 + threads) spaces_.resize(1 + threads);
+  for (std::size_t t = 1; t < spaces_.size(); ++t)
+    spaces_[t].buffers.resize(static_cast<std::size_t>(model_.num_tensors));
+}
+
+void Engine::size_inputs(std::int64_t n, Workspace& ws) const {
+  // Every tensor a conv reads holds n images (whatever their levels): the
+  // convolutions alone do not write tensor 0 or the pools' outputs.
+  for (int t = 0; t < model_.num_tensors; ++t) {
+    std::vector<std::uint8_t>& b = ws.buffers[static_cast<std::size_t>(t)];
+    const auto want = static_cast<std::size_t>(n * shape(t).numel());
+    if (b.size() < want) b.resize(want);
+  }
 }
 
 void Engine::run_conv(std::size_t index, std::int64_t n) {
@@ -687,10 +726,7 @@ void Engine::run(const std::uint8_t* images, std::int64_t n, std::int64_t channe
     const std::int64_t chunks = (n + kChunk - 1) / kChunk;
     prepare(kChunk);
     if (n % kChunk) prepare(n % kChunk);
-    const auto threads = static_cast<std::size_t>(omp_get_max_threads());
-    if (spaces_.size() < 1 + threads) spaces_.resize(1 + threads);
-    for (std::size_t t = 1; t < spaces_.size(); ++t)
-      spaces_[t].buffers.resize(static_cast<std::size_t>(model_.num_tensors));
+    ensure_thread_spaces();
     const std::int64_t per_image = channels * height * width;
     std::exception_ptr error;
 #pragma omp parallel for schedule(dynamic, 1)

@@ -100,6 +100,10 @@ class Engine {
   // The oneDNN primitives of batch size n (created before threads use them).
   void prepare(std::int64_t n);
   bool throughput_mode(std::int64_t n, bool keep_levels) const;
+  // A workspace per OpenMP thread (throughput mode).
+  void ensure_thread_spaces();
+  // Every tensor's buffer in ws at least n images long.
+  void size_inputs(std::int64_t n, Workspace& ws) const;
   void frame(const std::uint8_t* images, std::int64_t n, std::int64_t channels, std::int64_t height,
              std::int64_t width, Workspace& ws) const;
   // One conv on ws; `parallel`: its requantization uses every thread.
@@ -113,6 +117,7 @@ class Engine {
   std::vector<TensorShape> shapes_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Workspace> spaces_;  // [0]: a whole batch; [1 + t]: thread t's chunks
+  std::vector<std::vector<std::size_t>> pools_after_;  // per conv, the pools that follow it
 };
 
 }  // namespace mpq::deploy

@@ -171,6 +171,17 @@ void IntegerModel::check() const {
             "model: tensor names and grids for ", tensor_names.size(), " and ", tensor_grids.size(),
             " of ", num_tensors, " tensors");
   MPQ_CHECK(!convs.empty(), "model: no convolution");
+  // The pools that follow each conv (one pass, not convs x pools).
+  std::vector<std::vector<std::size_t>> pools_after(convs.size());
+  for (std::size_t k = 0; k < pools.size(); ++k) {
+    MPQ_CHECK(pools[k].after >= 0 && pools[k].after < static_cast<int>(convs.size()),
+              "model: pool ", pools[k].name, " follows conv ", pools[k].after, " of ",
+              convs.size());
+    pools_after[static_cast<std::size_t>(pools[k].after)].push_back(k);
+  }
+  // What one image's activations and int32 sums take in the engine: a file
+  // that asks for more is refused before anything of that size exists.
+  double image_bytes = static_cast<double>(input.channels * input.height * input.width);
   std::vector<std::int64_t> channels(static_cast<std::size_t>(num_tensors), -1);
   std::vector<std::int64_t> height(channels.size(), -1), width(channels.size(), -1);
   channels[0] = input.channels;
@@ -249,9 +260,14 @@ void IntegerModel::check() const {
     channels[o] = c.out_channels;
     height[o] = oh;
     width[o] = ow;
-    const int index = static_cast<int>(&c - convs.data());
-    for (const PoolNode& p : pools) {
-      if (p.after != index) continue;
+    image_bytes += 5.0 * static_cast<double>(c.out_channels) * static_cast<double>(oh * ow) *
+                   static_cast<double>(c.input == 0 ? c.in_channels : 1);
+    MPQ_CHECK(image_bytes < 0x1p28, "model: one image's activations and sums would take more than ",
+              "256 MiB in the engine (at layer ", c.name, ")");
+    MPQ_CHECK(c.input != 0 || (!c.residual && !c.projection), what,
+              ": the stem cannot have a residual");
+    for (const std::size_t q : pools_after[static_cast<std::size_t>(&c - convs.data())]) {
+      const PoolNode& p = pools[q];
       const std::string pw = "model: pool " + p.name;
       const auto pi = static_cast<std::size_t>(p.input), po = static_cast<std::size_t>(p.output);
       MPQ_CHECK(p.input > 0 && p.input < num_tensors && channels[pi] >= 0 && p.output > 0 &&
@@ -276,9 +292,6 @@ void IntegerModel::check() const {
                   tensor_grids[o].step_exp == c.out.step_exp,
               what, ": the output tensor's grid differs from the layer's");
   }
-  for (const PoolNode& p : pools)
-    MPQ_CHECK(p.after >= 0 && p.after < static_cast<int>(convs.size()), "model: pool ", p.name,
-              " follows conv ", p.after, " of ", convs.size());
   const auto hi = static_cast<std::size_t>(head.input);
   MPQ_CHECK(head.input > 0 && head.input < num_tensors && channels[hi] >= 0,
             "model: the head reads tensor ", head.input, ", which no layer writes");

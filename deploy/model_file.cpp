@@ -127,7 +127,8 @@ class Reader {
     g.with_zero = integer(a[2], where + " with zero", 0, 1) == 1;
     g.bits = static_cast<int>(integer(a[3], where + " bits", kMinPackBits, kMaxPackBits));
     g.step_exp = static_cast<int>(integer(a[4], where + " step exponent", -64, 64));
-    g.top = static_cast<int>(integer(a[5], where + " top level", 0, 255));
+    g.top = static_cast<int>(
+        integer(a[5], where + " top level", 0, g.kind == GridKind::uniform ? 255 : 30));
     return g;
   }
 
@@ -400,6 +401,9 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
   ModelFileSizes s;
   std::vector<std::int64_t> channels(static_cast<std::size_t>(m.num_tensors), 0);
   channels[0] = m.input.channels;
+  std::vector<std::vector<std::size_t>> pools_after(m.convs.size());
+  for (std::size_t k = 0; k < m.pools.size(); ++k)
+    pools_after[static_cast<std::size_t>(m.pools[k].after)].push_back(k);
   for (ConvNode& c : m.convs) {
     // The graph's channels before any data is read: a conv reads a tensor an
     // earlier layer (or the input) wrote, with that many channels.
@@ -441,10 +445,11 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
       s.per_channel += static_cast<std::int64_t>(pm - data.left());
     }
     channels[static_cast<std::size_t>(c.output)] = c.out_channels;
-    const int index = static_cast<int>(&c - m.convs.data());
-    for (const PoolNode& p : m.pools)
-      if (p.after == index && channels[static_cast<std::size_t>(p.input)] > 0)
+    for (const std::size_t q : pools_after[static_cast<std::size_t>(&c - m.convs.data())]) {
+      const PoolNode& p = m.pools[q];
+      if (channels[static_cast<std::size_t>(p.input)] > 0)
         channels[static_cast<std::size_t>(p.output)] = channels[static_cast<std::size_t>(p.input)];
+    }
   }
   const std::int64_t feat = channels[static_cast<std::size_t>(m.head.input)];
   MPQ_CHECK(feat > 0, name, ": the head reads tensor ", m.head.input, ", which no layer writes");

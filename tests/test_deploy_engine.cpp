@@ -197,6 +197,11 @@ TEST_CASE("deploy: throughput mode and layer-by-layer mode give the same logits"
   EngineOutput chunked, layered;
   engine.run(im.pixels.data<std::uint8_t>(), n, 1, 28, 28, chunked);
   engine.run(im.pixels.data<std::uint8_t>(), n, 1, 28, 28, layered, true);
+  // The convolutions alone (the bench's roofline) on chunks whose buffers
+  // the last partial chunk left short (ASan checks the reads).
+  engine.run(im.pixels.data<std::uint8_t>(), n, 1, 28, 28, chunked);
+  engine.run_convolutions_only(n);
+  engine.run_convolutions_only(3);
   set_num_threads(threads);
   CHECK(chunked.levels.empty());
   CHECK(chunked.logits == layered.logits);
@@ -431,6 +436,10 @@ TEST_CASE("deploy: corrupt, truncated and foreign model files are refused", "[de
       parse_model_file(edit_header("\"conv1\", 0, 1, 1, 16", "\"conv1\", 0, 1, 2, 16"), "f"),
       Contains("input channels"));
   CHECK_THROWS_WITH(load_model_file("/nonexistent/model.mpqm"), Contains("cannot open"));
+  // A graph whose activations would not fit memory is refused before any exist.
+  IntegerModel huge = parse_model_file(good, "f");
+  huge.input.height = huge.input.width = 4096;
+  CHECK_THROWS_WITH(huge.check(), Contains("256 MiB"));
 }
 
 TEST_CASE("deploy: export refuses what the engine cannot run", "[deploy]") {
