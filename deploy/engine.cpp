@@ -165,6 +165,7 @@ void requant_uniform(const std::int32_t* __restrict a, const std::uint8_t* __res
 }  // namespace
 
 Engine::Engine(IntegerModel model) : model_(std::move(model)) {
+  MPQ_CHECK(!model_.float_network, "engine: a float network has no integer form");
   model_.check();
   const IntegerModel& m = model_;
   shapes_.assign(static_cast<std::size_t>(m.num_tensors), TensorShape{});

@@ -34,11 +34,20 @@ std::vector<float> floats(const Tensor& t) {
   return t.detach().contiguous().to(DType::f32).to_vector<float>();
 }
 
+// A float network's weight as it is.
+WeightTensor float_weight(const Tensor& w) {
+  WeightTensor t;
+  t.shape = w.shape();
+  t.values = floats(w);
+  return t;
+}
+
 // One conv -> bn -> activation quantizer step of the graph.
 struct Builder {
   models::Module& net;
   std::string model;
   IntegerModel out;
+  bool float_network = false;  // the float weights and ReLUs (lower_network's flag)
 
   int add_tensor(const std::string& name, const Grid& grid) {
     out.tensor_names.push_back(name);
@@ -53,11 +62,15 @@ struct Builder {
     auto& c = need<models::QConv2d>(net, conv, model);
     auto& b = need<models::BatchNorm2d>(net, bn, model);
     auto& a = need<models::ActQuant>(net, act, model);
-    MPQ_CHECK(c.weight_q && c.enabled, "export: layer ", conv,
-              " has float weights; the integer engine needs every weight quantized");
-    MPQ_CHECK(a.q && a.enabled, "export: activation ", act,
-              " stays float (a weights-only run?); the integer engine needs every activation "
-              "before a convolution quantized, and cannot run this network");
+    if (float_network) {
+      MPQ_CHECK(a.is_relu(), "export: ", act, " is not a plain ReLU in the float network");
+    } else {
+      MPQ_CHECK(c.weight_q && c.enabled, "export: layer ", conv,
+                " has float weights; the integer engine needs every weight quantized");
+      MPQ_CHECK(a.q && a.enabled, "export: activation ", act,
+                " stays float (a weights-only run?); the integer engine needs every activation "
+                "before a convolution quantized, and cannot run this network");
+    }
     const auto& p = c.params;
     MPQ_CHECK(p.stride[0] == p.stride[1] && p.padding[0] == p.padding[1] && p.dilation[0] == 1 &&
                   p.dilation[1] == 1 && c.weight.shape()[2] == c.weight.shape()[3],
@@ -73,8 +86,10 @@ struct Builder {
     n.stride = p.stride[0];
     n.padding = p.padding[0];
     n.groups = p.groups;
-    const Grid wg = grid_of(*c.weight_q, conv + ".weight");
-    n.weight = weight_levels(*c.weight_q, c.weight, wg, conv + ".weight");
+    n.weight = float_network
+                   ? float_weight(c.effective_weight())
+                   : weight_levels(*c.weight_q, c.weight, grid_of(*c.weight_q, conv + ".weight"),
+                                   conv + ".weight");
     const auto [scale, shift] = b.inference_affine();
     n.scale = floats(scale);
     n.shift = floats(shift);
@@ -86,8 +101,10 @@ struct Builder {
     }
     n.residual = residual;
     n.projection = std::move(projection);
-    n.out = grid_of(*a.q, act);
-    n.out.check(act, true);
+    if (!float_network) {
+      n.out = grid_of(*a.q, act);
+      n.out.check(act, true);
+    }
     n.out_name = act;
     n.output = add_tensor(act, n.out);
     out.convs.push_back(std::move(n));
@@ -158,10 +175,11 @@ WeightTensor weight_levels(const quant::Quantizer& q, const Tensor& w, const Gri
 namespace {
 
 // A projection shortcut: `path`.0 (the 1x1 conv) and `path`.1 (its batch norm).
-Projection projection_of(models::Module& net, const std::string& path, const std::string& model) {
+Projection projection_of(models::Module& net, const std::string& path, const std::string& model,
+                         bool float_network) {
   auto& c = need<models::QConv2d>(net, path + ".0", model);
   auto& bn = need<models::BatchNorm2d>(net, path + ".1", model);
-  MPQ_CHECK(c.weight_q && c.enabled, "export: layer ", path,
+  MPQ_CHECK(float_network || (c.weight_q && c.enabled), "export: layer ", path,
             ".0 has float weights; the integer engine needs every weight quantized");
   const auto& prm = c.params;
   MPQ_CHECK(prm.groups == 1 && prm.stride[0] == prm.stride[1] && prm.padding[0] == prm.padding[1] &&
@@ -171,8 +189,10 @@ Projection projection_of(models::Module& net, const std::string& path, const std
   p.kernel = c.weight.shape()[2];
   p.stride = prm.stride[0];
   p.padding = prm.padding[0];
-  p.weight = weight_levels(*c.weight_q, c.weight, grid_of(*c.weight_q, path + ".0.weight"),
-                           path + ".0.weight");
+  p.weight = float_network
+                 ? float_weight(c.effective_weight())
+                 : weight_levels(*c.weight_q, c.weight, grid_of(*c.weight_q, path + ".0.weight"),
+                                 path + ".0.weight");
   const auto [scale, shift] = bn.inference_affine();
   p.scale = floats(scale);
   p.shift = floats(shift);
@@ -186,19 +206,21 @@ Projection projection_of(models::Module& net, const std::string& path, const std
 
 }  // namespace
 
-IntegerModel lower_network(models::Module& net, const std::string& model, const InputSpec& input) {
+IntegerModel lower_network(models::Module& net, const std::string& model, const InputSpec& input,
+                           bool float_network) {
   NoGradGuard ng;
   net.eval();
   const bool cifar = model == "resnet20" || model == "resnet32" || model == "resnet56";
-  MPQ_CHECK(model != "mobilenet_v2",
+  MPQ_CHECK(float_network || model != "mobilenet_v2",
             "export: mobilenet_v2: its blocks end in a linear "
             "bottleneck whose output (and the residual sum) training leaves float, so the next "
             "block reads real values, not levels; no integer engine can compute that network "
             "exactly (it would need a quantizer there in training)");
   MPQ_CHECK(cifar || model == "resnet18", "export: ", model,
             ": the integer engine has graphs for resnet20, resnet32, resnet56 and resnet18");
-  Builder b{net, model, {}};
+  Builder b{net, model, {}, float_network};
   b.out.model = model;
+  b.out.float_network = float_network;
   b.out.input = input;
   b.out.num_tensors = 0;
   b.add_tensor("input", Grid{});
@@ -236,7 +258,7 @@ IntegerModel lower_network(models::Module& net, const std::string& model, const 
       const std::string proj = p + (cifar ? ".shortcut" : ".downsample");
       if (net.find(proj)) {
         x = b.conv_bn_act(p + ".conv2", p + ".bn2", p + ".act2", h, r,
-                          projection_of(net, proj, model));
+                          projection_of(net, proj, model, float_network));
         continue;
       }
       // Option A: x[:, :, ::stride, ::stride], zero-padded to `out` channels
@@ -247,14 +269,16 @@ IntegerModel lower_network(models::Module& net, const std::string& model, const 
     }
   }
   auto& fc = need<models::QLinear>(net, "fc", model);
-  MPQ_CHECK(fc.weight_q && fc.enabled, "export: the classifier 'fc' has float weights");
+  MPQ_CHECK(float_network || (fc.weight_q && fc.enabled),
+            "export: the classifier 'fc' has float weights");
   HeadNode& head = b.out.head;
   head.input = x;
   head.classes = fc.weight.shape()[0];
-  head.weight =
-      weight_levels(*fc.weight_q, fc.weight, grid_of(*fc.weight_q, "fc.weight"), "fc.weight");
+  head.weight = float_network ? float_weight(fc.weight)
+                              : weight_levels(*fc.weight_q, fc.weight,
+                                              grid_of(*fc.weight_q, "fc.weight"), "fc.weight");
   if (fc.bias.defined()) {
-    if (fc.bias_q) {
+    if (fc.bias_q && !float_network) {
       head.bias = weight_levels(*fc.bias_q, fc.bias, grid_of(*fc.bias_q, "fc.bias"), "fc.bias");
     } else {
       head.float_bias = floats(fc.bias);

@@ -30,6 +30,10 @@ WeightTensor weight_levels(const quant::Quantizer& q, const Tensor& w, const Gri
                            const std::string& what);
 
 // `net` (eval mode is set here) as integers. `model` is its zoo name.
-IntegerModel lower_network(models::Module& net, const std::string& model, const InputSpec& input);
+// float_network: `net` is a float network (no quantizers); the result holds
+// its float weights and ReLUs (IntegerModel::float_network) for the float
+// ONNX export.
+IntegerModel lower_network(models::Module& net, const std::string& model, const InputSpec& input,
+                           bool float_network = false);
 
 }  // namespace mpq::deploy

@@ -140,8 +140,14 @@ std::int64_t WeightTensor::numel() const {
 }
 
 namespace {
-void check_weight(const WeightTensor& w, const std::string& what) {
+void check_weight(const WeightTensor& w, const std::string& what, bool float_network) {
   for (const std::int64_t s : w.shape) MPQ_CHECK(s > 0, what, ": a weight of empty shape");
+  if (float_network) {
+    MPQ_CHECK(static_cast<std::int64_t>(w.values.size()) == w.numel(), what, ": ", w.values.size(),
+              " weights for ", w.numel(), " elements");
+    for (const float v : w.values) MPQ_CHECK(std::isfinite(v), what, ": a non-finite weight");
+    return;
+  }
   MPQ_CHECK(static_cast<std::int64_t>(w.levels.size()) == w.numel(), what, ": ", w.levels.size(),
             " weight levels for ", w.numel(), " elements");
   w.grid.check(what, false);
@@ -204,7 +210,7 @@ void IntegerModel::check() const {
     MPQ_CHECK(c.kernel >= 1 && c.kernel <= 15 && c.stride >= 1 && c.stride <= 8 && c.padding >= 0 &&
                   c.padding < c.kernel,
               what, ": kernel ", c.kernel, ", stride ", c.stride, ", padding ", c.padding);
-    check_weight(c.weight, what);
+    check_weight(c.weight, what, float_network);
     MPQ_CHECK((c.weight.shape == std::vector<std::int64_t>{c.out_channels, c.in_channels / c.groups,
                                                            c.kernel, c.kernel}),
               what, ": weight shape does not match its channels and kernel");
@@ -215,7 +221,7 @@ void IntegerModel::check() const {
     for (std::size_t k = 0; k < c.scale.size(); ++k)
       MPQ_CHECK(std::isfinite(c.scale[k]) && std::isfinite(c.shift[k]), what,
                 ": a non-finite batch-norm scale or shift at channel ", k);
-    c.out.check(what + " output", true);
+    if (!float_network) c.out.check(what + " output", true);
     const std::int64_t h = height[static_cast<std::size_t>(c.input)],
                        w = width[static_cast<std::size_t>(c.input)];
     const std::int64_t oh = (h + 2 * c.padding - c.kernel) / c.stride + 1;
@@ -239,7 +245,7 @@ void IntegerModel::check() const {
       const Projection& p = *c.projection;
       MPQ_CHECK(c.residual, what, ": a projection without its input tensor");
       const auto rt = static_cast<std::size_t>(c.residual->tensor);
-      check_weight(p.weight, what + " projection");
+      check_weight(p.weight, what + " projection", float_network);
       MPQ_CHECK(p.kernel >= 1 && p.kernel <= 15 && p.stride >= 1 && p.stride <= 8 &&
                     p.padding >= 0 && p.padding < p.kernel &&
                     (p.weight.shape ==
@@ -296,12 +302,12 @@ void IntegerModel::check() const {
   MPQ_CHECK(head.input > 0 && head.input < num_tensors && channels[hi] >= 0,
             "model: the head reads tensor ", head.input, ", which no layer writes");
   MPQ_CHECK(head.classes >= 1 && head.classes <= 100000, "model: ", head.classes, " classes");
-  check_weight(head.weight, "model: classifier weight");
+  check_weight(head.weight, "model: classifier weight", float_network);
   MPQ_CHECK((head.weight.shape == std::vector<std::int64_t>{head.classes, channels[hi]}),
             "model: classifier weight shape does not match ", head.classes, " classes x ",
             channels[hi], " channels");
   if (head.bias) {
-    check_weight(*head.bias, "model: classifier bias");
+    check_weight(*head.bias, "model: classifier bias", float_network);
     MPQ_CHECK((head.bias->shape == std::vector<std::int64_t>{head.classes}),
               "model: classifier bias shape does not match ", head.classes, " classes");
   }

@@ -63,6 +63,7 @@ struct WeightTensor {
   std::vector<std::int64_t> shape;  // conv: [O, I/groups, kh, kw]; linear: [O, I]
   Grid grid;
   std::vector<std::int32_t> levels;  // weight / step, row-major
+  std::vector<float> values;         // a float network's weights instead (see float_network)
   std::int64_t numel() const;
 };
 
@@ -137,6 +138,10 @@ struct IntegerModel {
   int num_tensors = 1;                    // activation tensors, 0 the input
   std::vector<std::string> tensor_names;  // per tensor: the quantizer that wrote it ("input": 0)
   std::vector<Grid> tensor_grids;         // per tensor (tensor 0: unused)
+  // The same graph of a float network (the float ONNX export): weights as
+  // WeightTensor::values, ReLUs where the quantizers would be, no grids. The
+  // engine and the .mpqm file refuse it.
+  bool float_network = false;
 
   // Checks the graph: tensor numbering, shapes, grids, per-channel sizes.
   void check() const;

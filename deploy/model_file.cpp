@@ -175,6 +175,8 @@ class DataCursor {
 }  // namespace
 
 std::string serialize_model(const IntegerModel& m, ModelFileSizes* sizes) {
+  MPQ_CHECK(!m.float_network,
+            "model file: a float network has no integer form (export it as ONNX)");
   m.check();
   using train::Json;
   Json::Array tensors;

@@ -107,6 +107,10 @@ class Graph {
 // float weight's name. INT4 (opset 21) when every level fits [-8, 7].
 std::string weight(Graph& g, const std::string& name, const WeightTensor& w, int opset,
                    std::int64_t& weight_bytes) {
+  if (!w.values.empty()) {  // a float network's weight, as it is
+    weight_bytes += static_cast<std::int64_t>(4 * w.values.size());
+    return g.floats(name, w.shape, w.values);
+  }
   bool int4 = opset >= 21 && w.grid.bits <= 4;
   for (const std::int32_t l : w.levels) int4 = int4 && l >= -8 && l <= 7;
   std::vector<std::uint8_t> raw;
@@ -204,18 +208,22 @@ std::string onnx_model(const IntegerModel& m, const OnnxOptions& o, OnnxSizes* s
       }
       y = g.node("Add", {y, s}, n + ".sum");
     }
-    // The activation quantizer: Clip(0, L step), onto its grid and back.
-    const float step = std::ldexp(1.0f, c.out.step_exp);
     const std::string act = c.out_name;
-    y = g.node("Clip",
-               {y, g.floats(act + ".min", {}, {0.0f}),
-                g.floats(act + ".max", {}, {static_cast<float>(c.out.top) * step})},
-               act + ".clipped");
-    const std::string sc = g.floats(act + ".scale", {}, {step});
-    const std::uint8_t zero[1] = {0};
-    const std::string zp = g.tensor(act + ".zero", kUint8, {}, zero);
-    y = g.node("QuantizeLinear", {y, sc, zp}, act + ".q");
-    value[static_cast<std::size_t>(c.output)] = g.node("DequantizeLinear", {y, sc, zp}, act);
+    if (m.float_network) {
+      value[static_cast<std::size_t>(c.output)] = g.node("Relu", {y}, act);
+    } else {
+      // The activation quantizer: Clip(0, L step), onto its grid and back.
+      const float step = std::ldexp(1.0f, c.out.step_exp);
+      y = g.node("Clip",
+                 {y, g.floats(act + ".min", {}, {0.0f}),
+                  g.floats(act + ".max", {}, {static_cast<float>(c.out.top) * step})},
+                 act + ".clipped");
+      const std::string sc = g.floats(act + ".scale", {}, {step});
+      const std::uint8_t zero[1] = {0};
+      const std::string zp = g.tensor(act + ".zero", kUint8, {}, zero);
+      y = g.node("QuantizeLinear", {y, sc, zp}, act + ".q");
+      value[static_cast<std::size_t>(c.output)] = g.node("DequantizeLinear", {y, sc, zp}, act);
+    }
     for (const PoolNode& p : m.pools)
       if (p.after == static_cast<int>(k))
         value[static_cast<std::size_t>(p.output)] =
@@ -254,13 +262,16 @@ std::string onnx_model(const IntegerModel& m, const OnnxOptions& o, OnnxSizes* s
       {"classes", train::Json(h.classes)}};
   train::Json::Object bits;
   for (const ConvNode& c : m.convs) {
+    if (m.float_network) break;  // 32 bits everywhere: no entry
     bits[c.name + ".weight"] = train::Json(c.weight.grid.bits);
     if (c.projection)
       bits[c.name + ".projection.weight"] = train::Json(c.projection->weight.grid.bits);
     bits[c.out_name] = train::Json(c.out.bits);
   }
-  bits["fc.weight"] = train::Json(h.weight.grid.bits);
-  if (h.bias) bits["fc.bias"] = train::Json(h.bias->grid.bits);
+  if (!m.float_network) {
+    bits["fc.weight"] = train::Json(h.weight.grid.bits);
+    if (h.bias) bits["fc.bias"] = train::Json(h.bias->grid.bits);
+  }
 
   Message model;
   model.varint(1, o.opset >= 21 ? 10 : 7);

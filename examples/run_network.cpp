@@ -12,8 +12,9 @@
 namespace mpq::examples {
 
 RunNetwork load_run_network(const std::string& run_dir, const std::string& which) {
-  MPQ_CHECK(which == "last" || which == "best", "--checkpoint must be last or best, got '", which,
-            "'");
+  MPQ_CHECK(which == "last" || which == "best" || which == "float",
+            "--checkpoint must be last or best, got '", which, "'");
+  const bool float_network = which == "float";
   MPQ_CHECK(std::filesystem::is_directory(run_dir), "'", run_dir, "' is not a run folder");
   const std::string config_path = run_dir + "/config.json";
   MPQ_CHECK(std::filesystem::exists(config_path), "'", run_dir,
@@ -51,8 +52,9 @@ RunNetwork load_run_network(const std::string& run_dir, const std::string& which
   } catch (const Error& e) {
     MPQ_FAIL(config_path, ": ", e.what());
   }
-  MPQ_CHECK(r.config.mode != Mode::float_network, "'", run_dir,
-            "' is a float run (--mode float): it has no quantized network");
+  MPQ_CHECK(float_network || r.config.mode != Mode::float_network, "'", run_dir,
+            "' is a float run (--mode float): it has no quantized network (its float network: "
+            "--float)");
   r.data = saved.count("data") ? saved.at("data") : "";
   if (r.program == "imagenet") r.image_size = args.integer("image-size", 8, 4096);
 
@@ -63,17 +65,18 @@ RunNetwork load_run_network(const std::string& run_dir, const std::string& which
                             : " (the run has not finished an epoch of the quantized phase)");
   const train::Checkpoint ck = train::load_checkpoint(r.checkpoint);
   const auto phase = ck.metadata.find("phase");
-  MPQ_CHECK(phase != ck.metadata.end() && phase->second == "quant", r.checkpoint,
-            " is not a checkpoint of the quantized phase (phase '",
-            phase == ck.metadata.end() ? "" : phase->second,
-            "'): the run stopped before quantized training");
+  const std::string want = float_network ? "float" : "quant";
+  MPQ_CHECK(phase != ck.metadata.end() && phase->second == want, r.checkpoint,
+            " is not a checkpoint of the ", float_network ? "float" : "quantized",
+            " phase (phase '", phase == ck.metadata.end() ? "" : phase->second, "')",
+            float_network ? "" : ": the run stopped before quantized training");
   models::NamedTensors state;
   for (const auto& [k, v] : ck.tensors)
     if (k.rfind("model.", 0) == 0) state.emplace_back(k.substr(6), v);
 
   models::ModelOptions mo;
   mo.in_channels = r.program == "resnet_cifar" && r.data.empty() ? 1 : 3;
-  mo.quant = quant_config(r.config);
+  mo.quant = float_network ? models::QuantConfig::float_network() : quant_config(r.config);
   // The classes from the classifier's weight: the model's last 2-D parameter.
   {
     auto probe = models::make_model(r.config.model, mo);

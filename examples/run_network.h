@@ -24,7 +24,9 @@ struct RunNetwork {
 };
 
 // `which`: "last" (RUN_DIR/last.safetensors, the network summary.json
-// describes) or "best" (best.safetensors). Errors name the folder and file.
+// describes), "best" (best.safetensors) or "float" (float.safetensors, the
+// float network of the first phase, built without quantizers). Errors name
+// the folder and file.
 RunNetwork load_run_network(const std::string& run_dir, const std::string& which);
 
 }  // namespace mpq::examples

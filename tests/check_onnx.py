@@ -9,7 +9,9 @@ fake-quant evaluation of the run (`mpq infer --compare --reference-logits`):
 top-1 agreement on all but at most one image in 200 (>= 99.5%), the mean
 absolute logit difference below 0.02, and the opset-21 file smaller than
 the opset-13 one by at least a quarter of the INT8 weight bytes (weights of
-<= 4 bits take half a byte there).
+<= 4 bits take half a byte there). The run's float network (--float) too:
+Debian's checker accepts it, and ONNX Runtime's accuracy is the float
+phase's last one.
 
   check_onnx.py MPQ RUN_DIR OUT_DIR NODE_MODULES [--limit N]
 
@@ -81,6 +83,27 @@ def main():
               f"{agree}/{limit}, mean |logit difference| {mean_diff:.5f}")
         if agree < limit - max(1, limit // 200) or mean_diff > 0.02:
             sys.exit(f"opset {opset}: ONNX Runtime disagrees with mpq")
+    check_float(mpq, run_dir, out_dir, node_modules, limit)
+
+
+def check_float(mpq, run_dir, out_dir, node_modules, limit):
+    # The float network (--float): ONNX Runtime's accuracy on the same images
+    # is the float phase's last test accuracy, within one image.
+    path = os.path.join(out_dir, "float-13.onnx")
+    print(run([mpq, "export", run_dir, "--format", "onnx", "--float", "--opset", "13",
+               "--out", path]).strip())
+    import onnx
+    onnx.checker.check_model(onnx.load(path))
+    env = dict(os.environ, NODE_PATH=node_modules)
+    res = json.loads(run(["node", os.path.join(HERE, "..", "scripts", "onnx_eval.js"), path,
+                          "--limit", str(limit)], env).strip().splitlines()[-1])
+    with open(os.path.join(run_dir, "log.jsonl")) as f:
+        float_epochs = [json.loads(line) for line in f if '"float"' in line]
+    want = float_epochs[-1]["test_accuracy"]
+    print(f"float network: ONNX Runtime accuracy {100 * res['accuracy']:.2f}%, "
+          f"the run's float phase {100 * want:.2f}%")
+    if abs(res["accuracy"] - want) > 1.5 / limit:
+        sys.exit("the float export's accuracy is not the float phase's")
 
 
 def files_mpqm(mpq, run_dir, out_dir):

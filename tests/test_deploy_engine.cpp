@@ -457,6 +457,19 @@ TEST_CASE("deploy: export refuses what the engine cannot run", "[deploy]") {
   CHECK_THROWS_WITH(lower_network(*mobilenet, "lenet5", InputSpec::imagenet(224)),
                     Contains("has graphs for resnet20"));
   o.in_channels = 1;
+  // A float network lowers for the float ONNX export only.
+  {
+    models::ModelOptions fo;
+    fo.in_channels = 1;
+    auto float_net = models::make_model("resnet20", fo);
+    const IntegerModel fm = lower_network(*float_net, "resnet20", one_channel(), true);
+    CHECK(fm.float_network);
+    CHECK(fm.convs.front().weight.values.size() == 16 * 9);
+    CHECK_THROWS_WITH(Engine(fm), Contains("float network"));
+    CHECK_THROWS_WITH(serialize_model(fm), Contains("float network"));
+    CHECK_THROWS_WITH(lower_network(*float_net, "resnet20", one_channel()),
+                      Contains("has float weights"));
+  }
   // P3 weights at 4 bits span 2^0..2^7 steps: 128 does not fit int8.
   o.shortcut = models::Shortcut::A;
   o.quant = models::QuantConfig::learned(quant::Parametrization::P3, 4, 4);

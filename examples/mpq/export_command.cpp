@@ -62,6 +62,8 @@ int export_command(int argc, char** argv) {
            "mpqm (the packed integer model file) or onnx (standard operators, see below)");
   args.add("opset", "21",
            "ONNX opset: 21 (weights of <= 4 bits as INT4) or 13 (INT8 only, older runtimes)");
+  args.add_switch("float",
+                  "with --format onnx: the run's float network (float.safetensors) instead");
   std::string flag;
   std::vector<char*> av = with_run_flag(argc, argv, flag);
   if (!args.parse(static_cast<int>(av.size()), av.data())) return 0;
@@ -69,13 +71,19 @@ int export_command(int argc, char** argv) {
   MPQ_CHECK(args.given("out"), "mpq export: --out FILE is required");
   const std::string run = args.str("run"), out = args.str("out");
 
-  const examples::RunNetwork r = examples::load_run_network(run, args.str("checkpoint"));
+  const bool float_network = args.on("float");
+  MPQ_CHECK(!float_network || args.str("format") == "onnx",
+            "mpq export: --float goes with --format onnx (a float network has no integer form)");
+  MPQ_CHECK(!float_network || !args.given("checkpoint"),
+            "mpq export: --float reads float.safetensors; it takes no --checkpoint");
+  const examples::RunNetwork r =
+      examples::load_run_network(run, float_network ? "float" : args.str("checkpoint"));
   // The input scaling training used: the paper's (p / 255 - 0.5) * 2 in a
   // 32x32 frame, or ImageNet's statistics at the run's --image-size.
   const deploy::InputSpec input = r.program == "imagenet"
                                       ? deploy::InputSpec::imagenet(r.image_size)
                                       : deploy::InputSpec::pm1(r.in_channels);
-  deploy::IntegerModel m = deploy::lower_network(*r.net, r.config.model, input);
+  deploy::IntegerModel m = deploy::lower_network(*r.net, r.config.model, input, float_network);
   m.source = std::filesystem::path(run).filename().string() + "/" +
              std::filesystem::path(r.checkpoint).filename().string();
   const std::string format = args.str("format");
@@ -88,9 +96,10 @@ int export_command(int argc, char** argv) {
     o.image_size = r.program == "resnet_cifar" && r.data.empty() ? 28 : 0;
     deploy::OnnxSizes os;
     write_file_atomic(out, deploy::onnx_model(m, o, &os));
-    std::printf("%s (%s): ONNX opset %d\nwrote %s: %lld B (integer weights %lld B)\n",
+    std::printf("%s (%s): ONNX opset %d\nwrote %s: %lld B (%s weights %lld B)\n",
                 r.config.model.c_str(), r.checkpoint.c_str(), o.opset, out.c_str(),
-                static_cast<long long>(os.total), static_cast<long long>(os.weights));
+                static_cast<long long>(os.total), float_network ? "float32" : "integer",
+                static_cast<long long>(os.weights));
     return 0;
   }
   MPQ_CHECK(!args.given("opset"), "mpq export: --opset goes with --format onnx");
