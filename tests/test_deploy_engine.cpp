@@ -308,7 +308,7 @@ TEST_CASE("deploy: residual adds align steps by exact shifts", "[deploy][engine]
   m.convs.push_back(conv(1, 2, 3, -2, Residual{1, 1, 0}));
   m.head.input = 2;
   m.head.classes = 1;
-  m.head.weight = WeightTensor{{1, 1}, Grid{GridKind::uniform, true, true, 2, 0, 1}, {1}};
+  m.head.weight = WeightTensor{{1, 1}, Grid{GridKind::uniform, true, true, 2, 0, 1}, {1}, {}};
   Engine e(m);
   const std::vector<std::uint8_t> px{0, 1, 3, 40};
   EngineOutput o;

@@ -129,10 +129,11 @@ int main(int argc, char** argv) {
       }
       m.head.input = 2;
       m.head.classes = 3;
-      m.head.weight = WeightTensor{{3, 2}, w, {}};
+      m.head.weight = WeightTensor{{3, 2}, w, {}, {}};
       for (int i = 0; i < 6; ++i)
         m.head.weight.levels.push_back(w.levels()[static_cast<std::size_t>(i) % w.levels().size()]);
-      m.head.bias = WeightTensor{{3}, w, {w.levels().front(), w.levels().back(), w.levels()[1]}};
+      m.head.bias =
+          WeightTensor{{3}, w, {w.levels().front(), w.levels().back(), w.levels()[1]}, {}};
       write("model", pow2 ? "pow2.mpqm" : "uniform.mpqm", serialize_model(m));
     }
   }
