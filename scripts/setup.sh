@@ -2,7 +2,8 @@
 # Installs mpq's build dependencies from Debian (only the missing ones) and
 # configures + builds mpq incrementally.
 #
-#   scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-data] [--with-onnx] [--install-only GROUP ...]
+#   scripts/setup.sh [--sanitize] [--build-dir DIR] [--with-data] [--with-onnx] [--with-torch]
+#                    [--install-only GROUP ...]
 #
 # --sanitize      build with AddressSanitizer + UBSan (default dir: build-sanitize),
 #                 without the CUDA backend (-DMPQ_CUDA=OFF): the sanitizers see
@@ -11,6 +12,7 @@
 # --with-data     also install the "data" group (dataset-fashion-mnist)
 # --with-onnx     also install the "onnx" group, Node.js and npm where missing,
 #                 and onnxruntime-node into <build dir>/onnxruntime
+# --with-torch    also install the "torch" group (python3-torch, python3-torchvision)
 # --install-only  install the named groups of scripts/packages.txt and stop
 #                 (e.g. "--install-only fuzz" for scripts/fuzz.sh)
 set -euo pipefail
@@ -29,6 +31,7 @@ while [[ $# -gt 0 ]]; do
       build_dir="$2"; shift ;;
     --with-data) groups+=(data) ;;
     --with-onnx) groups+=(onnx); with_onnx=1 ;;
+    --with-torch) groups+=(torch) ;;
     --install-only)
       install_only=1; groups=()
       while [[ $# -ge 2 && "$2" != --* ]]; do groups+=("$2"); shift; done

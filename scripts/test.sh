@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=build
 [[ "${1:-}" == "--sanitize" ]] && build_dir=build-sanitize
-scripts/setup.sh --with-data --with-onnx "$@"
+scripts/setup.sh --with-data --with-onnx --with-torch "$@"
 cd "$build_dir"
 ctest --output-on-failure -j"$(nproc)"

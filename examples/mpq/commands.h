@@ -10,5 +10,6 @@ int report_command(int argc, char** argv);
 int bench_step_command(int argc, char** argv);
 int export_command(int argc, char** argv);
 int infer_command(int argc, char** argv);
+int forward_command(int argc, char** argv);
 
 }  // namespace mpq::cli

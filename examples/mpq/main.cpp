@@ -16,7 +16,8 @@ const char* kUsage =
     "  report  write the HTML report of a training run\n"
     "  bench-step  time the steady-state training or inference step of a zoo model\n"
     "  export  write a run's quantized network as an integer model file (packed b-bit weights)\n"
-    "  infer   run an integer model file: test accuracy, --compare with fake-quant, --bench\n\n"
+    "  infer   run an integer model file: test accuracy, --compare with fake-quant, --bench\n"
+    "  forward a zoo model's float checkpoint on a .npy input (logits as .npy)\n\n"
     "Run 'mpq <command> --help' for the flags of a command.\n";
 }
 
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
     return mpq::examples::run_main(mpq::cli::bench_step_command, argc - 1, argv + 1);
   if (command == "export")
     return mpq::examples::run_main(mpq::cli::export_command, argc - 1, argv + 1);
+  if (command == "forward")
+    return mpq::examples::run_main(mpq::cli::forward_command, argc - 1, argv + 1);
   if (command == "infer")
     return mpq::examples::run_main(mpq::cli::infer_command, argc - 1, argv + 1);
   if (command == "summary")
