@@ -33,8 +33,8 @@ int forward_command(int argc, char** argv) {
   const std::string name = args.str("model");
   const train::Checkpoint ck = train::load_checkpoint(args.str("checkpoint"));
   const auto phase = ck.metadata.find("phase");
-  MPQ_CHECK(phase == ck.metadata.end() || phase->second == "float", "mpq forward: ",
-            args.str("checkpoint"), " is a checkpoint of the '", phase->second,
+  MPQ_CHECK(phase == ck.metadata.end() || phase->second == "float",
+            "mpq forward: ", args.str("checkpoint"), " is a checkpoint of the '", phase->second,
             "' phase; it takes a float network");
   models::NamedTensors state;
   for (const auto& [k, v] : ck.tensors)
