@@ -34,6 +34,19 @@ std::vector<float> floats(const Tensor& t) {
   return t.detach().contiguous().to(DType::f32).to_vector<float>();
 }
 
+// The batch norm after `conv`, folded with the conv's bias into one
+// per-channel affine: bn(conv + b) = scale conv + (shift + scale b).
+void fold_batch_norm(models::BatchNorm2d& bn, const models::Conv2d& conv, std::vector<float>& scale,
+                     std::vector<float>& shift) {
+  const auto [s, t] = bn.inference_affine();
+  scale = floats(s);
+  shift = floats(t);
+  const Tensor bias = conv.effective_bias();
+  if (!bias.defined()) return;
+  const std::vector<float> bv = floats(bias);
+  for (std::size_t k = 0; k < shift.size(); ++k) shift[k] += scale[k] * bv[k];
+}
+
 // A float network's weight as it is.
 WeightTensor float_weight(const Tensor& w) {
   WeightTensor t;
@@ -90,15 +103,7 @@ struct Builder {
                    ? float_weight(c.effective_weight())
                    : weight_levels(*c.weight_q, c.weight, grid_of(*c.weight_q, conv + ".weight"),
                                    conv + ".weight");
-    const auto [scale, shift] = b.inference_affine();
-    n.scale = floats(scale);
-    n.shift = floats(shift);
-    const Tensor bias = c.effective_bias();
-    if (bias.defined()) {
-      // bn(conv + b) = scale conv + (shift + scale b)
-      const std::vector<float> bv = floats(bias);
-      for (std::size_t k = 0; k < n.shift.size(); ++k) n.shift[k] += n.scale[k] * bv[k];
-    }
+    fold_batch_norm(b, c, n.scale, n.shift);
     n.residual = residual;
     n.projection = std::move(projection);
     if (!float_network) {
@@ -193,14 +198,7 @@ Projection projection_of(models::Module& net, const std::string& path, const std
                  ? float_weight(c.effective_weight())
                  : weight_levels(*c.weight_q, c.weight, grid_of(*c.weight_q, path + ".0.weight"),
                                  path + ".0.weight");
-  const auto [scale, shift] = bn.inference_affine();
-  p.scale = floats(scale);
-  p.shift = floats(shift);
-  const Tensor bias = c.effective_bias();
-  if (bias.defined()) {
-    const std::vector<float> bv = floats(bias);
-    for (std::size_t k = 0; k < p.shift.size(); ++k) p.shift[k] += p.scale[k] * bv[k];
-  }
+  fold_batch_norm(bn, c, p.scale, p.shift);
   return p;
 }
 
