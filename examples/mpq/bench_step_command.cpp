@@ -1,7 +1,6 @@
 // mpq bench-step: times the steady-state training (or inference) step of a zoo
 // model on generated data, so that anyone can compare mpq against a baseline of
 // their own on the same machine.
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -14,21 +13,13 @@
 #include "core/rng.h"
 #include "core/stopwatch.h"
 #include "examples/args.h"
+#include "examples/mpq/cli_util.h"
 #include "examples/mpq/commands.h"
 #include "models/zoo.h"
 #include "ops/cross_entropy.h"
 #include "train/optimizer.h"
 
 namespace mpq::cli {
-
-namespace {
-// Peak resident set size of this process in MiB (Linux reports ru_maxrss in KiB).
-double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
-}  // namespace
 
 int bench_step_command(int argc, char** argv) {
   examples::Args args(

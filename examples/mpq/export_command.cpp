@@ -11,25 +11,12 @@
 #include "deploy/model_file.h"
 #include "deploy/onnx_export.h"
 #include "examples/args.h"
+#include "examples/mpq/cli_util.h"
 #include "examples/mpq/commands.h"
 #include "examples/run_network.h"
 #include "train/json.h"
 
 namespace mpq::cli {
-
-namespace {
-
-// `mpq <command> RUN ...` as `mpq <command> --run RUN ...`.
-std::vector<char*> with_run_flag(int argc, char** argv, std::string& flag) {
-  std::vector<char*> out(argv, argv + argc);
-  if (argc >= 2 && argv[1][0] != '-') {
-    flag = "--run";
-    out.insert(out.begin() + 1, flag.data());
-  }
-  return out;
-}
-
-}  // namespace
 
 int export_command(int argc, char** argv) {
   examples::Args args(
@@ -65,7 +52,7 @@ int export_command(int argc, char** argv) {
   args.add_switch("float",
                   "with --format onnx: the run's float network (float.safetensors) instead");
   std::string flag;
-  std::vector<char*> av = with_run_flag(argc, argv, flag);
+  std::vector<char*> av = with_leading_flag(argc, argv, "run", flag);
   if (!args.parse(static_cast<int>(av.size()), av.data())) return 0;
   MPQ_CHECK(args.given("run"), "mpq export: give the run folder: mpq export RUN --out FILE");
   MPQ_CHECK(args.given("out"), "mpq export: --out FILE is required");

@@ -1,7 +1,5 @@
 // mpq infer FILE: the integer engine on a test set, against the run's
 // fake-quant network (--compare), or timed (--bench).
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,6 +18,7 @@
 #include "deploy/engine.h"
 #include "deploy/model_file.h"
 #include "examples/args.h"
+#include "examples/mpq/cli_util.h"
 #include "examples/mpq/commands.h"
 #include "examples/run_network.h"
 #include "train/json.h"
@@ -27,22 +26,6 @@
 namespace mpq::cli {
 
 namespace {
-
-double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
-
-// `mpq infer FILE ...` as `mpq infer --model FILE ...`.
-std::vector<char*> with_model_flag(int argc, char** argv, std::string& flag) {
-  std::vector<char*> out(argv, argv + argc);
-  if (argc >= 2 && argv[1][0] != '-') {
-    flag = "--model";
-    out.insert(out.begin() + 1, flag.data());
-  }
-  return out;
-}
 
 int bench(deploy::Engine& engine, std::int64_t batch, double seconds) {
   const deploy::InputSpec& in = engine.model().input;
@@ -123,7 +106,7 @@ int infer_command(int argc, char** argv) {
   args.add_switch("bench", "time inference on generated images instead of evaluating");
   args.add("seconds", "5", "with --bench: how long to time");
   std::string flag;
-  std::vector<char*> av = with_model_flag(argc, argv, flag);
+  std::vector<char*> av = with_leading_flag(argc, argv, "model", flag);
   if (!args.parse(static_cast<int>(av.size()), av.data())) return 0;
   MPQ_CHECK(args.given("model"), "mpq infer: give the model file: mpq infer FILE");
   const int threads = static_cast<int>(args.integer("threads", 0, 1024));
