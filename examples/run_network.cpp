@@ -11,6 +11,22 @@
 
 namespace mpq::examples {
 
+void fit_to_state(const std::string& model, const models::NamedTensors& state,
+                  models::ModelOptions& options) {
+  // The names of the stem's and the classifier's weights, from a float probe.
+  std::string first, last;
+  models::ModelOptions probe_options = options;
+  probe_options.quant = models::QuantConfig::float_network();
+  for (const auto& [k, v] : models::make_model(model, probe_options)->named_parameters()) {
+    if (v.dim() == 4 && first.empty()) first = k;
+    if (v.dim() == 2) last = k;
+  }
+  for (const auto& [k, v] : state) {
+    if (k == first && v.dim() == 4) options.in_channels = v.shape()[1];
+    if (k == last && v.dim() == 2) options.num_classes = v.shape()[0];
+  }
+}
+
 RunNetwork load_run_network(const std::string& run_dir, const std::string& which) {
   MPQ_CHECK(which == "last" || which == "best" || which == "float",
             "--checkpoint must be last or best, got '", which, "'");
@@ -70,22 +86,12 @@ RunNetwork load_run_network(const std::string& run_dir, const std::string& which
             " is not a checkpoint of the ", float_network ? "float" : "quantized",
             " phase (phase '", phase == ck.metadata.end() ? "" : phase->second, "')",
             float_network ? "" : ": the run stopped before quantized training");
-  models::NamedTensors state;
-  for (const auto& [k, v] : ck.tensors)
-    if (k.rfind("model.", 0) == 0) state.emplace_back(k.substr(6), v);
+  const models::NamedTensors state = train::tensors_under(ck, "model.");
 
   models::ModelOptions mo;
   mo.in_channels = r.program == "resnet_cifar" && r.data.empty() ? 1 : 3;
   mo.quant = float_network ? models::QuantConfig::float_network() : quant_config(r.config);
-  // The classes from the classifier's weight: the model's last 2-D parameter.
-  {
-    auto probe = models::make_model(r.config.model, mo);
-    std::string classifier;
-    for (const auto& [k, v] : probe->named_parameters())
-      if (v.dim() == 2) classifier = k;
-    for (const auto& [k, v] : state)
-      if (k == classifier && v.dim() == 2) mo.num_classes = v.shape()[0];
-  }
+  fit_to_state(r.config.model, state, mo);
   r.in_channels = mo.in_channels;
   r.net = models::make_model(r.config.model, mo);
   try {

@@ -10,6 +10,7 @@
 
 #include "examples/experiment_config.h"
 #include "models/module.h"
+#include "models/zoo.h"
 
 namespace mpq::examples {
 
@@ -22,6 +23,12 @@ struct RunNetwork {
   std::int64_t image_size = 32;         // the square input training used (imagenet: --image-size)
   std::shared_ptr<models::Module> net;  // in eval mode
 };
+
+// The input channels and classes of `model` as a checkpoint's state has
+// them: from its first 4-D and its last 2-D weight (the stem and the
+// classifier); left as they are where the state lacks them.
+void fit_to_state(const std::string& model, const models::NamedTensors& state,
+                  models::ModelOptions& options);
 
 // `which`: "last" (RUN_DIR/last.safetensors, the network summary.json
 // describes), "best" (best.safetensors) or "float" (float.safetensors, the

@@ -186,4 +186,11 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   return ckpt;
 }
 
+models::NamedTensors tensors_under(const Checkpoint& ck, const std::string& prefix) {
+  models::NamedTensors out;
+  for (const auto& [k, v] : ck.tensors)
+    if (k.rfind(prefix, 0) == 0) out.emplace_back(k.substr(prefix.size()), v);
+  return out;
+}
+
 }  // namespace mpq::train

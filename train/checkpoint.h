@@ -19,6 +19,7 @@
 
 #include "core/file_io.h"
 #include "core/tensor.h"
+#include "models/module.h"
 
 namespace mpq::train {
 
@@ -34,5 +35,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 Checkpoint load_checkpoint(const std::string& path);
 // The same for a file's bytes in memory; `name` stands for the file in errors.
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name);
+
+// The entries of a checkpoint under `prefix` ("model." or "optim."), without it.
+models::NamedTensors tensors_under(const Checkpoint& ck, const std::string& prefix);
 
 }  // namespace mpq::train

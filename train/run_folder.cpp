@@ -15,14 +15,6 @@ namespace mpq::train {
 
 namespace {
 
-// The entries of a checkpoint under `prefix` ("model." or "optim."), without it.
-models::NamedTensors with_prefix(const Checkpoint& ck, const std::string& prefix) {
-  models::NamedTensors out;
-  for (const auto& [k, v] : ck.tensors)
-    if (k.rfind(prefix, 0) == 0) out.emplace_back(k.substr(prefix.size()), v);
-  return out;
-}
-
 // A whole-string integer (std::int64_t) or finite number (double) from a
 // checkpoint's metadata (std::stoi would take "7x" as 7 and throw a bare
 // "stoi" on "x").
@@ -139,8 +131,8 @@ ResumePoint RunFolder::read_resume_point(int float_epochs, int quant_epochs,
 
 void RunFolder::restore(const ResumePoint& point, models::Module& net, Optimizer& opt) const {
   try {
-    net.load_state_dict(with_prefix(point.checkpoint, "model."));
-    opt.load_state(with_prefix(point.checkpoint, "optim."));
+    net.load_state_dict(tensors_under(point.checkpoint, "model."));
+    opt.load_state(tensors_under(point.checkpoint, "optim."));
   } catch (const Error& err) {
     MPQ_FAIL(program_, ": cannot resume from ", file(kLastCheckpoint), ": ", err.what());
   }
@@ -156,7 +148,7 @@ void RunFolder::load_float_init(const std::string& path, const std::string& mode
             "' phase; it takes a float network (RUN/float.safetensors)");
   check_metadata_matches(float_init, path, "model", model, prog);
   try {
-    net.load_state_dict(with_prefix(float_init, "model."));
+    net.load_state_dict(tensors_under(float_init, "model."));
   } catch (const Error& err) {
     MPQ_FAIL(prog, ": --float-init ", path, " does not fit --model ", model, ": ", err.what());
   }

@@ -8,6 +8,7 @@
 #include "core/npy.h"
 #include "examples/args.h"
 #include "examples/mpq/commands.h"
+#include "examples/run_network.h"
 #include "models/zoo.h"
 #include "train/checkpoint.h"
 
@@ -36,26 +37,10 @@ int forward_command(int argc, char** argv) {
   MPQ_CHECK(phase == ck.metadata.end() || phase->second == "float",
             "mpq forward: ", args.str("checkpoint"), " is a checkpoint of the '", phase->second,
             "' phase; it takes a float network");
-  models::NamedTensors state;
-  for (const auto& [k, v] : ck.tensors)
-    if (k.rfind("model.", 0) == 0) state.emplace_back(k.substr(6), v);
+  const models::NamedTensors state = train::tensors_under(ck, "model.");
   MPQ_CHECK(!state.empty(), "mpq forward: ", args.str("checkpoint"), " has no model.* tensors");
-
-  // The input channels from the first conv's weight, the classes from the
-  // classifier's: the first and the last 2-D or 4-D weight of the probe.
   models::ModelOptions o;
-  {
-    auto probe = models::make_model(name, o);
-    std::string first, last;
-    for (const auto& [k, v] : probe->named_parameters()) {
-      if (v.dim() == 4 && first.empty()) first = k;
-      if (v.dim() == 2) last = k;
-    }
-    for (const auto& [k, v] : state) {
-      if (k == first && v.dim() == 4) o.in_channels = v.shape()[1];
-      if (k == last && v.dim() == 2) o.num_classes = v.shape()[0];
-    }
-  }
+  examples::fit_to_state(name, state, o);
   auto net = models::make_model(name, o);
   try {
     net->load_state_dict(state);
