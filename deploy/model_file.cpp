@@ -150,13 +150,17 @@ class DataCursor {
   }
   std::vector<float> floats(std::int64_t count, const std::string& what) {
     const auto bytes = take(4 * static_cast<std::size_t>(count), what);
+    per_channel_ += static_cast<std::int64_t>(bytes.size());
     std::vector<float> v(static_cast<std::size_t>(count));
     std::memcpy(v.data(), bytes.data(), bytes.size());
     return v;
   }
+  // The packed codes of w (its shape and grid already read): take() checks
+  // their size against the bytes left before unpacking allocates anything.
   void weight(WeightTensor& w, const std::string& what) {
     const bool two_complement = w.grid.kind == GridKind::uniform && w.grid.is_signed;
     const auto bytes = take(packed_size(w.numel(), w.grid.bits), what);
+    packed_ += static_cast<std::int64_t>(bytes.size());
     try {
       w.levels =
           levels_of_codes(w.grid, unpack_codes(bytes, w.numel(), w.grid.bits, two_complement));
@@ -164,12 +168,16 @@ class DataCursor {
       MPQ_FAIL(name_, ": ", what, ": ", e.what());
     }
   }
+  // Bytes read so far as packed weights and as float32 per-channel arrays.
+  std::int64_t packed() const { return packed_; }
+  std::int64_t per_channel() const { return per_channel_; }
   std::size_t left() const { return end_ - at_; }
 
  private:
   const std::string& bytes_;
   std::size_t at_, end_;
   std::string name_;
+  std::int64_t packed_ = 0, per_channel_ = 0;
 };
 
 }  // namespace
@@ -400,7 +408,6 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
 
   // The data: each size is checked against what is left before it is read.
   DataCursor data(bytes, kFixed + header_size, bytes.size() - 4, name);
-  ModelFileSizes s;
   std::vector<std::int64_t> channels(static_cast<std::size_t>(m.num_tensors), 0);
   channels[0] = m.input.channels;
   std::vector<std::vector<std::size_t>> pools_after(m.convs.size());
@@ -414,37 +421,18 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
               ", which no earlier layer writes");
     MPQ_CHECK(channels[in] == c.in_channels, name, ": layer ", c.name, " has ", c.in_channels,
               " input channels, but its input tensor ", c.input, " has ", channels[in]);
-    const std::size_t before = data.left();
-    // Shapes are bounded above, but their product is checked against the file
-    // before anything of that size is allocated.
-    const double numel = static_cast<double>(c.out_channels) * static_cast<double>(c.in_channels) /
-                         static_cast<double>(c.groups) * static_cast<double>(c.kernel * c.kernel);
-    MPQ_CHECK(numel * c.weight.grid.bits / 8 <= static_cast<double>(data.left()), name, ": layer ",
-              c.name, ": its ", numel, " weights do not fit the ", data.left(),
-              " bytes left in the file");
     data.weight(c.weight, "layer " + c.name + " weights");
-    s.packed_weights += static_cast<std::int64_t>(before - data.left());
-    const std::size_t mid = data.left();
     c.scale = data.floats(c.out_channels, "layer " + c.name + " batch-norm scales");
     c.shift = data.floats(c.out_channels, "layer " + c.name + " batch-norm shifts");
-    s.per_channel += static_cast<std::int64_t>(mid - data.left());
     if (c.projection) {
       Projection& p = *c.projection;
       const auto rt = static_cast<std::size_t>(c.residual->tensor);
       MPQ_CHECK(channels[rt] > 0, name, ": layer ", c.name, "'s projection reads tensor ",
                 c.residual->tensor, ", which no earlier layer writes");
       p.weight.shape = {c.out_channels, channels[rt], p.kernel, p.kernel};
-      MPQ_CHECK(static_cast<double>(p.weight.numel()) * p.weight.grid.bits / 8 <=
-                    static_cast<double>(data.left()),
-                name, ": layer ", c.name, ": its projection's weights do not fit the ", data.left(),
-                " bytes left in the file");
-      const std::size_t pb = data.left();
       data.weight(p.weight, "layer " + c.name + " projection weights");
-      s.packed_weights += static_cast<std::int64_t>(pb - data.left());
-      const std::size_t pm = data.left();
       p.scale = data.floats(c.out_channels, "layer " + c.name + " projection scales");
       p.shift = data.floats(c.out_channels, "layer " + c.name + " projection shifts");
-      s.per_channel += static_cast<std::int64_t>(pm - data.left());
     }
     channels[static_cast<std::size_t>(c.output)] = c.out_channels;
     for (const std::size_t q : pools_after[static_cast<std::size_t>(&c - m.convs.data())]) {
@@ -456,21 +444,15 @@ IntegerModel parse_model_file(const std::string& bytes, const std::string& name,
   const std::int64_t feat = channels[static_cast<std::size_t>(m.head.input)];
   MPQ_CHECK(feat > 0, name, ": the head reads tensor ", m.head.input, ", which no layer writes");
   m.head.weight.shape = {m.head.classes, feat};
-  const std::size_t before = data.left();
-  MPQ_CHECK(static_cast<double>(m.head.classes) * static_cast<double>(feat) *
-                    m.head.weight.grid.bits / 8 <=
-                static_cast<double>(data.left()),
-            name, ": the classifier's weights do not fit the bytes left in the file");
   data.weight(m.head.weight, "classifier weights");
   if (m.head.bias) data.weight(*m.head.bias, "classifier bias");
-  s.packed_weights += static_cast<std::int64_t>(before - data.left());
-  if (!m.head.float_bias.empty()) {
-    const std::size_t mid = data.left();
+  if (!m.head.float_bias.empty())
     m.head.float_bias = data.floats(m.head.classes, "classifier float bias");
-    s.per_channel += static_cast<std::int64_t>(mid - data.left());
-  }
   MPQ_CHECK(data.left() == 0, name, ": ", data.left(),
             " bytes after the last tensor the header describes");
+  ModelFileSizes s;
+  s.packed_weights = data.packed();
+  s.per_channel = data.per_channel();
   s.header = static_cast<std::int64_t>(bytes.size()) - s.packed_weights - s.per_channel;
   try {
     m.check();
