@@ -64,7 +64,7 @@ void run_forward(const BnCase& k) {
 void run_backward(const BnCase& k) {
   backend(Device::cpu())
       .batch_norm_backward(k.dy, k.x, k.gamma, k.mean, k.rstd, /*training=*/true, k.dx, k.dgamma,
-                           k.dbeta);
+                           k.dbeta, Tensor(), 0);
 }
 
 // Per-channel statistics in float64, two passes (no cancellation).

@@ -113,10 +113,19 @@ struct Backend {
                              const Tensor& running_mean, const Tensor& running_var, bool training,
                              double momentum, double eps, const Tensor& y, const Tensor& mean,
                              const Tensor& rstd) = nullptr;
+  // totals undefined: sum g and sum g xhat are taken over x itself (written
+  // to dbeta and dgamma when defined). totals defined (synchronised batch
+  // norm, float64 [2, C]: sum g, sum g xhat over every process's batch of
+  // `count` values per channel): dx uses them; dgamma, dbeta are not written.
   void (*batch_norm_backward)(const Tensor& dy, const Tensor& x, const Tensor& gamma,
                               const Tensor& mean, const Tensor& rstd, bool training,
-                              const Tensor& dx, const Tensor& dgamma,
-                              const Tensor& dbeta) = nullptr;
+                              const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta,
+                              const Tensor& totals, double count) = nullptr;
+  // Synchronised batch norm's per-process sums (float64 [3, C] `sums`):
+  // sum (x - shift[c]), sum (x - shift[c])^2 and the count N H W, per channel.
+  // shift (x's dtype, [C]) is common to every process, so the shifted sums
+  // add up across processes without cancellation when |mean| >> std.
+  void (*batch_norm_stats)(const Tensor& x, const Tensor& shift, const Tensor& sums) = nullptr;
   // Pooling on contiguous NCHW; max pooling keeps the argmax (int32, an
   // offset within the input plane) for its backward.
   void (*max_pool2d_forward)(const Tensor& x, const Pool2dParams& p, const Tensor& y,

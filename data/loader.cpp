@@ -2,6 +2,7 @@
 
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -41,6 +42,10 @@ Loader::Loader(const Dataset& dataset, Transform transform, LoaderOptions option
   // transform different samples at once.
   MPQ_CHECK(options_.randomness == Randomness::per_sample || options_.workers == 1,
             "Loader: randomness epoch_stream needs workers = 1, got ", options_.workers);
+  MPQ_CHECK(options_.shard.count >= 1 && options_.shard.index >= 0 &&
+                options_.shard.index < options_.shard.count,
+            "Loader: shard ", options_.shard.index, " of ", options_.shard.count,
+            " (expected 0 <= index < count)");
 }
 
 // One sample as the batching needs it: skipped (the dataset had none), an
@@ -271,7 +276,10 @@ void Loader::run(std::vector<std::int64_t> order, std::uint64_t epoch_key, Gener
   std::int64_t current = -1;  // dataset index being prepared, for error messages
   std::exception_ptr error;
   try {
-    produce(order, epoch_key, stream, current);
+    if (options_.shard.count > 1)
+      produce_shard(order, epoch_key, stream, current);
+    else
+      produce(order, epoch_key, stream, current);
   } catch (const Error& e) {
     error = current >= 0 ? std::make_exception_ptr(
                                Error(detail::concat("Loader: sample ", current, ": ", e.what())))
@@ -319,14 +327,78 @@ void Loader::produce(const std::vector<std::int64_t>& order, std::uint64_t epoch
     }
     current = -1;
     if (images.empty() || (options_.drop_last && images.size() < batch)) return;
-    Batch b = collate(images, labels, indices);
-    std::unique_lock<std::mutex> lock(mutex_);
-    can_push_.wait(
-        lock, [&] { return stop_ || queue_.size() < static_cast<std::size_t>(options_.prefetch); });
-    if (stop_) return;
-    queue_.push_back(std::move(b));
-    lock.unlock();
-    can_pop_.notify_one();
+    if (!push(collate(images, labels, indices))) return;
+  }
+}
+
+bool Loader::push(Batch b) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  can_push_.wait(
+      lock, [&] { return stop_ || queue_.size() < static_cast<std::size_t>(options_.prefetch); });
+  if (stop_) return false;
+  queue_.push_back(std::move(b));
+  lock.unlock();
+  can_pop_.notify_one();
+  return true;
+}
+
+void Loader::produce_shard(const std::vector<std::int64_t>& order, std::uint64_t epoch_key,
+                           Generator& stream, std::int64_t& current) {
+  Generator* shared = options_.randomness == Randomness::epoch_stream ? &stream : nullptr;
+  const std::int64_t n = static_cast<std::int64_t>(order.size()), B = options_.batch_size;
+  const std::int64_t count = options_.shard.count, index = options_.shard.index;
+  // Each window's slice [lo, hi) of positions, and the dataset indices this
+  // shard reads, in order (the pool's order with workers > 1).
+  std::vector<std::pair<std::int64_t, std::int64_t>> slices;
+  std::vector<std::int64_t> mine;
+  for (std::int64_t start = 0; start < n; start += B) {
+    const std::int64_t w = std::min(B, n - start);
+    if (options_.drop_last && w < B) break;
+    const std::int64_t lo = start + w * index / count, hi = start + w * (index + 1) / count;
+    slices.emplace_back(lo, hi);
+    for (std::int64_t p = lo; p < hi; ++p) mine.push_back(order[static_cast<std::size_t>(p)]);
+  }
+  std::optional<SamplePool> pool;
+  if (options_.workers > 1) {
+    pool.emplace(*this, mine, epoch_key);
+    pool->start();
+  }
+  std::int64_t taken = 0;  // samples of `mine` taken so far
+  std::int64_t next = 0;   // epoch_stream: the first position not yet drawn
+  for (const auto& [lo, hi] : slices) {
+    std::vector<Tensor> images;
+    std::vector<std::int32_t> labels;
+    std::vector<std::int64_t> indices;
+    // epoch_stream: the other shards' samples before this slice draw from
+    // the stream too (and are then dropped).
+    for (; shared && next < lo; ++next) {
+      if (stop_) return;
+      current = order[static_cast<std::size_t>(next)];
+      (void)prepare(current, epoch_key, shared);
+    }
+    for (std::int64_t p = lo; p < hi; ++p) {
+      if (stop_) return;
+      current = order[static_cast<std::size_t>(p)];
+      Prepared s = pool ? pool->take(taken) : prepare(current, epoch_key, shared);
+      ++taken;
+      if (s.error) std::rethrow_exception(s.error);
+      if (s.skipped) continue;
+      MPQ_CHECK(images.empty() || s.image.shape() == images.front().shape(), "image shape ",
+                shape_str(s.image.shape()), " differs from the batch's ",
+                shape_str(images.front().shape()),
+                " (use a transform that crops or resizes to one size)");
+      images.push_back(std::move(s.image));
+      labels.push_back(s.label);
+      indices.push_back(current);
+    }
+    next = std::max(next, hi);
+    current = -1;
+    Batch b;
+    if (images.empty())
+      b.labels = empty({0}, DType::i32);
+    else
+      b = collate(images, labels, indices);
+    if (!push(std::move(b))) return;
   }
 }
 

@@ -73,6 +73,22 @@ struct Batch {
 // How the transforms draw their random numbers (see "Order and randomness").
 enum class Randomness { per_sample, epoch_stream };
 
+// One of `count` processes that share every batch (data-parallel training).
+// The epoch's order is cut into windows of batch_size positions, as one
+// process would batch it; shard `index` takes positions [w index / count,
+// w (index + 1) / count) of each window of w positions, so the shards' batches
+// together are the one process's batches (when no sample is skipped), every
+// shard gets one batch per window, and that batch is empty (images undefined,
+// labels [0]) when its slice is, e.g. a last window smaller than count. A
+// skipped sample is left out of its shard's batch (no refill: the shards do
+// not know of each other's skips). With per_sample randomness a shard reads
+// only its own samples; with epoch_stream it reads and transforms every
+// sample to follow the one stream, and keeps its own.
+struct Shard {
+  int index = 0;
+  int count = 1;
+};
+
 struct LoaderOptions {
   std::int64_t batch_size = 128;
   bool shuffle = true;
@@ -86,6 +102,7 @@ struct LoaderOptions {
   // Images in page-locked memory, for asynchronous copies to a GPU (ordinary
   // memory where pinning is unavailable).
   bool pin_memory = false;
+  Shard shard = {};  // this process's part of every batch (see Shard)
 };
 
 class Loader {
@@ -109,7 +126,7 @@ class Loader {
   // Ends the current epoch now (a no-op when none runs).
   void stop();
 
-  // Batches per epoch when no sample is skipped.
+  // Batches per epoch when no sample is skipped (a shard's, empty ones included).
   std::int64_t num_batches() const;
   const LoaderOptions& options() const { return options_; }
 
@@ -126,6 +143,10 @@ class Loader {
   void run(std::vector<std::int64_t> order, std::uint64_t epoch_key, Generator stream);
   void produce(const std::vector<std::int64_t>& order, std::uint64_t epoch_key, Generator& stream,
                std::int64_t& current);
+  void produce_shard(const std::vector<std::int64_t>& order, std::uint64_t epoch_key,
+                     Generator& stream, std::int64_t& current);
+  // Queues a batch for the consumer; false when the loader stops meanwhile.
+  bool push(Batch b);
   // Sample `index` read and transformed ([C, H, W] float32); an exception is
   // kept in the result, so that it surfaces in epoch order. The transform
   // draws from `stream` when given (epoch_stream), else from the sample's own

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "train/distributed.h"
 #include "train/diverged.h"
 
 namespace mpq::examples {
@@ -184,19 +185,54 @@ std::string Args::help() const {
   return os.str();
 }
 
-int run_main(int (*body)(int, char**), int argc, char** argv) {
+namespace {
+// One error as a process reports it. Alone: "error: ..." and the exit code.
+// One of several processes (mpirun, srun): a divergence is seen by every
+// process at the same step (the Trainer decides it on reduced values), so
+// rank 0 reports it and all exit together; any other error may be this
+// process's alone while the others wait in a collective, so it ends the
+// whole job (Distributed::abort) with the rank named.
+int report_error(const char* what, int code, bool collective) {
+  train::Distributed* job = nullptr;
   try {
-    return body(argc, argv);
-  } catch (const train::Diverged& e) {  // a result, not a failure of the program
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return train::kDivergedExitCode;
-  } catch (const mpq::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    job = &train::Distributed::get();
+  } catch (const std::exception&) {  // joining the job was the error
   }
+  if (!job || !job->multi()) {
+    std::fprintf(stderr, "error: %s\n", what);
+    return code;
+  }
+  train::Distributed& dist = *job;
+  if (!dist.multi()) {
+    std::fprintf(stderr, "error: %s\n", what);
+    return code;
+  }
+  if (!collective) dist.abort(what, code);
+  if (dist.is_root()) std::fprintf(stderr, "error: %s\n", what);
+  dist.finalize();
+  return code;
+}
+}  // namespace
+
+int run_main(int (*body)(int, char**), int argc, char** argv) {
+  int code = 0;
+  try {
+    // Joins the job when a launcher started this process; only rank 0 prints
+    // to stdout (errors still reach stderr from every rank).
+    train::Distributed& dist = train::Distributed::get();
+    if (!dist.is_root() && !std::freopen("/dev/null", "w", stdout))
+      std::fprintf(stderr, "warning: %s cannot silence its stdout\n", dist.describe().c_str());
+    code = body(argc, argv);
+  } catch (const train::Diverged& e) {  // a result, not a failure of the program
+    return report_error(e.what(), train::kDivergedExitCode, true);
+  } catch (const mpq::Error& e) {
+    return report_error(e.what(), 2, false);
+  } catch (const std::exception& e) {
+    return report_error(e.what(), 1, false);
+  }
+  std::fflush(stdout);
+  train::Distributed::get().finalize();
+  return code;
 }
 
 }  // namespace mpq::examples

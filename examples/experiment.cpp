@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "core/autograd.h"
 #include "core/backend.h"
@@ -13,6 +14,7 @@
 #include "models/quant_summary.h"
 #include "models/zoo.h"
 #include "quant/memory.h"
+#include "train/distributed.h"
 #include "train/json.h"
 #include "train/mixed_precision.h"
 #include "train/optimizer.h"
@@ -119,6 +121,7 @@ train::PhaseOptions phase_options(const ExperimentConfig& c, const std::string& 
   o.quantizer_l2 = quantized && c.optimizer == OptimizerKind::sgd ? c.weight_decay : 0.0;
   if (quantized) o.targets = targets;
   o.seed = c.seed;
+  o.sync_batch_norm = c.sync_batch_norm;
   return o;
 }
 
@@ -164,7 +167,10 @@ Outcome assess(models::Module& qnet, const train::MemoryTargets& targets,
     NoGradGuard ng;
     r.final_penalty = train::memory_terms(qnet, targets).penalty.item();
   }
-  r.skipped_files = data.skipped_files ? data.skipped_files() : 0;
+  // Each process counts the files of its own shards.
+  std::vector<double> skipped{data.skipped_files ? static_cast<double>(data.skipped_files()) : 0};
+  train::Distributed::get().all_reduce(skipped);
+  r.skipped_files = static_cast<std::int64_t>(skipped[0]);
   return r;
 }
 
@@ -231,7 +237,7 @@ Json summary_json(const std::string& prog, const ExperimentConfig& c, const std:
   summary["targets_missed"] = Json(missed);
   summary["final_penalty"] = r.final_penalty;
   summary["images_per_s"] = images_per_s;
-  summary["device"] = c.device.str();
+  summary["processes"] = train::Distributed::get().size();
   summary["skipped_files"] = r.skipped_files;
   summary["mean_weight_bits"] = qs.mean_weight_bits;
   Json bits = Json::Object{};
@@ -253,8 +259,20 @@ int run_experiment(const Experiment& e, Args& args) {
   const train::RunFolder run(prog, run_dir_of(prog, args), args.on("resume"));
   const ExperimentConfig c = load_experiment_config(prog, e.models, per_process, args, run);
   const Stopwatch run_time;
-  if (c.threads > 0) set_num_threads(c.threads);
-  require_device(c.device, prog.c_str());
+  // Data parallelism: this process's place in the job (one process alone
+  // unless a launcher started several, train/distributed.h).
+  train::Distributed& dist = train::Distributed::get();
+  if (c.threads > 0) {
+    set_num_threads(c.threads);
+  } else if (dist.local_size() > 1) {  // the machine's cores shared among its processes
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    set_num_threads(std::max(1, cores / dist.local_size()));
+  }
+  // With several processes, "cuda" is each process's own GPU: its local rank.
+  Device device = c.device;
+  if (dist.multi() && !device.is_cpu() && args.str("device") == "cuda")
+    device = Device::cuda(dist.local_rank());
+  require_device(device, prog.c_str());
   // Everything is checked before anything is written (run.create below, once
   // the data, the targets and the checkpoints are read): bad input leaves no
   // run folder.
@@ -266,14 +284,18 @@ int run_experiment(const Experiment& e, Args& args) {
       run.read_resume_point(c.float_phase.epochs, c.quant_phase.epochs, identity);
 
   // ---- data, networks and targets ----
-  ExperimentData data = e.load(args, c.batch_size);
+  ExperimentData data = e.load(args, c.batch_size, {dist.rank(), dist.size()});
   std::printf("dataset: %s\n", data.description.c_str());
+  if (dist.multi())
+    std::printf("processes: %d (each trains on its slice of every batch of %lld; batch norm %s)\n",
+                dist.size(), static_cast<long long>(c.batch_size),
+                c.sync_batch_norm ? "synchronised" : "per process");
   models::ModelOptions mo;
   mo.in_channels = data.input[1];
   mo.num_classes = data.num_classes;
   mo.seed = c.seed;
   auto float_net = models::make_model(c.model, mo);
-  float_net->to(c.device);
+  float_net->to(device);
   mo.quant = quant_config(c);
   const train::MemoryTargets targets = memory_targets(e, c, mo, data.input);
   print_targets(targets);
@@ -283,7 +305,9 @@ int run_experiment(const Experiment& e, Args& args) {
   if (use_float_init) run.load_float_init(c.float_init, c.model, *float_net);
 
   // ---- every flag, the data and the checkpoints read: only now is anything written ----
-  run.create(result_settings(args, per_process));
+  // (by rank 0 alone, once every process has read what it needs)
+  dist.barrier();
+  if (dist.is_root()) run.create(result_settings(args, per_process));
   std::printf("run dir: %s\n", run.path().c_str());
   train::Trainer trainer(run.path(), run.resuming(), resume.best_accuracy, c.stop_after, identity,
                          resume.log_line());
@@ -299,12 +323,12 @@ int run_experiment(const Experiment& e, Args& args) {
       trainer.run_phase(phase_options(c, "float", c.float_phase, targets, resume), *float_net, *opt,
                         *data.train, *data.test);
       // The trained float network, reusable by other runs (--float-init).
-      run.save_float(*float_net, c.float_phase.epochs, c.model);
+      if (dist.is_root()) run.save_float(*float_net, c.float_phase.epochs, c.model);
     }
     // ---- phase 2: quantized, from the float weights (none in float mode) ----
     if (c.mode == Mode::float_network) mo.quant = models::QuantConfig::float_network();
     qnet = models::make_model(c.model, mo);
-    qnet->to(c.device);
+    qnet->to(device);
     auto qopt = make_optimizer(c, *qnet, c.quant_phase.lr);
     if (resume.phase == "quant") {
       run.restore(resume, *qnet, *qopt);
@@ -327,9 +351,12 @@ int run_experiment(const Experiment& e, Args& args) {
 
   // ---- final report ----
   const Outcome outcome = assess(*qnet, targets, trainer, data);
+  if (!dist.is_root()) return 0;
   print_outcome(outcome);
-  run.write_summary(summary_json(prog, c, data.name, targets, outcome, trainer.images_per_s(),
-                                 run.path(), run_time.seconds()));
+  Json summary = summary_json(prog, c, data.name, targets, outcome, trainer.images_per_s(),
+                              run.path(), run_time.seconds());
+  summary["device"] = device.str();
+  run.write_summary(summary);
   run.write_quantizers(outcome.quantizers);
   const std::string report = train::write_report(run.path());
   std::printf("report: %s\n", report.c_str());

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/shape.h"
+#include "data/loader.h"
 #include "examples/args.h"
 #include "examples/experiment_config.h"
 #include "train/trainer.h"
@@ -53,8 +54,10 @@ struct Experiment {
   std::string program;              // error messages and --resume checks
   std::vector<std::string> models;  // the --model choices
   std::function<AutoTargets(const std::string& model)> auto_targets;
-  // Called once the flags are final (after --config and --resume).
-  std::function<ExperimentData(const Args& args, std::int64_t batch_size)> load;
+  // Called once the flags are final (after --config and --resume). Each
+  // process reads its `shard` of every batch (data::Shard; one of one alone).
+  std::function<ExperimentData(const Args& args, std::int64_t batch_size, const data::Shard& shard)>
+      load;
   // The program's own flags that do not change the results (like --threads):
   // --resume accepts other values for them.
   std::set<std::string> per_process_flags;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "train/distributed.h"
 #include "train/run_folder.h"
 #include "train/schedule.h"
 
@@ -106,6 +107,10 @@ ExperimentConfig parse_experiment_config(const std::string& prog,
   c.threads = static_cast<int>(args.integer("threads", 0, 1024));
   c.device = Device::parse(args.str("device"));
   c.lambda = args.real("lambda", 0, 1e6);
+  const std::string sync_bn = args.str("sync-bn");
+  MPQ_CHECK(sync_bn == "on" || sync_bn == "off", prog, ": --sync-bn must be on or off, got '",
+            sync_bn, "'");
+  c.sync_batch_norm = sync_bn == "on";
   c.float_phase.schedule = args.str("float-schedule");
   c.quant_phase.schedule = args.str("schedule");
   for (const PhaseSchedule* p : {&c.float_phase, &c.quant_phase})
@@ -148,7 +153,7 @@ ExperimentConfig load_experiment_config(const std::string& prog,
     for (const auto& [k, v] : current)
       if (args.given(k)) given.insert(k);
     args.apply_saved(run.read_config(current, given, per_process));
-  } else {
+  } else if (train::Distributed::get().is_root()) {  // the others would see rank 0's new folder
     run.check_fresh();
   }
   if (!args.str("config").empty()) {
@@ -202,7 +207,11 @@ void add_experiment_flags(Args& args, const ExperimentDefaults& d) {
   args.add("run-dir", "", "output folder (default: runs/<date>-<time>)");
   args.add_switch("resume", "continue the run in --run-dir from its last.safetensors");
   args.add("seed", "1", "seed of initialisation, shuffling and augmentation");
-  args.add("threads", "0", "threads (0: all cores)");
+  args.add("threads", "0",
+           "threads per process (0: the machine's cores shared among this job's processes on it)");
+  args.add("sync-bn", "on",
+           "on or off: with several processes (mpirun, srun), batch norm's training statistics "
+           "over the whole batch (on) or each process's slice (off)");
   args.add("device", "cpu",
            "cpu, cuda or cuda:N: where the networks train (a run may resume on another device)");
   args.add("stop-after", "0",

@@ -79,8 +79,9 @@ struct ExperimentConfig {
   double weight_decay = 0, momentum = 0, lambda = 0;
   MemoryTarget weight_target, act_max_target, act_sum_target;
   std::uint64_t seed = 0;
-  std::string float_init;  // --float-init: a float.safetensors to start from ("": train)
-  std::string experiment;  // --experiment: the preset's section ("": none)
+  std::string float_init;       // --float-init: a float.safetensors to start from ("": train)
+  std::string experiment;       // --experiment: the preset's section ("": none)
+  bool sync_batch_norm = true;  // --sync-bn (several processes only)
   // Per process: a resumed run may change these.
   int threads = 0;
   std::int64_t stop_after = 0;

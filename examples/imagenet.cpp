@@ -81,7 +81,7 @@ int run(int argc, char** argv) {
     t.act_sum_ratio = 1.0;
     return t;
   };
-  e.load = [](const examples::Args& a, std::int64_t batch) {
+  e.load = [](const examples::Args& a, std::int64_t batch, const data::Shard& shard) {
     const std::string root = a.str("data");
     MPQ_CHECK(!root.empty(),
               "imagenet: --data ROOT is required (ROOT/train/<class>/*.jpg, "
@@ -120,6 +120,7 @@ int run(int argc, char** argv) {
     o.prefetch = 3;
     o.pin_memory = pin;
     o.workers = workers;
+    o.shard = shard;
     out.train = std::make_unique<examples::LoaderSource>(
         examples::even_subset(train_folder, a.integer("train-limit", 0, INT64_MAX)),
         data::imagenet_train_transform(size), o);

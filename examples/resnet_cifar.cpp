@@ -74,8 +74,9 @@ data::Transform framed(data::Transform t) {
 // generator per epoch (Randomness::epoch_stream), sample after sample, the
 // stream this program has always used, so that runs stay comparable.
 std::unique_ptr<train::BatchSource> train_source(std::shared_ptr<const data::Dataset> set,
-                                                 std::int64_t batch) {
+                                                 std::int64_t batch, const data::Shard& shard) {
   data::LoaderOptions o;
+  o.shard = shard;
   o.batch_size = batch;
   o.randomness = data::Randomness::epoch_stream;
   return std::make_unique<examples::LoaderSource>(std::move(set),
@@ -83,8 +84,10 @@ std::unique_ptr<train::BatchSource> train_source(std::shared_ptr<const data::Dat
 }
 
 // Evaluation in order, in batches of 500: the batch size does not change the results.
-std::unique_ptr<train::BatchSource> test_source(std::shared_ptr<const data::Dataset> set) {
+std::unique_ptr<train::BatchSource> test_source(std::shared_ptr<const data::Dataset> set,
+                                                const data::Shard& shard) {
   data::LoaderOptions o;
+  o.shard = shard;
   o.batch_size = 500;
   o.shuffle = false;
   return std::make_unique<examples::LoaderSource>(std::move(set),
@@ -121,7 +124,7 @@ int run(int argc, char** argv) {
   // docs/method.md sections 5 and 7: 70.1 kB for weights against 65.5 kB at 2 bits, 8.1 kB for the
   // largest activation and 92.1 kB for their sum against 8 and 92 kB at 4 bits.
   e.auto_targets = [](const std::string&) { return examples::AutoTargets{}; };
-  e.load = [](const examples::Args& a, std::int64_t batch) {
+  e.load = [](const examples::Args& a, std::int64_t batch, const data::Shard& shard) {
     Data d = load_data(a.str("data"), a.str("fashion-dir"), a.integer("train-limit", 0, 1 << 30),
                        a.integer("test-limit", 0, 1 << 30));
     examples::ExperimentData out;
@@ -136,8 +139,8 @@ int run(int argc, char** argv) {
     out.description = buf;
     out.input = {1, d.channels, 32, 32};
     out.num_classes = 10;
-    out.train = train_source(d.train, batch);
-    out.test = test_source(d.test);
+    out.train = train_source(d.train, batch, shard);
+    out.test = test_source(d.test, shard);
     return out;
   };
   return examples::run_experiment(e, args);

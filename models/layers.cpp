@@ -60,7 +60,8 @@ BatchNorm2d::BatchNorm2d(std::int64_t c, double m, double e) : momentum(m), eps(
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps,
+                      sync);
 }
 
 std::pair<Tensor, Tensor> BatchNorm2d::inference_affine() const {
@@ -109,6 +110,16 @@ Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
   for (auto& l : layers_) h = l->forward(h);
   return h;
+}
+
+int set_batch_norm_sync(Module& net, const BatchNormSync& sync) {
+  int n = 0;
+  if (auto* bn = dynamic_cast<BatchNorm2d*>(&net)) {
+    bn->sync = sync;
+    ++n;
+  }
+  for (auto& [name, child] : net.named_children()) n += set_batch_norm_sync(*child, sync);
+  return n;
 }
 
 }  // namespace mpq::models

@@ -9,6 +9,7 @@
 
 #include "core/rng.h"
 #include "models/module.h"
+#include "ops/batch_norm.h"
 #include "ops/conv2d_params.h"
 #include "ops/pool.h"
 
@@ -47,7 +48,14 @@ class BatchNorm2d : public Module {
   std::pair<Tensor, Tensor> inference_affine() const;
   Tensor weight, bias, running_mean, running_var;
   double momentum, eps;
+  // Set: training statistics over every process's slice of the batch
+  // (synchronised batch norm, ops/batch_norm.h).
+  BatchNormSync sync;
 };
+
+// Gives every BatchNorm2d under `net` the synchronisation `sync` (empty: none
+// again); returns how many there are.
+int set_batch_norm_sync(Module& net, const BatchNormSync& sync);
 
 class ReLU : public Module {
  public:

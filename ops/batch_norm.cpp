@@ -3,12 +3,63 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/layout.h"
+#include "ops/shape.h"
+
+#include <algorithm>
+#include <vector>
 
 namespace mpq {
 
+namespace {
+
+// Synchronised statistics: the forward kernel then runs in its inference form
+// on the whole batch's mu and var (given as the "running" statistics), and
+// the running statistics are updated here with the whole batch's count.
+// Returns M, the whole batch's values per channel.
+double synchronised_statistics(const Tensor& x, const Tensor& running_mean,
+                               const Tensor& running_var, double momentum,
+                               const BatchNormSync& sync, Tensor& batch_mean, Tensor& batch_var) {
+  const std::int64_t C = x.shape()[1];
+  const Tensor shift =
+      running_mean.defined() ? running_mean.detach() : zeros({C}, x.dtype(), x.device());
+  Tensor sums = empty({3, C}, DType::f64, x.device());
+  MPQ_KERNEL(x.device(), batch_norm_stats)(x, shift, sums);
+  sync(sums);
+  const std::vector<double> s = sums.to_vector<double>();
+  const std::vector<double> k = shift.to(DType::f64).to_vector<double>();
+  const double M = s[static_cast<std::size_t>(2 * C)];
+  MPQ_CHECK(M > 1,
+            "batch_norm2d: synchronised training needs more than one value per channel, got ", M,
+            " over every process");
+  std::vector<double> mu(static_cast<std::size_t>(C)), var(mu.size());
+  for (std::size_t c = 0; c < mu.size(); ++c) {
+    const double m1 = s[c] / M;
+    mu[c] = k[c] + m1;
+    var[c] = std::max(0.0, s[static_cast<std::size_t>(C) + c] / M - m1 * m1);
+  }
+  batch_mean = from_vector(mu, {C}).to(x.dtype()).to(x.device());
+  batch_var = from_vector(var, {C}).to(x.dtype()).to(x.device());
+  if (running_mean.defined()) {
+    const std::vector<double> rm = running_mean.to(DType::f64).to_vector<double>();
+    std::vector<double> out(rm.size());
+    for (std::size_t c = 0; c < out.size(); ++c) out[c] = (1 - momentum) * rm[c] + momentum * mu[c];
+    Tensor(running_mean).copy_(from_vector(out, {C}).to(x.dtype()));
+  }
+  if (running_var.defined()) {
+    const std::vector<double> rv = running_var.to(DType::f64).to_vector<double>();
+    std::vector<double> out(rv.size());
+    for (std::size_t c = 0; c < out.size(); ++c)
+      out[c] = (1 - momentum) * rv[c] + momentum * var[c] * M / (M - 1);
+    Tensor(running_var).copy_(from_vector(out, {C}).to(x.dtype()));
+  }
+  return M;
+}
+
+}  // namespace
+
 Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
                     const Tensor& running_mean, const Tensor& running_var, bool training,
-                    double momentum, double eps) {
+                    double momentum, double eps, const BatchNormSync& sync_in) {
   check_same_device("batch_norm2d", {&x_in, &gamma, &beta, &running_mean, &running_var});
   MPQ_CHECK(x_in.dim() == 4, "batch_norm2d: expected input [N, C, H, W], got ",
             shape_str(x_in.shape()));
@@ -26,7 +77,8 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   MPQ_CHECK(training || (running_mean.defined() && running_var.defined()),
             "batch_norm2d: inference needs running_mean and running_var");
   MPQ_CHECK(C > 0, "batch_norm2d: input ", shape_str(x_in.shape()), " has no channels");
-  MPQ_CHECK(!training || x_in.numel() / C > 1,
+  const BatchNormSync sync = training ? sync_in : BatchNormSync{};
+  MPQ_CHECK(!training || sync || x_in.numel() / C > 1,
             "batch_norm2d: training needs more than one value per channel, got input ",
             shape_str(x_in.shape()));
   // Channels-last activations (from conv2d) keep their layout: the NHWC kernel
@@ -41,10 +93,19 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   };
   Tensor y = like_x();
   Tensor mean = empty({C}, x.dtype(), x.device()), rstd = empty({C}, x.dtype(), x.device());
+  double count = 0;  // synchronised: the whole batch's values per channel
   {
     NoGradGuard ng;
-    MPQ_KERNEL(x.device(), batch_norm_forward)
-    (x, gamma, beta, running_mean, running_var, training, momentum, eps, y, mean, rstd);
+    if (sync) {
+      Tensor batch_mean, batch_var;
+      count = synchronised_statistics(x, running_mean, running_var, momentum, sync, batch_mean,
+                                      batch_var);
+      MPQ_KERNEL(x.device(), batch_norm_forward)
+      (x, gamma, beta, batch_mean, batch_var, false, momentum, eps, y, mean, rstd);
+    } else {
+      MPQ_KERNEL(x.device(), batch_norm_forward)
+      (x, gamma, beta, running_mean, running_var, training, momentum, eps, y, mean, rstd);
+    }
   }
   if (!any_requires_grad({&x_in, &gamma, &beta})) return y;
   const bool need_x = x_in.requires_grad();
@@ -57,7 +118,22 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
     Tensor dx = need_x ? like_x() : Tensor();
     Tensor dgamma = need_gb && has_gamma ? empty({C}, x.dtype(), x.device()) : Tensor();
     Tensor dbeta = need_gb && has_beta ? empty({C}, x.dtype(), x.device()) : Tensor();
-    MPQ_KERNEL(x.device(), batch_norm_backward)(g, x, gd, mean, rstd, training, dx, dgamma, dbeta);
+    if (!sync) {
+      MPQ_KERNEL(x.device(), batch_norm_backward)
+      (g, x, gd, mean, rstd, training, dx, dgamma, dbeta, Tensor(), 0);
+      return std::vector<Tensor>{dx, dgamma, dbeta};
+    }
+    // This slice's sum g and sum g xhat (its dbeta, dgamma), then dx from
+    // every process's totals.
+    const Tensor sg = empty({C}, x.dtype(), x.device()), sgx = empty({C}, x.dtype(), x.device());
+    MPQ_KERNEL(x.device(), batch_norm_backward)
+    (g, x, gd, mean, rstd, true, Tensor(), sgx, sg, Tensor(), 0);
+    Tensor totals = concat({sg.to(DType::f64), sgx.to(DType::f64)}, 0).reshape({2, C});
+    sync(totals);
+    if (dx.defined()) MPQ_KERNEL(x.device(), batch_norm_backward)
+    (g, x, gd, mean, rstd, true, dx, Tensor(), Tensor(), totals, count);
+    if (dgamma.defined()) dgamma.copy_(sgx);
+    if (dbeta.defined()) dbeta.copy_(sg);
     return std::vector<Tensor>{dx, dgamma, dbeta};
   });
 }

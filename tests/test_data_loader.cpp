@@ -467,3 +467,87 @@ TEST_CASE("data: loader with workers stops promptly", "[data][loader]") {
     CHECK(clock::now() - t0 < std::chrono::milliseconds(1000));
   }
 }
+
+namespace {
+// One epoch's batches: the rows (first value of each image) of every batch,
+// an empty vector for an empty batch.
+std::vector<std::vector<float>> epoch_rows(data::Loader& loader, std::uint64_t key) {
+  loader.start_epoch_key(key);
+  std::vector<std::vector<float>> out;
+  data::Batch b;
+  while (loader.next(b)) {
+    std::vector<float> rows;
+    if (b.images.defined()) {
+      const auto v = b.images.to_vector<float>();
+      const std::int64_t per = b.images.numel() / b.images.shape()[0];
+      for (std::int64_t k = 0; k < b.images.shape()[0]; ++k)
+        rows.push_back(v[static_cast<std::size_t>(k * per)]);
+      CHECK(static_cast<std::int64_t>(b.indices.size()) == b.images.shape()[0]);
+    } else {
+      CHECK(b.labels.shape() == Shape{0});
+      CHECK(b.indices.empty());
+    }
+    out.push_back(rows);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("data: loader shards cut every batch into the one-process batch's slices",
+          "[data][loader][distributed]") {
+  RangeDataset ds(23);  // windows of 8: 8, 8, 7
+  // A transform that draws: the augmentation must follow the samples.
+  auto draw = [](const Tensor& x, Generator& g) {
+    return add(x, full({1}, static_cast<double>(g.below(1000)) * 1000.0));
+  };
+  for (const data::Randomness randomness :
+       {data::Randomness::per_sample, data::Randomness::epoch_stream}) {
+    for (const int workers : {1, 3}) {
+      if (randomness == data::Randomness::epoch_stream && workers > 1) continue;
+      data::LoaderOptions o{.batch_size = 8, .workers = workers, .randomness = randomness};
+      data::Loader whole(ds, draw, o);
+      const auto one = epoch_rows(whole, 99);
+      REQUIRE(one.size() == 3);
+      for (const int count : {2, 3}) {
+        std::vector<std::vector<std::vector<float>>> shards;
+        for (int r = 0; r < count; ++r) {
+          o.shard = {r, count};
+          data::Loader part(ds, draw, o);
+          shards.push_back(epoch_rows(part, 99));
+          REQUIRE(shards.back().size() == one.size());  // one batch per window, everywhere
+        }
+        for (std::size_t b = 0; b < one.size(); ++b) {
+          std::vector<float> joined;
+          for (int r = 0; r < count; ++r) {
+            const auto& rows = shards[static_cast<std::size_t>(r)][b];
+            // Slice r of a window of w rows: [w r / count, w (r + 1) / count).
+            const std::size_t w = one[b].size();
+            CHECK(rows.size() == w * static_cast<std::size_t>(r + 1) / count -
+                                     w * static_cast<std::size_t>(r) / count);
+            joined.insert(joined.end(), rows.begin(), rows.end());
+          }
+          CHECK(joined == one[b]);
+        }
+      }
+    }
+  }
+  // More shards than a window's rows: those shards get an empty batch.
+  RangeDataset small(10);  // windows of 4: 4, 4, 2
+  for (int r = 0; r < 3; ++r) {
+    data::Loader part(small, nullptr, {.batch_size = 4, .shard = {r, 3}});
+    const auto batches = epoch_rows(part, 5);
+    REQUIRE(batches.size() == 3);
+    CHECK(batches[2].size() == (r == 0 ? 0u : 1u));  // 2 rows over 3 shards: 0, 1, 1
+  }
+  // A skipped sample is left out of its shard's batch (no refill).
+  RangeDataset skipping(8);
+  skipping.skip_at = 0;
+  std::int64_t rows = 0;
+  for (int r = 0; r < 2; ++r) {
+    data::Loader part(skipping, nullptr, {.batch_size = 8, .shuffle = false, .shard = {r, 2}});
+    for (const auto& b : epoch_rows(part, 1)) rows += static_cast<std::int64_t>(b.size());
+  }
+  CHECK(rows == 7);
+  CHECK_THROWS_WITH(data::Loader(ds, nullptr, {.shard = {2, 2}}),
+                    Contains("shard 2 of 2 (expected 0 <= index < count)"));
+}

@@ -10,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/file_io.h"
 #include "core/stopwatch.h"
+#include "models/layers.h"
 #include "models/quant_summary.h"
 #include "ops/cross_entropy.h"
 #include "ops/elementwise.h"
@@ -144,6 +145,7 @@ Evaluation evaluate(models::Module& net, BatchSource& data) {
   const Device dev = net.device();
   data.start_epoch(0);
   while (data.next(x, y)) {
+    if (!x.defined() || x.shape()[0] == 0) continue;  // an empty shard
     const std::int64_t m = x.shape()[0];
     const Tensor logits = net.forward(x.to(dev));
     loss += cross_entropy(logits, y.to(dev).contiguous()).item() * static_cast<double>(m);
@@ -151,6 +153,14 @@ Evaluation evaluate(models::Module& net, BatchSource& data) {
     e.samples += m;
   }
   net.train();
+  // Over every process (each evaluated its shard).
+  std::vector<double> sums{loss, static_cast<double>(top1), static_cast<double>(top5),
+                           static_cast<double>(e.samples)};
+  Distributed::get().all_reduce(sums);
+  loss = sums[0];
+  top1 = static_cast<std::int64_t>(sums[1]);
+  top5 = static_cast<std::int64_t>(sums[2]);
+  e.samples = static_cast<std::int64_t>(sums[3]);
   MPQ_CHECK(e.samples > 0, "evaluate: the evaluation set is empty");
   const double n = static_cast<double>(e.samples);
   e.loss = loss / n;
@@ -207,7 +217,12 @@ Trainer::Trainer(std::string run_dir, bool append_log, double best_accuracy,
       best_accuracy_(best_accuracy),
       stop_after_(stop_after),
       metadata_(std::move(metadata)),
-      tty_(isatty(fileno(stderr)) != 0) {
+      tty_(isatty(fileno(stderr)) != 0),
+      dist_(Distributed::get()) {
+  if (!dist_.is_root()) {  // rank 0 alone writes the run folder and the progress line
+    tty_ = false;
+    return;
+  }
   const std::string path = run_dir_ + "/" + kLogFile;
   if (append_log) mend_log(path, resume_log_line);
   log_.open(path, append_log ? std::ios::app : std::ios::trunc);
@@ -227,6 +242,23 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
   const Device dev = net.device();  // batches are copied there
   const std::vector<models::QuantSite> derived =
       o.quantized ? derived_range_sites(net) : std::vector<models::QuantSite>{};
+  const bool multi = dist_.multi();
+  const double world = static_cast<double>(dist_.size());
+  // Every trained tensor (weights, batch norm, quantizer parameters), in one
+  // order on every process: their gradients are averaged after each backward.
+  std::vector<Tensor> trained;
+  for (const ParamGroup& g : opt.groups())
+    trained.insert(trained.end(), g.params.begin(), g.params.end());
+  if (multi) {
+    // Every process starts from rank 0's network and optimizer state.
+    std::vector<Tensor> state;
+    for (const auto& [k, v] : net.state_dict()) state.push_back(v);
+    for (const auto& [k, v] : opt.state()) state.push_back(v);
+    dist_.broadcast(state, 0);
+    if (o.sync_batch_norm)
+      models::set_batch_norm_sync(net, [this](Tensor& t) { dist_.all_reduce({t}); });
+  }
+  std::vector<Tensor> grads;
   for (int epoch = o.first_epoch + 1; epoch <= o.epochs; ++epoch) {
     const Stopwatch epoch_time;
     train.start_epoch(
@@ -234,15 +266,28 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
     EpochTotals tot;
     net.train();
     for (std::int64_t s = 0; train.next(x, y); ++s) {
-      const std::int64_t m = x.shape()[0];
-      if (m == 1 && batch > 1) {
+      // This process's slice (m_local) of the whole batch (m).
+      const std::int64_t m_local = x.defined() ? x.shape()[0] : 0;
+      std::int64_t m = m_local;
+      bool empty_slice = m_local == 0;
+      if (multi) {
+        std::vector<double> c{static_cast<double>(m_local), m_local == 0 ? 1.0 : 0.0};
+        dist_.all_reduce(c);
+        m = static_cast<std::int64_t>(c[0]);
+        empty_slice = c[1] > 0;
+      }
+      if ((m == 1 && batch > 1) || empty_slice) {
         // Only the last batch can hold one image (N = k * batch + 1): batch
-        // norm cannot train on one value per channel, so it sits out.
-        if (!warned_single_batch_)
-          std::fprintf(stderr,
-                       "note: the last training batch holds 1 image (%lld images, batch size "
-                       "%lld); batch norm cannot train on one, so it is left out of each epoch\n",
-                       static_cast<long long>(n), static_cast<long long>(batch));
+        // norm cannot train on one value per channel, so it sits out; so
+        // does a last batch smaller than the number of processes.
+        if (!warned_single_batch_ && dist_.is_root())
+          std::fprintf(
+              stderr,
+              "note: the last training batch holds %lld image%s (%lld images, batch size "
+              "%lld, %d process%s); %s, so it is left out of each epoch\n",
+              static_cast<long long>(m), m == 1 ? "" : "s", static_cast<long long>(n),
+              static_cast<long long>(batch), dist_.size(), multi ? "es" : "",
+              m == 1 ? "batch norm cannot train on one" : "some process would have none of it");
         warned_single_batch_ = true;
         continue;
       }
@@ -252,11 +297,14 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
                           static_cast<double>(s) / static_cast<double>(steps_per_epoch)));
       const Tensor logits = net.forward(x.to(dev));
       const Tensor ce = cross_entropy(logits, y.to(dev));
-      Tensor loss = ce;
+      // Each process's share of the whole batch's mean cross-entropy, times
+      // N for the averaging of the gradients (see the header).
+      Tensor loss =
+          multi ? mul(ce, static_cast<double>(m_local) * world / static_cast<double>(m)) : ce;
       double penalty = 0;
       if (penalised) {
         const MemoryTerms mt = memory_terms(net, o.targets);
-        loss = add(ce, mt.penalty.to(ce.dtype()));
+        loss = add(loss, mt.penalty.to(ce.dtype()));
         penalty = mt.penalty.item();
         // Each term on its own, for the log: lambda relu(kB - target)^2.
         const Tensor* kb[3] = {&mt.weight_kb, &mt.act_max_kb, &mt.act_sum_kb};
@@ -266,22 +314,35 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
             tot.penalty_terms[k] += o.targets.lambda * over * over * static_cast<double>(m);
           }
       }
-      const double l = loss.item();
+      // The whole batch's cross-entropy and correct predictions.
+      const auto pred = argmax(logits, 1).to_vector<std::int32_t>();
+      const auto truth = y.to_vector<std::int32_t>();
+      std::int64_t correct = 0;
+      for (std::int64_t i = 0; i < m_local; ++i)
+        correct += pred[static_cast<std::size_t>(i)] == truth[static_cast<std::size_t>(i)];
+      std::vector<double> sums{ce.item() * static_cast<double>(m_local),
+                               static_cast<double>(correct)};
+      if (multi) dist_.all_reduce(sums);
+      const double batch_ce = sums[0] / static_cast<double>(m);
+      const double l = multi ? batch_ce + penalty : loss.item();
       if (!std::isfinite(l)) non_finite(l, "the loss", epoch, global_step);
       opt.zero_grad();
       loss.backward();
+      if (multi) {
+        grads.clear();
+        for (const Tensor& p : trained)
+          if (p.grad().defined()) grads.push_back(p.grad());
+        dist_.all_reduce(grads, Reduce::average);
+      }
       check_gradients_finite(net, epoch, global_step);
       if (o.quantized && o.quantizer_l2 > 0)
         add_l2_to_gradients(net.quantizer_parameters(), o.quantizer_l2);
       if (penalised) clip_quantizer_gradients(net);
       opt.step();
       if (o.quantized) clip_quantizer_parameters(net);
-      tot.ce += ce.item() * static_cast<double>(m);
+      tot.ce += batch_ce * static_cast<double>(m);
       tot.penalty += penalty * static_cast<double>(m);
-      const auto pred = argmax(logits, 1).to_vector<std::int32_t>();
-      const auto truth = y.to_vector<std::int32_t>();
-      for (std::int64_t i = 0; i < m; ++i)
-        tot.correct += pred[static_cast<std::size_t>(i)] == truth[static_cast<std::size_t>(i)];
+      tot.correct += static_cast<std::int64_t>(sums[1]);
       tot.seen += m;
       if (tty_ && (s % 5 == 0 || tot.seen == n)) {
         const double secs = epoch_time.seconds(),
@@ -299,6 +360,14 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
     }
     MPQ_CHECK(tot.seen > 0, "training: epoch ", epoch, " of the ", o.name,
               " phase had no batches (empty training set?)");
+    if (multi && !o.sync_batch_norm) {
+      // Each process's running statistics saw its slices only: their average
+      // is what every process evaluates and rank 0 saves.
+      std::vector<Tensor> stats;
+      for (const auto& [k, v] : net.named_buffers())
+        if (is_floating(v.dtype())) stats.push_back(v);
+      dist_.all_reduce(stats, Reduce::average);
+    }
     // The last update of the epoch, before evaluation and the checkpoint.
     check_derived_ranges(derived, epoch, static_cast<std::int64_t>(epoch) * steps_per_epoch);
     end_epoch(o, epoch, net, opt, test, tot, epoch_time.seconds());
@@ -311,6 +380,12 @@ void Trainer::end_epoch(const PhaseOptions& o, int epoch, models::Module& net, O
   images_per_s_ = seen / secs;
   if (tty_) std::fprintf(stderr, "\r\033[K");
   last_eval_ = evaluate(net, test);
+  if (!dist_.is_root()) {  // rank 0 alone prints and writes; the decisions are the same everywhere
+    if (o.quantized && constraints_met(net, o.targets) && last_eval_.accuracy > best_accuracy_)
+      best_accuracy_ = last_eval_.accuracy;
+    if (stop_after_ > 0 && ++epochs_done_ == stop_after_) throw StopRequested{};
+    return;
+  }
   // Memory and constraints (activation sizes from the evaluation's forward).
   const models::QuantSummary qs = models::quant_summary(net);
   const bool met = !o.quantized || constraints_met(net, o.targets);

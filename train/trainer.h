@@ -19,6 +19,17 @@
 //
 // A non-finite loss or gradient stops training with an mpq::Error before
 // anything is saved over the last good checkpoint.
+//
+// Data parallelism (train::Distributed, docs/distributed.md): every process
+// runs the same phase on its slice of each batch. Per step the processes add
+// up their batch sizes m_r (m = sum), each back-propagates
+//   (m_r N / m) CE_r + penalty      (CE_r: the mean over its slice)
+// and the gradients of every trained tensor are averaged over the N
+// processes, which gives each the gradient of CE + penalty over the whole
+// batch, before the L2 term, the clipping and the update: the parameters stay
+// identical everywhere. The phase starts by broadcasting rank 0's network and
+// optimizer state. Losses, accuracies and evaluations are sums over all
+// processes; only rank 0 prints, logs and writes checkpoints.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +39,7 @@
 
 #include "core/tensor.h"
 #include "models/module.h"
+#include "train/distributed.h"
 #include "train/diverged.h"
 #include "train/mixed_precision.h"
 #include "train/optimizer.h"
@@ -37,7 +49,10 @@ namespace mpq::train {
 // Where a phase's batches come from. `start_epoch(key)` begins an epoch whose
 // order and augmentation depend only on `key`; `next` yields float32
 // [B, C, H, W] images and int32 [B] labels until the epoch ends. The tensors
-// `next` returns may be reused by the source for its next batch.
+// `next` returns may be reused by the source for its next batch. In a job of
+// several processes each process's source yields its slice of every batch
+// (data::Shard): batch_size() is the whole batch's, and a slice may be empty
+// (images undefined, labels [0]).
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
@@ -58,7 +73,9 @@ struct Evaluation {
 };
 
 // Evaluates `net` in eval mode on one pass of `data` (key 0) and returns it to
-// training mode.
+// training mode. In a job of several processes (train/distributed.h) the sums
+// are added over them, so each may evaluate its own shard of the data; every
+// process must call it. A source may yield an empty batch (a shard's).
 Evaluation evaluate(models::Module& net, BatchSource& data);
 
 struct PhaseOptions {
@@ -74,6 +91,11 @@ struct PhaseOptions {
   double quantizer_l2 = 0;
   MemoryTargets targets;  // quantized phase only
   std::uint64_t seed = 0;
+  // Data parallelism (several processes, train/distributed.h): batch norm's
+  // training statistics over the whole batch rather than each process's
+  // slice. Without it each process keeps its own running statistics, which
+  // are averaged before every evaluation.
+  bool sync_batch_norm = true;
 };
 
 class Trainer {
@@ -115,6 +137,7 @@ class Trainer {
   Evaluation last_eval_;
   bool tty_;
   bool warned_single_batch_ = false;
+  Distributed& dist_;
 };
 
 }  // namespace mpq::train

@@ -133,29 +133,37 @@ void forward_nhwc(const Tensor& x, const PerChannel<T>& pc, bool training, const
   });
 }
 
+// sum_g and sum_gx (= sum g xhat) per channel: the given totals (synchronised
+// batch norm: every process's, over `count` values) or x's own.
 template <class T>
 void backward_nhwc(const Tensor& dy, const Tensor& x, const T* gam, const T* pmean, const T* prstd,
-                   bool training, const Tensor& dx, T* pdg, T* pdb) {
+                   bool training, const Tensor& dx, T* pdg, T* pdb, const double* totals,
+                   double count) {
   const std::int64_t C = x.shape()[1], M = x.numel() / C;
   const T* px = x.data<T>();
   const T* pg = dy.data<T>();
-  auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
-    const T* xr = px + r * C;
-    const T* gr = pg + r * C;
-    for (std::int64_t c = 0; c < C; ++c) {
-      s1[c] += static_cast<double>(gr[c]);
-      s2[c] += static_cast<double>(gr[c]) * static_cast<double>(xr[c] - pmean[c]);
-    }
-  });
   std::vector<double> sum_g, sum_gx;
-  add_blocks(partial, C, sum_g, sum_gx);
-  const double Md = static_cast<double>(M);
+  if (totals) {
+    sum_g.assign(totals, totals + C);
+    sum_gx.assign(totals + C, totals + 2 * C);
+  } else {
+    auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
+      const T* xr = px + r * C;
+      const T* gr = pg + r * C;
+      for (std::int64_t c = 0; c < C; ++c) {
+        s1[c] += static_cast<double>(gr[c]);
+        s2[c] += static_cast<double>(gr[c]) * static_cast<double>(xr[c] - pmean[c]);
+      }
+    });
+    add_blocks(partial, C, sum_g, sum_gx);
+    for (std::int64_t c = 0; c < C; ++c) sum_gx[c] *= static_cast<double>(prstd[c]);
+  }
+  const double Md = totals ? count : static_cast<double>(M);
   std::vector<T> a(C), b(C), k(C);
   for (std::int64_t c = 0; c < C; ++c) {
     const double r = prstd[c];
-    sum_gx[c] *= r;
-    if (pdg) pdg[c] = static_cast<T>(sum_gx[c]);
-    if (pdb) pdb[c] = static_cast<T>(sum_g[c]);
+    if (pdg && !totals) pdg[c] = static_cast<T>(sum_gx[c]);
+    if (pdb && !totals) pdb[c] = static_cast<T>(sum_g[c]);
     // dx = gamma r (g - sum_g/M - xhat sum_gx/M), xhat = (x - mu) r.
     const double gs = (gam ? gam[c] : 1.0) * r;
     a[c] = static_cast<T>(gs);
@@ -237,9 +245,10 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
 
 void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& mean,
                          const Tensor& rstd, bool training, const Tensor& dx, const Tensor& dgamma,
-                         const Tensor& dbeta) {
+                         const Tensor& dbeta, const Tensor& totals_t, double count) {
   const std::int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
-  const double M = static_cast<double>(N * HW);
+  const double* totals = totals_t.defined() ? totals_t.data<double>() : nullptr;
+  const double M = totals ? count : static_cast<double>(N * HW);
   dispatch_floating(x.dtype(), "batch_norm2d backward", [&]<class T>() {
     const T* px = x.data<T>();
     const T* pg = dy.data<T>();
@@ -250,24 +259,29 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
     T* pdg = dgamma.defined() ? dgamma.data<T>() : nullptr;
     T* pdb = dbeta.defined() ? dbeta.data<T>() : nullptr;
     if (is_channels_last(x)) {
-      backward_nhwc<T>(dy, x, gam, pmean, prstd, training, dx, pdg, pdb);
+      backward_nhwc<T>(dy, x, gam, pmean, prstd, training, dx, pdg, pdb, totals, count);
       return;
     }
     parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
       for (std::int64_t c = cb; c < ce; ++c) {
         const double mu = pmean[c], r = prstd[c];
         double sum_g = 0, sum_gx = 0;  // sum g, sum g * xhat
-        for (std::int64_t n = 0; n < N; ++n) {
-          const T* xr = px + (n * C + c) * HW;
-          const T* gr = pg + (n * C + c) * HW;
-          for (std::int64_t i = 0; i < HW; ++i) {
-            sum_g += gr[i];
-            sum_gx += gr[i] * (xr[i] - mu);
+        if (totals) {
+          sum_g = totals[c];
+          sum_gx = totals[C + c];
+        } else {
+          for (std::int64_t n = 0; n < N; ++n) {
+            const T* xr = px + (n * C + c) * HW;
+            const T* gr = pg + (n * C + c) * HW;
+            for (std::int64_t i = 0; i < HW; ++i) {
+              sum_g += gr[i];
+              sum_gx += gr[i] * (xr[i] - mu);
+            }
           }
+          sum_gx *= r;
+          if (pdg) pdg[c] = static_cast<T>(sum_gx);
+          if (pdb) pdb[c] = static_cast<T>(sum_g);
         }
-        sum_gx *= r;
-        if (pdg) pdg[c] = static_cast<T>(sum_gx);
-        if (pdb) pdb[c] = static_cast<T>(sum_g);
         if (!pdx) continue;
         const double gr_scale = (gam ? gam[c] : 1.0) * r;
         for (std::int64_t n = 0; n < N; ++n) {
@@ -292,10 +306,57 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
   });
 }
 
+void batch_norm_stats(const Tensor& x, const Tensor& shift, const Tensor& sums) {
+  const std::int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
+  const std::int64_t M = N * HW;
+  double* out = sums.data<double>();
+  dispatch_floating(x.dtype(), "batch_norm2d statistics", [&]<class T>() {
+    const T* px = x.data<T>();
+    const T* pk = shift.data<T>();
+    std::vector<double> t1, t2;
+    if (is_channels_last(x)) {
+      auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
+        const T* row = px + r * C;
+        for (std::int64_t c = 0; c < C; ++c) {
+          const double d = static_cast<double>(row[c]) - static_cast<double>(pk[c]);
+          s1[c] += d;
+          s2[c] += d * d;
+        }
+      });
+      add_blocks(partial, C, t1, t2);
+    } else {
+      t1.assign(static_cast<std::size_t>(C), 0.0);
+      t2.assign(static_cast<std::size_t>(C), 0.0);
+      parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
+        for (std::int64_t c = cb; c < ce; ++c) {
+          const double k = pk[c];
+          double s1 = 0, s2 = 0;
+          for (std::int64_t n = 0; n < N; ++n) {
+            const T* row = px + (n * C + c) * HW;
+            for (std::int64_t i = 0; i < HW; ++i) {
+              const double d = static_cast<double>(row[i]) - k;
+              s1 += d;
+              s2 += d * d;
+            }
+          }
+          t1[c] = s1;
+          t2[c] = s2;
+        }
+      });
+    }
+    for (std::int64_t c = 0; c < C; ++c) {
+      out[c] = t1[c];
+      out[C + c] = t2[c];
+      out[2 * C + c] = static_cast<double>(M);
+    }
+  });
+}
+
 namespace {
 const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
   b.batch_norm_forward = batch_norm_forward;
   b.batch_norm_backward = batch_norm_backward;
+  b.batch_norm_stats = batch_norm_stats;
 });
 }  // namespace
 

@@ -85,26 +85,34 @@ template <class T>
 __global__ void backward_kernel(const T* __restrict__ dy, const T* __restrict__ x,
                                 const T* __restrict__ gamma, const T* __restrict__ mean,
                                 const T* __restrict__ rstd, bool training, T* __restrict__ dx,
-                                T* __restrict__ dgamma, T* __restrict__ dbeta, std::int64_t C,
+                                T* __restrict__ dgamma, T* __restrict__ dbeta,
+                                const double* __restrict__ totals, double count, std::int64_t C,
                                 std::int64_t HW, std::int64_t M) {
   __shared__ double buf[kBnThreads];
   const std::int64_t c = blockIdx.x;
   const double mu = static_cast<double>(mean[c]), r = static_cast<double>(rstd[c]);
-  double sg = 0, sgx = 0;  // sum g, sum g (x - mu)
-  for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
-    const std::int64_t i = at(j, c, C, HW);
-    const double g = static_cast<double>(dy[i]);
-    sg += g;
-    sgx += g * (static_cast<double>(x[i]) - mu);
-  }
-  const double sum_g = block_sum(sg, buf), sum_gx = block_sum(sgx, buf) * r;
-  if (threadIdx.x == 0) {
-    if (dgamma) dgamma[c] = static_cast<T>(sum_gx);
-    if (dbeta) dbeta[c] = static_cast<T>(sum_g);
+  double sum_g, sum_gx;  // sum g, sum g xhat: the given totals (synchronised) or x's own
+  if (totals) {
+    sum_g = totals[c];
+    sum_gx = totals[C + c];
+  } else {
+    double sg = 0, sgx = 0;  // sum g, sum g (x - mu)
+    for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
+      const std::int64_t i = at(j, c, C, HW);
+      const double g = static_cast<double>(dy[i]);
+      sg += g;
+      sgx += g * (static_cast<double>(x[i]) - mu);
+    }
+    sum_g = block_sum(sg, buf);
+    sum_gx = block_sum(sgx, buf) * r;
+    if (threadIdx.x == 0) {
+      if (dgamma) dgamma[c] = static_cast<T>(sum_gx);
+      if (dbeta) dbeta[c] = static_cast<T>(sum_g);
+    }
   }
   if (!dx) return;
   const double gr_scale = (gamma ? static_cast<double>(gamma[c]) : 1.0) * r;
-  const double Md = static_cast<double>(M);
+  const double Md = totals ? count : static_cast<double>(M);
   const T a = static_cast<T>(gr_scale);
   const T b = training ? static_cast<T>(-gr_scale * sum_g / Md) : T(0);
   const T k = training ? static_cast<T>(-gr_scale * r * sum_gx / Md) : T(0);
@@ -112,6 +120,29 @@ __global__ void backward_kernel(const T* __restrict__ dy, const T* __restrict__ 
   for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
     const std::int64_t i = at(j, c, C, HW);
     dx[i] = training ? a * dy[i] + k * (x[i] - m) + b : a * dy[i];
+  }
+}
+
+// One block per channel: sum (x - shift), sum (x - shift)^2 and the count,
+// into sums[0][c], sums[1][c], sums[2][c] (float64 [3, C]).
+template <class T>
+__global__ void stats_kernel(const T* __restrict__ x, const T* __restrict__ shift,
+                             double* __restrict__ sums, std::int64_t C, std::int64_t HW,
+                             std::int64_t M) {
+  __shared__ double buf[kBnThreads];
+  const std::int64_t c = blockIdx.x;
+  const double k = static_cast<double>(shift[c]);
+  double s1 = 0, s2 = 0;
+  for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
+    const double d = static_cast<double>(x[at(j, c, C, HW)]) - k;
+    s1 += d;
+    s2 += d * d;
+  }
+  const double t1 = block_sum(s1, buf), t2 = block_sum(s2, buf);
+  if (threadIdx.x == 0) {
+    sums[c] = t1;
+    sums[C + c] = t2;
+    sums[2 * C + c] = static_cast<double>(M);
   }
 }
 
@@ -142,21 +173,32 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
 
 void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& mean,
                          const Tensor& rstd, bool training, const Tensor& dx, const Tensor& dgamma,
-                         const Tensor& dbeta) {
+                         const Tensor& dbeta, const Tensor& totals, double count) {
   const std::int64_t C = x.shape()[1], HW = x.shape()[2] * x.shape()[3], M = x.numel() / C;
   if (C == 0) return;
   dispatch_floating(x.dtype(), "batch_norm2d backward", [&]<class T>() {
     backward_kernel<T><<<static_cast<unsigned>(C), kBnThreads, 0, stream(x.device())>>>(
         cptr<T>(dy), cptr<T>(x), cptr<T>(gamma), cptr<T>(mean), cptr<T>(rstd), training,
-        mptr<T>(dx), mptr<T>(dgamma), mptr<T>(dbeta), C, HW, M);
+        mptr<T>(dx), mptr<T>(dgamma), mptr<T>(dbeta), cptr<double>(totals), count, C, HW, M);
   });
   check_launch("batch_norm_backward");
+}
+
+void batch_norm_stats(const Tensor& x, const Tensor& shift, const Tensor& sums) {
+  const std::int64_t C = x.shape()[1], HW = x.shape()[2] * x.shape()[3], M = x.numel() / C;
+  if (C == 0) return;
+  dispatch_floating(x.dtype(), "batch_norm2d statistics", [&]<class T>() {
+    stats_kernel<T><<<static_cast<unsigned>(C), kBnThreads, 0, stream(x.device())>>>(
+        cptr<T>(x), cptr<T>(shift), mptr<double>(sums), C, HW, M);
+  });
+  check_launch("batch_norm_stats");
 }
 
 namespace {
 const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
   b.batch_norm_forward = batch_norm_forward;
   b.batch_norm_backward = batch_norm_backward;
+  b.batch_norm_stats = batch_norm_stats;
 });
 }  // namespace
 
