@@ -109,10 +109,14 @@ struct Backend {
                                  const Tensor& dz) = nullptr;
   // Batch norm over N, H, W per channel (ops/batch_norm.h has the formulas);
   // x, y, dy, dx channels-last when x is and the backend has channels_last.
+  // batch_stats defined (synchronised batch norm, training only; float64
+  // [2, C]: mean, biased variance of every process's batch of `count` values
+  // per channel): used instead of x's own, the running statistics updated
+  // from them with count.
   void (*batch_norm_forward)(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                              const Tensor& running_mean, const Tensor& running_var, bool training,
                              double momentum, double eps, const Tensor& y, const Tensor& mean,
-                             const Tensor& rstd) = nullptr;
+                             const Tensor& rstd, const Tensor& batch_stats, double count) = nullptr;
   // totals undefined: sum g and sum g xhat are taken over x itself (written
   // to dbeta and dgamma when defined). totals defined (synchronised batch
   // norm, float64 [2, C]: sum g, sum g xhat over every process's batch of
@@ -126,6 +130,10 @@ struct Backend {
   // shift (x's dtype, [C]) is common to every process, so the shifted sums
   // add up across processes without cancellation when |mean| >> std.
   void (*batch_norm_stats)(const Tensor& x, const Tensor& shift, const Tensor& sums) = nullptr;
+  // Synchronised batch norm's per-process backward sums (float64 [2, C]
+  // `sums`): sum g and sum g xhat, xhat = (x - mean) rstd, per channel.
+  void (*batch_norm_backward_stats)(const Tensor& dy, const Tensor& x, const Tensor& mean,
+                                    const Tensor& rstd, const Tensor& sums) = nullptr;
   // Pooling on contiguous NCHW; max pooling keeps the argmax (int32, an
   // offset within the input plane) for its backward.
   void (*max_pool2d_forward)(const Tensor& x, const Pool2dParams& p, const Tensor& y,

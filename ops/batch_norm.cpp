@@ -3,7 +3,6 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/layout.h"
-#include "ops/shape.h"
 
 #include <algorithm>
 #include <vector>
@@ -12,13 +11,10 @@ namespace mpq {
 
 namespace {
 
-// Synchronised statistics: the forward kernel then runs in its inference form
-// on the whole batch's mu and var (given as the "running" statistics), and
-// the running statistics are updated here with the whole batch's count.
-// Returns M, the whole batch's values per channel.
-double synchronised_statistics(const Tensor& x, const Tensor& running_mean,
-                               const Tensor& running_var, double momentum,
-                               const BatchNormSync& sync, Tensor& batch_mean, Tensor& batch_var) {
+// The whole batch's statistics (synchronised batch norm): float64 [2, C] of
+// mu and the biased var, from every process's shifted sums; *count gets M.
+Tensor synchronised_statistics(const Tensor& x, const Tensor& running_mean,
+                               const BatchNormSync& sync, double* count) {
   const std::int64_t C = x.shape()[1];
   const Tensor shift =
       running_mean.defined() ? running_mean.detach() : zeros({C}, x.dtype(), x.device());
@@ -31,28 +27,15 @@ double synchronised_statistics(const Tensor& x, const Tensor& running_mean,
   MPQ_CHECK(M > 1,
             "batch_norm2d: synchronised training needs more than one value per channel, got ", M,
             " over every process");
-  std::vector<double> mu(static_cast<std::size_t>(C)), var(mu.size());
-  for (std::size_t c = 0; c < mu.size(); ++c) {
+  std::vector<double> stats(static_cast<std::size_t>(2 * C));
+  for (std::size_t c = 0; c < static_cast<std::size_t>(C); ++c) {
     const double m1 = s[c] / M;
-    mu[c] = k[c] + m1;
-    var[c] = std::max(0.0, s[static_cast<std::size_t>(C) + c] / M - m1 * m1);
+    stats[c] = k[c] + m1;
+    stats[static_cast<std::size_t>(C) + c] =
+        std::max(0.0, s[static_cast<std::size_t>(C) + c] / M - m1 * m1);
   }
-  batch_mean = from_vector(mu, {C}).to(x.dtype()).to(x.device());
-  batch_var = from_vector(var, {C}).to(x.dtype()).to(x.device());
-  if (running_mean.defined()) {
-    const std::vector<double> rm = running_mean.to(DType::f64).to_vector<double>();
-    std::vector<double> out(rm.size());
-    for (std::size_t c = 0; c < out.size(); ++c) out[c] = (1 - momentum) * rm[c] + momentum * mu[c];
-    Tensor(running_mean).copy_(from_vector(out, {C}).to(x.dtype()));
-  }
-  if (running_var.defined()) {
-    const std::vector<double> rv = running_var.to(DType::f64).to_vector<double>();
-    std::vector<double> out(rv.size());
-    for (std::size_t c = 0; c < out.size(); ++c)
-      out[c] = (1 - momentum) * rv[c] + momentum * var[c] * M / (M - 1);
-    Tensor(running_var).copy_(from_vector(out, {C}).to(x.dtype()));
-  }
-  return M;
+  *count = M;
+  return from_vector(stats, {2, C}).to(x.device());
 }
 
 }  // namespace
@@ -96,16 +79,11 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
   double count = 0;  // synchronised: the whole batch's values per channel
   {
     NoGradGuard ng;
-    if (sync) {
-      Tensor batch_mean, batch_var;
-      count = synchronised_statistics(x, running_mean, running_var, momentum, sync, batch_mean,
-                                      batch_var);
-      MPQ_KERNEL(x.device(), batch_norm_forward)
-      (x, gamma, beta, batch_mean, batch_var, false, momentum, eps, y, mean, rstd);
-    } else {
-      MPQ_KERNEL(x.device(), batch_norm_forward)
-      (x, gamma, beta, running_mean, running_var, training, momentum, eps, y, mean, rstd);
-    }
+    const Tensor batch_stats =
+        sync ? synchronised_statistics(x, running_mean, sync, &count) : Tensor();
+    MPQ_KERNEL(x.device(), batch_norm_forward)
+    (x, gamma, beta, running_mean, running_var, training, momentum, eps, y, mean, rstd, batch_stats,
+     count);
   }
   if (!any_requires_grad({&x_in, &gamma, &beta})) return y;
   const bool need_x = x_in.requires_grad();
@@ -123,17 +101,15 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma, const Tensor& beta,
       (g, x, gd, mean, rstd, training, dx, dgamma, dbeta, Tensor(), 0);
       return std::vector<Tensor>{dx, dgamma, dbeta};
     }
-    // This slice's sum g and sum g xhat (its dbeta, dgamma), then dx from
+    // This slice's sum g and sum g xhat (its dbeta and dgamma), then dx from
     // every process's totals.
-    const Tensor sg = empty({C}, x.dtype(), x.device()), sgx = empty({C}, x.dtype(), x.device());
-    MPQ_KERNEL(x.device(), batch_norm_backward)
-    (g, x, gd, mean, rstd, true, Tensor(), sgx, sg, Tensor(), 0);
-    Tensor totals = concat({sg.to(DType::f64), sgx.to(DType::f64)}, 0).reshape({2, C});
-    sync(totals);
+    Tensor sums = empty({2, C}, DType::f64, x.device());
+    MPQ_KERNEL(x.device(), batch_norm_backward_stats)(g, x, mean, rstd, sums);
+    if (dbeta.defined()) dbeta.copy_(sums.narrow(0, 0, 1).reshape({C}).to(x.dtype()));
+    if (dgamma.defined()) dgamma.copy_(sums.narrow(0, 1, 1).reshape({C}).to(x.dtype()));
+    sync(sums);
     if (dx.defined()) MPQ_KERNEL(x.device(), batch_norm_backward)
-    (g, x, gd, mean, rstd, true, dx, Tensor(), Tensor(), totals, count);
-    if (dgamma.defined()) dgamma.copy_(sgx);
-    if (dbeta.defined()) dbeta.copy_(sg);
+    (g, x, gd, mean, rstd, true, dx, Tensor(), Tensor(), sums, count);
     return std::vector<Tensor>{dx, dgamma, dbeta};
   });
 }

@@ -10,7 +10,8 @@
 # lacks (oneDNN, Google Benchmark) into .gpu/. `run` uses the image's CUDA,
 # cuDNN and cuBLAS (PyTorch's wheels) and writes to $OUT (or gpu-check/):
 #   nvidia-smi.txt   the GPU
-#   tests.log        every Catch2 case (the CUDA cases run instead of skipping)
+#   tests.log        every Catch2 case (the CUDA cases run instead of skipping),
+#                    test_distributed's NCCL case among them
 #   train.log        ResNet-20 + U3 on generated CIFAR-shaped data, 50,000
 #                    images: one float and one quantized epoch (~780 steps)
 #   train.jsonl      its per-epoch log (images/s of the quantized epoch: the
@@ -34,7 +35,13 @@ pack() {
   for layer in core ops quant models data train deploy; do cp -L "$build/libmpq_$layer.so.0" "$PACK/lib/"; done
   cp -L /usr/lib/x86_64-linux-gnu/libdnnl.so.2 /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian \
     "$PACK/lib/"
-  for p in tests/mpq_tests tests/mpq_cli_tests tests/make_cifar10 tests/make_image_folder \
+  # Open MPI's libraries (mpq_train links them; the image has no MPI): a
+  # process started without mpirun loads them but never initialises MPI.
+  for l in libmpi.so.40 libopen-rte.so.40 libopen-pal.so.40 libhwloc.so.15 libevent_core-2.1.so.7 \
+           libevent_pthreads-2.1.so.7 libudev.so.1 libOpenCL.so.1; do
+    cp -L "/usr/lib/x86_64-linux-gnu/$l" "$PACK/lib/"
+  done
+  for p in tests/mpq_tests tests/mpq_cli_tests tests/test_distributed tests/make_cifar10 tests/make_image_folder \
            examples/resnet_cifar examples/imagenet examples/mpq bench/mpq_bench_kernels; do
     cp "$build/$p" "$PACK/bin/"
   done
@@ -63,6 +70,10 @@ run() {
     echo "mpq_tests exit $?"
     MPQ_CLI_PATH_OVERRIDE="$PACK/bin/mpq" timeout 30 "$PACK/bin/mpq_cli_tests" 2>&1
     echo "mpq_cli_tests exit $?"
+    # NCCL with a communicator of one, and synchronised batch norm's CUDA
+    # kernels (train/distributed.h; mpirun is not on the image).
+    timeout 60 "$PACK/bin/test_distributed" 2>&1
+    echo "test_distributed exit $?"
   } >"$out/tests.log"
 
   # 2. A short ResNet-20 training with U3 quantizers on generated CIFAR-shaped data.

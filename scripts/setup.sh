@@ -6,9 +6,10 @@
 #                    [--install-only GROUP ...]
 #
 # --sanitize      build with AddressSanitizer + UBSan (default dir: build-sanitize),
-#                 without the CUDA backend (-DMPQ_CUDA=OFF): the sanitizers see
-#                 host code only, and CI thereby also builds and tests mpq
-#                 as a machine without CUDA gets it
+#                 without the CUDA backend (-DMPQ_CUDA=OFF) and without MPI
+#                 (-DMPQ_MPI=OFF): the sanitizers see host code only (and
+#                 would report Open MPI's own allocations), and CI thereby also
+#                 builds and tests mpq as a machine without CUDA or MPI gets it
 # --with-data     also install the "data" group (dataset-fashion-mnist)
 # --with-onnx     also install the "onnx" group, Node.js and npm where missing,
 #                 and onnxruntime-node into <build dir>/onnxruntime
@@ -70,10 +71,11 @@ fi
 # Debian's python3 (the one apt installs modules for), not whichever python3
 # comes first on PATH (a pyenv shim, a virtualenv): the tests run scripts with it.
 cuda=AUTO
-[[ $sanitize == ON ]] && cuda=OFF
+mpi=AUTO
+[[ $sanitize == ON ]] && cuda=OFF && mpi=OFF
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMPQ_SANITIZE="$sanitize" \
-    -DMPQ_CUDA="$cuda" -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
+    -DMPQ_CUDA="$cuda" -DMPQ_MPI="$mpi" -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 fi
 cmake --build "$build_dir" -- -j"$(nproc)"
 # ONNX Runtime for the ONNX tests: npm's onnxruntime-node (CPU binaries in

@@ -38,11 +38,16 @@ int launcher_world_size() {
 #ifdef MPQ_HAVE_MPI
 MPI_Datatype mpi_type(DType t) {
   switch (t) {
-    case DType::f32: return MPI_FLOAT;
-    case DType::f64: return MPI_DOUBLE;
-    case DType::i32: return MPI_INT32_T;
-    case DType::i8: return MPI_INT8_T;
-    case DType::u8: return MPI_UINT8_T;
+    case DType::f32:
+      return MPI_FLOAT;
+    case DType::f64:
+      return MPI_DOUBLE;
+    case DType::i32:
+      return MPI_INT32_T;
+    case DType::i8:
+      return MPI_INT8_T;
+    case DType::u8:
+      return MPI_UINT8_T;
   }
   MPQ_FAIL("Distributed: unsupported dtype");
 }
@@ -123,15 +128,15 @@ Distributed::~Distributed() {
 }
 
 std::string Distributed::describe() const {
-  return detail::concat("rank ", rank_, " of ", size_, " (local ", local_rank_, " of ",
-                        local_size_, host_.empty() ? "" : " on " + host_, ")");
+  return detail::concat("rank ", rank_, " of ", size_, " (local ", local_rank_, " of ", local_size_,
+                        host_.empty() ? "" : " on " + host_, ")");
 }
 
 Distributed::Nccl& Distributed::nccl(Device device) {
 #ifdef MPQ_HAVE_NCCL
   if (!nccl_) {
     std::string id = is_root() ? nccl::unique_id() : std::string(nccl::kIdBytes, '\0');
-    broadcast(id, 0);
+    broadcast(id, 0);  // (nothing to send in a job of one)
     auto* n = new Nccl;
     n->comm = std::make_unique<nccl::Communicator>(rank_, size_, id, device);
     nccl_ = n;
@@ -149,7 +154,7 @@ void Distributed::reduce_bucket(void* data, std::size_t count, DType dtype, Redu
 #ifdef MPQ_HAVE_MPI
   auto* p = static_cast<unsigned char*>(data);
   const std::size_t item = dtype_size(dtype);
-  for (std::size_t done = 0; done < count;) {  // MPI counts are int
+  for (std::size_t done = 0; mpi_ && done < count;) {  // MPI counts are int
     const std::size_t n = std::min<std::size_t>(count - done, INT_MAX);
     MPI_Allreduce(MPI_IN_PLACE, p + done * item, static_cast<int>(n), mpi_type(dtype), MPI_SUM,
                   MPI_COMM_WORLD);
@@ -160,20 +165,25 @@ void Distributed::reduce_bucket(void* data, std::size_t count, DType dtype, Redu
 }
 
 void Distributed::all_reduce(const std::vector<Tensor>& tensors, Reduce op) {
-  if (!multi()) {
-    for (const Tensor& t : tensors)
-      MPQ_CHECK(op == Reduce::sum || is_floating(t.dtype()), "Distributed: an average of ",
-                dtype_name(t.dtype()), " values (use Reduce::sum)");
-    return;
+  bool cuda = false;
+  for (const Tensor& t : tensors) {
+    MPQ_CHECK(op == Reduce::sum || is_floating(t.dtype()), "Distributed: an average of ",
+              dtype_name(t.dtype()), " values (use Reduce::sum)");
+    cuda = cuda || !t.device().is_cpu();
   }
+  // A process alone has nothing to add, except that CUDA tensors still go
+  // through NCCL (a communicator of one) when MPI did not start the job: so
+  // one GPU checks the NCCL path (scripts/gpu_check.sh).
+  if (!mpi_ && !(cuda && built_with_nccl())) return;
   // Consecutive tensors of one dtype and device share a bucket, up to bucket_bytes.
   for (std::size_t i = 0; i < tensors.size();) {
     const DType dt = tensors[i].dtype();
     const Device dev = tensors[i].device();
     const std::size_t item = dtype_size(dt);
     std::size_t j = i, count = 0;
-    while (j < tensors.size() && tensors[j].dtype() == dt && tensors[j].device() == dev &&
-           (j == i || (count + static_cast<std::size_t>(tensors[j].numel())) * item <= bucket_bytes)) {
+    while (
+        j < tensors.size() && tensors[j].dtype() == dt && tensors[j].device() == dev &&
+        (j == i || (count + static_cast<std::size_t>(tensors[j].numel())) * item <= bucket_bytes)) {
       count += static_cast<std::size_t>(tensors[j].numel());
       ++j;
     }
@@ -234,12 +244,12 @@ void Distributed::all_reduce(const std::vector<Tensor>& tensors, Reduce op) {
 }
 
 void Distributed::all_reduce(std::vector<double>& values, Reduce op) {
-  if (!multi() || values.empty()) return;
+  if (!mpi_ || values.empty()) return;
   reduce_bucket(values.data(), values.size(), DType::f64, op);
 }
 
 void Distributed::broadcast(const std::vector<Tensor>& tensors, [[maybe_unused]] int root) {
-  if (!multi()) return;
+  if (!mpi_) return;
   for (const Tensor& t : tensors) {
     const std::size_t bytes = static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
     if (bytes == 0) continue;
@@ -265,7 +275,7 @@ void Distributed::broadcast(const std::vector<Tensor>& tensors, [[maybe_unused]]
 }
 
 void Distributed::broadcast([[maybe_unused]] std::string& text, [[maybe_unused]] int root) {
-  if (!multi()) return;
+  if (!mpi_) return;
   ++collectives_;
 #ifdef MPQ_HAVE_MPI
   long long n = static_cast<long long>(text.size());
@@ -277,7 +287,7 @@ void Distributed::broadcast([[maybe_unused]] std::string& text, [[maybe_unused]]
 }
 
 void Distributed::barrier() {
-  if (!multi()) return;
+  if (!mpi_) return;
   ++collectives_;
 #ifdef MPQ_HAVE_MPI
   MPI_Barrier(MPI_COMM_WORLD);

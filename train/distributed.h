@@ -47,9 +47,10 @@ class Distributed {
   std::string describe() const;
 
   // In place, over every process: the sum or the average of each tensor.
-  // Tensors of one dtype are packed into buckets of at most bucket_bytes,
-  // one collective per bucket. CUDA tensors go through NCCL (when built with
-  // it; otherwise through host memory and MPI). Average needs floating dtypes.
+  // Tensors of one dtype and device are packed into buckets of at most
+  // bucket_bytes, one collective per bucket. CUDA tensors go through NCCL
+  // (when built with it, even in a job of one; otherwise through host memory
+  // and MPI). Average needs floating dtypes.
   void all_reduce(const std::vector<Tensor>& tensors, Reduce op = Reduce::sum);
   void all_reduce(std::vector<double>& values, Reduce op = Reduce::sum);
   // Every tensor (or string) takes the value it has on `root`.

@@ -88,12 +88,19 @@ struct PerChannel {
 };
 
 template <class T>
-void forward_nhwc(const Tensor& x, const PerChannel<T>& pc, bool training, const Tensor& y) {
+void forward_nhwc(const Tensor& x, const PerChannel<T>& pc, bool training, const Tensor& y,
+                  const double* given) {
   const std::int64_t C = x.shape()[1], M = x.numel() / C;
   const T* px = x.data<T>();
   T* py = y.data<T>();
   std::vector<double> mu(C), var(C);
-  if (training) {
+  if (given) {  // the whole batch's (synchronised)
+    for (std::int64_t c = 0; c < C; ++c) {
+      mu[c] = given[c];
+      var[c] = given[C + c];
+      pc.update_running(c, mu[c], var[c]);
+    }
+  } else if (training) {
     // One pass, shifted by the first row K: var = E[(x-K)^2] - (E[x-K])^2 has
     // no cancellation problem when |mean| >> std as long as K is a sample.
     std::vector<T> K(px, px + C);
@@ -193,9 +200,11 @@ void backward_nhwc(const Tensor& dy, const Tensor& x, const T* gam, const T* pme
 void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                         const Tensor& running_mean, const Tensor& running_var, bool training,
                         double momentum, double eps, const Tensor& y, const Tensor& mean,
-                        const Tensor& rstd) {
+                        const Tensor& rstd, const Tensor& batch_stats, double count) {
   const std::int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
-  const std::int64_t M = N * HW;
+  const double* given = batch_stats.defined() ? batch_stats.data<double>() : nullptr;
+  // Values per channel behind the statistics (the unbiased running variance).
+  const std::int64_t M = given ? static_cast<std::int64_t>(count) : N * HW;
   dispatch_floating(x.dtype(), "batch_norm2d", [&]<class T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
@@ -205,13 +214,17 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
     T* rv = running_var.defined() ? running_var.data<T>() : nullptr;
     const PerChannel<T> pc{pg, pb, rm, rv, mean.data<T>(), rstd.data<T>(), momentum, eps, M};
     if (is_channels_last(x)) {
-      forward_nhwc<T>(x, pc, training, y);
+      forward_nhwc<T>(x, pc, training, y, given);
       return;
     }
     parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
       for (std::int64_t c = cb; c < ce; ++c) {
         double mu, var;
-        if (training) {
+        if (given) {  // the whole batch's (synchronised)
+          mu = given[c];
+          var = given[C + c];
+          pc.update_running(c, mu, var);
+        } else if (training) {
           double s = 0;
           for (std::int64_t n = 0; n < N; ++n) {
             const T* row = px + (n * C + c) * HW;
@@ -226,7 +239,7 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
               ss += d * d;
             }
           }
-          var = ss / static_cast<double>(M);
+          var = ss / static_cast<double>(N * HW);
           pc.update_running(c, mu, var);
         } else {
           mu = rm[c];
@@ -352,8 +365,57 @@ void batch_norm_stats(const Tensor& x, const Tensor& shift, const Tensor& sums) 
   });
 }
 
+void batch_norm_backward_stats(const Tensor& dy, const Tensor& x, const Tensor& mean,
+                               const Tensor& rstd, const Tensor& sums) {
+  const std::int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
+  const std::int64_t M = N * HW;
+  double* out = sums.data<double>();
+  dispatch_floating(x.dtype(), "batch_norm2d backward statistics", [&]<class T>() {
+    const T* px = x.data<T>();
+    const T* pg = dy.data<T>();
+    const T* pmean = mean.data<T>();
+    const T* prstd = rstd.data<T>();
+    std::vector<double> sum_g, sum_gx;
+    if (is_channels_last(x)) {  // the same sums, in the same order, as backward_nhwc's
+      auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
+        const T* xr = px + r * C;
+        const T* gr = pg + r * C;
+        for (std::int64_t c = 0; c < C; ++c) {
+          s1[c] += static_cast<double>(gr[c]);
+          s2[c] += static_cast<double>(gr[c]) * static_cast<double>(xr[c] - pmean[c]);
+        }
+      });
+      add_blocks(partial, C, sum_g, sum_gx);
+    } else {
+      sum_g.assign(static_cast<std::size_t>(C), 0.0);
+      sum_gx.assign(static_cast<std::size_t>(C), 0.0);
+      parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
+        for (std::int64_t c = cb; c < ce; ++c) {
+          const double mu = pmean[c];
+          double sg = 0, sgx = 0;
+          for (std::int64_t n = 0; n < N; ++n) {
+            const T* xr = px + (n * C + c) * HW;
+            const T* gr = pg + (n * C + c) * HW;
+            for (std::int64_t i = 0; i < HW; ++i) {
+              sg += gr[i];
+              sgx += gr[i] * (xr[i] - mu);
+            }
+          }
+          sum_g[c] = sg;
+          sum_gx[c] = sgx;
+        }
+      });
+    }
+    for (std::int64_t c = 0; c < C; ++c) {
+      out[c] = sum_g[c];
+      out[C + c] = sum_gx[c] * static_cast<double>(prstd[c]);
+    }
+  });
+}
+
 namespace {
 const BackendRegistration registration(DeviceType::cpu, [](Backend& b) {
+  b.batch_norm_backward_stats = batch_norm_backward_stats;
   b.batch_norm_forward = batch_norm_forward;
   b.batch_norm_backward = batch_norm_backward;
   b.batch_norm_stats = batch_norm_stats;

@@ -38,12 +38,23 @@ __global__ void forward_kernel(const T* __restrict__ x, const T* __restrict__ ga
                                const T* __restrict__ beta, T* __restrict__ running_mean,
                                T* __restrict__ running_var, bool training, double momentum,
                                double eps, T* __restrict__ y, T* __restrict__ mean,
-                               T* __restrict__ rstd, std::int64_t C, std::int64_t HW,
-                               std::int64_t M) {
+                               T* __restrict__ rstd, const double* __restrict__ given, double count,
+                               std::int64_t C, std::int64_t HW, std::int64_t M) {
   __shared__ double buf[kBnThreads];
   const std::int64_t c = blockIdx.x;
   double mu, var;
-  if (training) {
+  if (given) {  // the whole batch's (synchronised), over `count` values
+    mu = given[c];
+    var = given[C + c];
+    if (threadIdx.x == 0) {
+      if (running_mean)
+        running_mean[c] =
+            static_cast<T>((1 - momentum) * static_cast<double>(running_mean[c]) + momentum * mu);
+      if (running_var && count > 1)
+        running_var[c] = static_cast<T>((1 - momentum) * static_cast<double>(running_var[c]) +
+                                        momentum * var * count / (count - 1));
+    }
+  } else if (training) {
     double s = 0;
     for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads)
       s += static_cast<double>(x[at(j, c, C, HW)]);
@@ -123,6 +134,29 @@ __global__ void backward_kernel(const T* __restrict__ dy, const T* __restrict__ 
   }
 }
 
+// One block per channel: sum g and sum g xhat into sums[0][c], sums[1][c].
+template <class T>
+__global__ void backward_stats_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+                                      const T* __restrict__ mean, const T* __restrict__ rstd,
+                                      double* __restrict__ sums, std::int64_t C, std::int64_t HW,
+                                      std::int64_t M) {
+  __shared__ double buf[kBnThreads];
+  const std::int64_t c = blockIdx.x;
+  const double mu = static_cast<double>(mean[c]);
+  double sg = 0, sgx = 0;
+  for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
+    const std::int64_t i = at(j, c, C, HW);
+    const double g = static_cast<double>(dy[i]);
+    sg += g;
+    sgx += g * (static_cast<double>(x[i]) - mu);
+  }
+  const double t1 = block_sum(sg, buf), t2 = block_sum(sgx, buf);
+  if (threadIdx.x == 0) {
+    sums[c] = t1;
+    sums[C + c] = t2 * static_cast<double>(rstd[c]);
+  }
+}
+
 // One block per channel: sum (x - shift), sum (x - shift)^2 and the count,
 // into sums[0][c], sums[1][c], sums[2][c] (float64 [3, C]).
 template <class T>
@@ -160,13 +194,14 @@ T* mptr(const Tensor& t) {
 void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                         const Tensor& running_mean, const Tensor& running_var, bool training,
                         double momentum, double eps, const Tensor& y, const Tensor& mean,
-                        const Tensor& rstd) {
+                        const Tensor& rstd, const Tensor& batch_stats, double count) {
   const std::int64_t C = x.shape()[1], HW = x.shape()[2] * x.shape()[3], M = x.numel() / C;
   if (C == 0) return;
   dispatch_floating(x.dtype(), "batch_norm2d", [&]<class T>() {
     forward_kernel<T><<<static_cast<unsigned>(C), kBnThreads, 0, stream(x.device())>>>(
         cptr<T>(x), cptr<T>(gamma), cptr<T>(beta), mptr<T>(running_mean), mptr<T>(running_var),
-        training, momentum, eps, mptr<T>(y), mptr<T>(mean), mptr<T>(rstd), C, HW, M);
+        training, momentum, eps, mptr<T>(y), mptr<T>(mean), mptr<T>(rstd),
+        cptr<double>(batch_stats), count, C, HW, M);
   });
   check_launch("batch_norm_forward");
 }
@@ -184,6 +219,17 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
   check_launch("batch_norm_backward");
 }
 
+void batch_norm_backward_stats(const Tensor& dy, const Tensor& x, const Tensor& mean,
+                               const Tensor& rstd, const Tensor& sums) {
+  const std::int64_t C = x.shape()[1], HW = x.shape()[2] * x.shape()[3], M = x.numel() / C;
+  if (C == 0) return;
+  dispatch_floating(x.dtype(), "batch_norm2d backward statistics", [&]<class T>() {
+    backward_stats_kernel<T><<<static_cast<unsigned>(C), kBnThreads, 0, stream(x.device())>>>(
+        cptr<T>(dy), cptr<T>(x), cptr<T>(mean), cptr<T>(rstd), mptr<double>(sums), C, HW, M);
+  });
+  check_launch("batch_norm_backward_stats");
+}
+
 void batch_norm_stats(const Tensor& x, const Tensor& shift, const Tensor& sums) {
   const std::int64_t C = x.shape()[1], HW = x.shape()[2] * x.shape()[3], M = x.numel() / C;
   if (C == 0) return;
@@ -199,6 +245,7 @@ const BackendRegistration registration(DeviceType::cuda, [](Backend& b) {
   b.batch_norm_forward = batch_norm_forward;
   b.batch_norm_backward = batch_norm_backward;
   b.batch_norm_stats = batch_norm_stats;
+  b.batch_norm_backward_stats = batch_norm_backward_stats;
 });
 }  // namespace
 

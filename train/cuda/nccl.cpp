@@ -7,10 +7,10 @@
 #include "core/cuda/check.cuh"
 #include "core/error.h"
 
-#define MPQ_NCCL_CHECK(call)                                                              \
-  do {                                                                                    \
-    const ncclResult_t mpq_nccl_err_ = (call);                                            \
-    MPQ_CHECK(mpq_nccl_err_ == ncclSuccess, "NCCL error in ", #call, ": ",                \
+#define MPQ_NCCL_CHECK(call)                                                            \
+  do {                                                                                  \
+    const ncclResult_t mpq_nccl_err_ = (call);                                          \
+    MPQ_CHECK(mpq_nccl_err_ == ncclSuccess, "NCCL error in ", #call, ": ",              \
               ncclGetErrorString(mpq_nccl_err_), " (", ncclGetLastError(nullptr), ")"); \
   } while (0)
 
@@ -19,11 +19,16 @@ namespace mpq::train::nccl {
 namespace {
 ncclDataType_t nccl_type(DType t) {
   switch (t) {
-    case DType::f32: return ncclFloat32;
-    case DType::f64: return ncclFloat64;
-    case DType::i32: return ncclInt32;
-    case DType::i8: return ncclInt8;
-    case DType::u8: return ncclUint8;
+    case DType::f32:
+      return ncclFloat32;
+    case DType::f64:
+      return ncclFloat64;
+    case DType::i32:
+      return ncclInt32;
+    case DType::i8:
+      return ncclInt8;
+    case DType::u8:
+      return ncclUint8;
   }
   MPQ_FAIL("NCCL: unsupported dtype");
 }
