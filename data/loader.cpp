@@ -307,27 +307,19 @@ void Loader::produce(const std::vector<std::int64_t>& order, std::uint64_t epoch
   }
   std::size_t pos = 0;
   while (pos < order.size()) {
-    std::vector<Tensor> images;
-    std::vector<std::int32_t> labels;
-    std::vector<std::int64_t> indices;
-    while (images.size() < batch && pos < order.size()) {
+    Rows rows;
+    while (rows.images.size() < batch && pos < order.size()) {
       if (stop_) return;
       const auto at = static_cast<std::int64_t>(pos);
       current = order[pos++];
       Prepared s = pool ? pool->take(at) : prepare(current, epoch_key, shared);
       if (s.error) std::rethrow_exception(s.error);
       if (s.skipped) continue;
-      MPQ_CHECK(images.empty() || s.image.shape() == images.front().shape(), "image shape ",
-                shape_str(s.image.shape()), " differs from the batch's ",
-                shape_str(images.front().shape()),
-                " (use a transform that crops or resizes to one size)");
-      images.push_back(std::move(s.image));
-      labels.push_back(s.label);
-      indices.push_back(current);
+      rows.add(std::move(s), current);
     }
     current = -1;
-    if (images.empty() || (options_.drop_last && images.size() < batch)) return;
-    if (!push(collate(images, labels, indices))) return;
+    if (rows.images.empty() || (options_.drop_last && rows.images.size() < batch)) return;
+    if (!push(collate(rows))) return;
   }
 }
 
@@ -366,9 +358,7 @@ void Loader::produce_shard(const std::vector<std::int64_t>& order, std::uint64_t
   std::int64_t taken = 0;  // samples of `mine` taken so far
   std::int64_t next = 0;   // epoch_stream: the first position not yet drawn
   for (const auto& [lo, hi] : slices) {
-    std::vector<Tensor> images;
-    std::vector<std::int32_t> labels;
-    std::vector<std::int64_t> indices;
+    Rows rows;
     // epoch_stream: the other shards' samples before this slice draw from
     // the stream too (and are then dropped).
     for (; shared && next < lo; ++next) {
@@ -383,27 +373,31 @@ void Loader::produce_shard(const std::vector<std::int64_t>& order, std::uint64_t
       ++taken;
       if (s.error) std::rethrow_exception(s.error);
       if (s.skipped) continue;
-      MPQ_CHECK(images.empty() || s.image.shape() == images.front().shape(), "image shape ",
-                shape_str(s.image.shape()), " differs from the batch's ",
-                shape_str(images.front().shape()),
-                " (use a transform that crops or resizes to one size)");
-      images.push_back(std::move(s.image));
-      labels.push_back(s.label);
-      indices.push_back(current);
+      rows.add(std::move(s), current);
     }
     next = std::max(next, hi);
     current = -1;
     Batch b;
-    if (images.empty())
+    if (rows.images.empty())
       b.labels = empty({0}, DType::i32);
     else
-      b = collate(images, labels, indices);
+      b = collate(rows);
     if (!push(std::move(b))) return;
   }
 }
 
-Batch Loader::collate(std::vector<Tensor>& images, std::vector<std::int32_t>& labels,
-                      std::vector<std::int64_t>& indices) const {
+void Loader::Rows::add(Prepared&& s, std::int64_t index) {
+  MPQ_CHECK(images.empty() || s.image.shape() == images.front().shape(), "image shape ",
+            shape_str(s.image.shape()), " differs from the batch's ",
+            shape_str(images.front().shape()),
+            " (use a transform that crops or resizes to one size)");
+  images.push_back(std::move(s.image));
+  labels.push_back(s.label);
+  indices.push_back(index);
+}
+
+Batch Loader::collate(Rows& rows) const {
+  std::vector<Tensor>& images = rows.images;
   const Shape& s = images.front().shape();
   const auto n = static_cast<std::int64_t>(images.size());
   Batch b;
@@ -415,8 +409,8 @@ Batch Loader::collate(std::vector<Tensor>& images, std::vector<std::int32_t>& la
   for (std::int64_t k = 0; k < n; ++k)
     std::memcpy(dst + k * per, images[static_cast<std::size_t>(k)].data<float>(),
                 static_cast<std::size_t>(per) * sizeof(float));
-  b.labels = from_vector<std::int32_t>(labels, {n});
-  b.indices = std::move(indices);
+  b.labels = from_vector<std::int32_t>(rows.labels, {n});
+  b.indices = std::move(rows.indices);
   return b;
 }
 

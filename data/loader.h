@@ -152,8 +152,15 @@ class Loader {
   // draws from `stream` when given (epoch_stream), else from the sample's own
   // generator.
   Prepared prepare(std::int64_t index, std::uint64_t epoch_key, Generator* stream = nullptr) const;
-  Batch collate(std::vector<Tensor>& images, std::vector<std::int32_t>& labels,
-                std::vector<std::int64_t>& indices) const;
+  // The samples of the batch being assembled.
+  struct Rows {
+    std::vector<Tensor> images;
+    std::vector<std::int32_t> labels;
+    std::vector<std::int64_t> indices;
+    // Adds dataset sample `index` (all of a batch's images must have one shape).
+    void add(Prepared&& sample, std::int64_t index);
+  };
+  Batch collate(Rows& rows) const;
 
   const Dataset& dataset_;
   Transform transform_;

@@ -59,6 +59,84 @@ void add_blocks(const std::vector<double>& partial, std::int64_t C, std::vector<
     }
 }
 
+// Per channel, sum (x - shift[c]) and sum (x - shift[c])^2 over every value
+// of x, in either layout (channels-last: deterministic block sums).
+template <class T>
+void shifted_sums(const Tensor& x, const T* shift, std::vector<double>& t1,
+                  std::vector<double>& t2) {
+  const std::int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
+  const T* px = x.data<T>();
+  if (is_channels_last(x)) {
+    auto& partial = channel_block_sums(N * HW, C, [&](std::int64_t r, double* s1, double* s2) {
+      const T* row = px + r * C;
+      for (std::int64_t c = 0; c < C; ++c) {
+        const double d = static_cast<double>(row[c]) - static_cast<double>(shift[c]);
+        s1[c] += d;
+        s2[c] += d * d;
+      }
+    });
+    add_blocks(partial, C, t1, t2);
+    return;
+  }
+  t1.assign(static_cast<std::size_t>(C), 0.0);
+  t2.assign(static_cast<std::size_t>(C), 0.0);
+  parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
+    for (std::int64_t c = cb; c < ce; ++c) {
+      const double k = shift[c];
+      double s1 = 0, s2 = 0;
+      for (std::int64_t n = 0; n < N; ++n) {
+        const T* row = px + (n * C + c) * HW;
+        for (std::int64_t i = 0; i < HW; ++i) {
+          const double d = static_cast<double>(row[i]) - k;
+          s1 += d;
+          s2 += d * d;
+        }
+      }
+      t1[c] = s1;
+      t2[c] = s2;
+    }
+  });
+}
+
+// Per channel, the backward's sum g and sum g (x - mean[c]), in either layout.
+template <class T>
+void gradient_sums(const Tensor& dy, const Tensor& x, const T* mean, std::vector<double>& sum_g,
+                   std::vector<double>& sum_gx) {
+  const std::int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
+  const T* px = x.data<T>();
+  const T* pg = dy.data<T>();
+  if (is_channels_last(x)) {
+    auto& partial = channel_block_sums(N * HW, C, [&](std::int64_t r, double* s1, double* s2) {
+      const T* xr = px + r * C;
+      const T* gr = pg + r * C;
+      for (std::int64_t c = 0; c < C; ++c) {
+        s1[c] += static_cast<double>(gr[c]);
+        s2[c] += static_cast<double>(gr[c]) * static_cast<double>(xr[c] - mean[c]);
+      }
+    });
+    add_blocks(partial, C, sum_g, sum_gx);
+    return;
+  }
+  sum_g.assign(static_cast<std::size_t>(C), 0.0);
+  sum_gx.assign(static_cast<std::size_t>(C), 0.0);
+  parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
+    for (std::int64_t c = cb; c < ce; ++c) {
+      const double mu = mean[c];
+      double sg = 0, sgx = 0;
+      for (std::int64_t n = 0; n < N; ++n) {
+        const T* xr = px + (n * C + c) * HW;
+        const T* gr = pg + (n * C + c) * HW;
+        for (std::int64_t i = 0; i < HW; ++i) {
+          sg += gr[i];
+          sgx += gr[i] * (xr[i] - mu);
+        }
+      }
+      sum_g[c] = sg;
+      sum_gx[c] = sgx;
+    }
+  });
+}
+
 // What both layouts do per channel once its statistics (mu, var) are known.
 template <class T>
 struct PerChannel {
@@ -105,16 +183,8 @@ void forward_nhwc(const Tensor& x, const PerChannel<T>& pc, bool training, const
     // no cancellation problem when |mean| >> std as long as K is a sample.
     std::vector<T> K(px, px + C);
     const T* pk = K.data();
-    auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
-      const T* row = px + r * C;
-      for (std::int64_t c = 0; c < C; ++c) {
-        const double d = static_cast<double>(row[c]) - static_cast<double>(pk[c]);
-        s1[c] += d;
-        s2[c] += d * d;
-      }
-    });
     std::vector<double> t1, t2;
-    add_blocks(partial, C, t1, t2);
+    shifted_sums<T>(x, pk, t1, t2);
     for (std::int64_t c = 0; c < C; ++c) {
       const double m1 = t1[c] / static_cast<double>(M);
       mu[c] = static_cast<double>(pk[c]) + m1;
@@ -154,15 +224,7 @@ void backward_nhwc(const Tensor& dy, const Tensor& x, const T* gam, const T* pme
     sum_g.assign(totals, totals + C);
     sum_gx.assign(totals + C, totals + 2 * C);
   } else {
-    auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
-      const T* xr = px + r * C;
-      const T* gr = pg + r * C;
-      for (std::int64_t c = 0; c < C; ++c) {
-        s1[c] += static_cast<double>(gr[c]);
-        s2[c] += static_cast<double>(gr[c]) * static_cast<double>(xr[c] - pmean[c]);
-      }
-    });
-    add_blocks(partial, C, sum_g, sum_gx);
+    gradient_sums<T>(dy, x, pmean, sum_g, sum_gx);
     for (std::int64_t c = 0; c < C; ++c) sum_gx[c] *= static_cast<double>(prstd[c]);
   }
   const double Md = totals ? count : static_cast<double>(M);
@@ -320,43 +382,11 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
 }
 
 void batch_norm_stats(const Tensor& x, const Tensor& shift, const Tensor& sums) {
-  const std::int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
-  const std::int64_t M = N * HW;
+  const std::int64_t C = x.shape()[1], M = x.numel() / C;
   double* out = sums.data<double>();
   dispatch_floating(x.dtype(), "batch_norm2d statistics", [&]<class T>() {
-    const T* px = x.data<T>();
-    const T* pk = shift.data<T>();
     std::vector<double> t1, t2;
-    if (is_channels_last(x)) {
-      auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
-        const T* row = px + r * C;
-        for (std::int64_t c = 0; c < C; ++c) {
-          const double d = static_cast<double>(row[c]) - static_cast<double>(pk[c]);
-          s1[c] += d;
-          s2[c] += d * d;
-        }
-      });
-      add_blocks(partial, C, t1, t2);
-    } else {
-      t1.assign(static_cast<std::size_t>(C), 0.0);
-      t2.assign(static_cast<std::size_t>(C), 0.0);
-      parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
-        for (std::int64_t c = cb; c < ce; ++c) {
-          const double k = pk[c];
-          double s1 = 0, s2 = 0;
-          for (std::int64_t n = 0; n < N; ++n) {
-            const T* row = px + (n * C + c) * HW;
-            for (std::int64_t i = 0; i < HW; ++i) {
-              const double d = static_cast<double>(row[i]) - k;
-              s1 += d;
-              s2 += d * d;
-            }
-          }
-          t1[c] = s1;
-          t2[c] = s2;
-        }
-      });
-    }
+    shifted_sums<T>(x, shift.data<T>(), t1, t2);
     for (std::int64_t c = 0; c < C; ++c) {
       out[c] = t1[c];
       out[C + c] = t2[c];
@@ -367,45 +397,12 @@ void batch_norm_stats(const Tensor& x, const Tensor& shift, const Tensor& sums) 
 
 void batch_norm_backward_stats(const Tensor& dy, const Tensor& x, const Tensor& mean,
                                const Tensor& rstd, const Tensor& sums) {
-  const std::int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
-  const std::int64_t M = N * HW;
+  const std::int64_t C = x.shape()[1];
   double* out = sums.data<double>();
   dispatch_floating(x.dtype(), "batch_norm2d backward statistics", [&]<class T>() {
-    const T* px = x.data<T>();
-    const T* pg = dy.data<T>();
-    const T* pmean = mean.data<T>();
+    std::vector<double> sum_g, sum_gx;  // the same sums, in the same order, as the backward's
+    gradient_sums<T>(dy, x, mean.data<T>(), sum_g, sum_gx);
     const T* prstd = rstd.data<T>();
-    std::vector<double> sum_g, sum_gx;
-    if (is_channels_last(x)) {  // the same sums, in the same order, as backward_nhwc's
-      auto& partial = channel_block_sums(M, C, [&](std::int64_t r, double* s1, double* s2) {
-        const T* xr = px + r * C;
-        const T* gr = pg + r * C;
-        for (std::int64_t c = 0; c < C; ++c) {
-          s1[c] += static_cast<double>(gr[c]);
-          s2[c] += static_cast<double>(gr[c]) * static_cast<double>(xr[c] - pmean[c]);
-        }
-      });
-      add_blocks(partial, C, sum_g, sum_gx);
-    } else {
-      sum_g.assign(static_cast<std::size_t>(C), 0.0);
-      sum_gx.assign(static_cast<std::size_t>(C), 0.0);
-      parallel_for(0, C, 0, [&](std::int64_t cb, std::int64_t ce) {
-        for (std::int64_t c = cb; c < ce; ++c) {
-          const double mu = pmean[c];
-          double sg = 0, sgx = 0;
-          for (std::int64_t n = 0; n < N; ++n) {
-            const T* xr = px + (n * C + c) * HW;
-            const T* gr = pg + (n * C + c) * HW;
-            for (std::int64_t i = 0; i < HW; ++i) {
-              sg += gr[i];
-              sgx += gr[i] * (xr[i] - mu);
-            }
-          }
-          sum_g[c] = sg;
-          sum_gx[c] = sgx;
-        }
-      });
-    }
     for (std::int64_t c = 0; c < C; ++c) {
       out[c] = sum_g[c];
       out[C + c] = sum_gx[c] * static_cast<double>(prstd[c]);
