@@ -8,6 +8,9 @@
       the same parameters after them (float tolerance) and identical
       inferred bitwidths. Each epoch is one step (--train-limit 128), so
       log.jsonl holds every step's loss.
+  tests/check_distributed.py edges RESNET_CIFAR WORK_DIR [MPIEXEC]
+      3 processes: a last batch smaller than the number of processes is left
+      out by all; an uneven test set is evaluated in full; only rank 0 prints.
   tests/check_distributed.py failure RESNET_CIFAR WORK_DIR [MPIEXEC]
       one process given a bad path stops the whole job at once with its
       message; one process killed mid-run ends the job within seconds,
@@ -171,16 +174,38 @@ def failure(program, work, mpiexec):
     print("failure: OK")
 
 
+def edges(program, work, mpiexec):
+    # 3 processes, windows of 64, 64 and 2 images: one process has none of
+    # the last batch, which every process then leaves out (with a note); 101
+    # test images split 33/34/34 and reduced.
+    run_dir = os.path.join(work, "edges")
+    r = run([mpiexec, "--oversubscribe", "-np", "3", program, "--train-limit", "130",
+             "--test-limit", "101", "--float-epochs", "1", "--epochs", "1", "--batch-size", "64",
+             "--fashion-dir", FASHION, "--threads", "1", "--run-dir", run_dir],
+            capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    note = "the last training batch holds 2 images (130 images, batch size 64, 3 processes); " \
+           "some process would have none of it"
+    assert r.stderr.count(note) == 1, r.stderr  # rank 0 alone says it, once
+    assert r.stdout.count("final test accuracy") == 1, r.stdout  # rank 0 alone prints
+    summary = json.load(open(os.path.join(run_dir, "summary.json")))
+    assert summary["processes"] == 3
+    # The evaluation counted every test image once: accuracy is k / 101.
+    k = summary["test_accuracy"] * 101
+    assert abs(k - round(k)) < 1e-6, summary["test_accuracy"]
+    print("edges: OK (empty slice skipped everywhere, 101 test images reduced)")
+
+
 def main():
     mode, program, work = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
     mpiexec = sys.argv[4] if len(sys.argv) > 4 else "mpirun"
     os.makedirs(work, exist_ok=True)
-    for d in ("one", "two", "bad", "killed"):
+    for d in ("one", "two", "bad", "killed", "edges"):
         subprocess.run(["rm", "-rf", os.path.join(work, d)])
     os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     os.environ["MPQ_TEST_RUN"] = os.path.join(work, "killed")
-    {"equivalence": equivalence, "failure": failure}[mode](program, work, mpiexec)
+    {"equivalence": equivalence, "failure": failure, "edges": edges}[mode](program, work, mpiexec)
 
 
 if __name__ == "__main__":

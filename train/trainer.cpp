@@ -280,14 +280,17 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
         // Only the last batch can hold one image (N = k * batch + 1): batch
         // norm cannot train on one value per channel, so it sits out; so
         // does a last batch smaller than the number of processes.
-        if (!warned_single_batch_ && dist_.is_root())
+        if (!warned_single_batch_ && dist_.is_root()) {
+          const std::string processes =
+              multi ? detail::concat(", ", dist_.size(), " processes") : std::string();
           std::fprintf(
               stderr,
               "note: the last training batch holds %lld image%s (%lld images, batch size "
-              "%lld, %d process%s); %s, so it is left out of each epoch\n",
+              "%lld%s); %s, so it is left out of each epoch\n",
               static_cast<long long>(m), m == 1 ? "" : "s", static_cast<long long>(n),
-              static_cast<long long>(batch), dist_.size(), multi ? "es" : "",
+              static_cast<long long>(batch), processes.c_str(),
               m == 1 ? "batch norm cannot train on one" : "some process would have none of it");
+        }
         warned_single_batch_ = true;
         continue;
       }
