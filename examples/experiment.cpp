@@ -122,6 +122,7 @@ train::PhaseOptions phase_options(const ExperimentConfig& c, const std::string& 
   if (quantized) o.targets = targets;
   o.seed = c.seed;
   o.sync_batch_norm = c.sync_batch_norm;
+  o.trajectory_points = c.trajectory_points;
   return o;
 }
 

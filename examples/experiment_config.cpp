@@ -51,7 +51,8 @@ std::optional<double> MemoryTarget::resolve(double automatic_kb) const {
 }
 
 const std::set<std::string>& per_process_flags() {
-  static const std::set<std::string> flags{"resume", "run-dir", "threads", "stop-after", "device"};
+  static const std::set<std::string> flags{"resume",     "run-dir", "threads",
+                                           "stop-after", "device",  "trajectory-points"};
   return flags;
 }
 
@@ -105,6 +106,7 @@ ExperimentConfig parse_experiment_config(const std::string& prog,
   c.seed = static_cast<std::uint64_t>(args.integer("seed", 0, INT64_MAX));
   c.stop_after = args.integer("stop-after", 0, 1 << 30);
   c.threads = static_cast<int>(args.integer("threads", 0, 1024));
+  c.trajectory_points = static_cast<int>(args.integer("trajectory-points", 0, 1000000));
   c.device = Device::parse(args.str("device"));
   c.lambda = args.real("lambda", 0, 1e6);
   const std::string sync_bn = args.str("sync-bn");
@@ -209,6 +211,9 @@ void add_experiment_flags(Args& args, const ExperimentDefaults& d) {
   args.add("seed", "1", "seed of initialisation, shuffling and augmentation");
   args.add("threads", "0",
            "threads per process (0: the machine's cores shared among this job's processes on it)");
+  args.add("trajectory-points", "50",
+           "records of every quantizer's b, d, q_max, q_min per phase in RUN_DIR/trajectory.jsonl, "
+           "evenly spaced in steps (0: none)");
   args.add("sync-bn", "on",
            "on or off: with several processes (mpirun, srun), batch norm's training statistics "
            "over the whole batch (on) or each process's slice (off)");

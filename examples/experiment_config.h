@@ -84,6 +84,7 @@ struct ExperimentConfig {
   bool sync_batch_norm = true;  // --sync-bn (several processes only)
   // Per process: a resumed run may change these.
   int threads = 0;
+  int trajectory_points = 50;  // --trajectory-points (train::PhaseOptions)
   std::int64_t stop_after = 0;
   Device device;
 

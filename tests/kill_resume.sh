@@ -2,8 +2,8 @@
 # kill -9 at random moments of a short resnet_cifar run, then --resume,
 # KILLS times (default 20); then one last --resume runs to the end. Passes
 # when every process that was not killed exited 0 and the result equals an
-# uninterrupted run's: the checkpoints byte for byte, log.jsonl and
-# summary.json but for their timings.
+# uninterrupted run's: the checkpoints and trajectory.jsonl byte for byte,
+# log.jsonl and summary.json but for their timings.
 #
 #   tests/kill_resume.sh PROGRAM WORK_DIR [KILLS] [SEED]
 #
@@ -73,7 +73,7 @@ done
 echo "last resume finished ($runs earlier processes, $kills killed)"
 
 status=0
-for f in last.safetensors best.safetensors float.safetensors; do
+for f in last.safetensors best.safetensors float.safetensors trajectory.jsonl; do
   if [[ ! -f "$work/a/$f" && ! -f "$work/b/$f" ]]; then continue; fi
   if cmp -s "$work/a/$f" "$work/b/$f"; then
     echo "same $f"

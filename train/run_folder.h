@@ -7,6 +7,7 @@
 //   best.safetensors  the best quantized network with every target met
 //   log.jsonl         one line per epoch (train::Trainer writes both
 //                     checkpoints and the log, in that order)
+//   trajectory.jsonl  every quantizer's b, d, q_max, q_min at a step interval
 //   summary.json, quantizers.json (and report.html) at the end
 //
 // Its guarantees (docs/reliability.md): everything a run reads is checked
@@ -36,6 +37,7 @@ inline constexpr const char* kFloatCheckpoint = "float.safetensors";
 inline constexpr const char* kLastCheckpoint = "last.safetensors";
 inline constexpr const char* kBestCheckpoint = "best.safetensors";
 inline constexpr const char* kLogFile = "log.jsonl";
+inline constexpr const char* kTrajectoryFile = "trajectory.jsonl";
 inline constexpr const char* kSummaryFile = "summary.json";
 inline constexpr const char* kQuantizersFile = "quantizers.json";
 

@@ -189,6 +189,36 @@ std::string timeless(const std::string& line) {
   }
 }
 
+// trajectory.jsonl as a resumed run continues it: the complete lines up to
+// the checkpoint's phase and epoch (from its log line); none without one.
+void mend_trajectory(const std::string& path, const std::string& checkpoint_line) {
+  if (!std::filesystem::exists(path)) return;
+  std::string phase;
+  std::int64_t epoch = -1;
+  try {
+    const Json j = Json::parse(checkpoint_line, "checkpoint log line");
+    phase = j.at("phase").string();
+    epoch = static_cast<std::int64_t>(j.at("epoch").number());
+  } catch (const Error&) {
+    phase.clear();  // no usable checkpoint line: the run starts over
+  }
+  auto order = [](const std::string& p) { return p == "float" ? 0 : p == "quant" ? 1 : 2; };
+  const std::string text = read_file(path, "Trainer");
+  std::string kept;
+  for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) {
+    const std::string line = text.substr(at, nl - at);
+    try {
+      const Json j = Json::parse(line, path);
+      const std::string p = j.at("phase").string();
+      const auto e = static_cast<std::int64_t>(j.at("epoch").number());
+      if (!phase.empty() && (order(p) < order(phase) || (p == phase && e <= epoch)))
+        kept += line + "\n";
+    } catch (const Error&) {  // a line cut off by a kill
+    }
+  }
+  if (kept != text) write_file_atomic(path, kept);
+}
+
 // log.jsonl as a resumed run continues it (see the constructor's comment).
 void mend_log(const std::string& path, const std::string& checkpoint_line) {
   std::string text;
@@ -227,6 +257,30 @@ Trainer::Trainer(std::string run_dir, bool append_log, double best_accuracy,
   if (append_log) mend_log(path, resume_log_line);
   log_.open(path, append_log ? std::ios::app : std::ios::trunc);
   MPQ_CHECK(log_.good(), "cannot write ", path);
+  const std::string trajectory = run_dir_ + "/" + kTrajectoryFile;
+  if (append_log) mend_trajectory(trajectory, resume_log_line);
+  trajectory_.open(trajectory, append_log ? std::ios::app : std::ios::trunc);
+  MPQ_CHECK(trajectory_.good(), "cannot write ", trajectory);
+}
+
+void Trainer::record_trajectory(const PhaseOptions& o, int epoch, std::int64_t step,
+                                const models::Module& net) {
+  if (!dist_.is_root()) return;
+  Json quantizers = Json::Object{};
+  for (const models::QuantSite& site : net.quant_sites()) {
+    if (!site.quantizer) continue;
+    const quant::QuantizerValues v = site.quantizer->values();
+    quantizers[site.name] =
+        Json::Object{{"b", v.b}, {"d", v.d}, {"qmax", v.qmax}, {"qmin", v.qmin}};
+  }
+  Json line = Json::Object{};
+  line["phase"] = o.name;
+  line["epoch"] = epoch;
+  line["step"] = step;
+  line["quantizers"] = quantizers;
+  trajectory_ << line.dump() << "\n";
+  trajectory_.flush();
+  MPQ_CHECK(trajectory_.good(), "cannot write ", run_dir_, "/", kTrajectoryFile);
 }
 
 void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& opt,
@@ -259,6 +313,16 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
       models::set_batch_norm_sync(net, [this](Tensor& t) { dist_.all_reduce({t}); });
   }
   std::vector<Tensor> grads;
+  // Trajectory records: every `interval` steps of the phase's `total`.
+  bool has_quantizers = false;
+  for (const models::QuantSite& site : net.quant_sites())
+    has_quantizers |= site.quantizer != nullptr;
+  const std::int64_t total = static_cast<std::int64_t>(o.epochs) * steps_per_epoch;
+  const std::int64_t interval =
+      has_quantizers && o.trajectory_points > 0
+          ? std::max<std::int64_t>(1, (total + o.trajectory_points - 1) / o.trajectory_points)
+          : 0;
+  if (interval > 0 && o.first_epoch == 0) record_trajectory(o, 0, 0, net);
   for (int epoch = o.first_epoch + 1; epoch <= o.epochs; ++epoch) {
     const Stopwatch epoch_time;
     train.start_epoch(
@@ -343,6 +407,8 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
       if (penalised) clip_quantizer_gradients(net);
       opt.step();
       if (o.quantized) clip_quantizer_parameters(net);
+      if (interval > 0 && ((global_step + 1) % interval == 0 || global_step + 1 == total))
+        record_trajectory(o, epoch, global_step + 1, net);
       tot.ce += batch_ce * static_cast<double>(m);
       tot.penalty += penalty * static_cast<double>(m);
       tot.correct += static_cast<std::int64_t>(sums[1]);

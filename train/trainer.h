@@ -20,6 +20,13 @@
 // A non-finite loss or gradient stops training with an mpq::Error before
 // anything is saved over the last good checkpoint.
 //
+// Quantizer trajectories: in a phase with quantizers, RUN_DIR/trajectory.jsonl
+// gets one line per record, {"phase", "epoch", "step" (updates done in the
+// phase), "quantizers": {site name: {"b", "d", "qmax", "qmin"}}}: before the
+// first update, then every ceil(steps / trajectory_points) updates
+// and after the last. A resumed run drops the lines after its checkpoint's
+// epoch before appending, so its file equals an uninterrupted run's.
+//
 // Data parallelism (train::Distributed, docs/distributed.md): every process
 // runs the same phase on its slice of each batch. Per step the processes add
 // up their batch sizes m_r (m = sum), each back-propagates
@@ -96,6 +103,9 @@ struct PhaseOptions {
   // slice. Without it each process keeps its own running statistics, which
   // are averaged before every evaluation.
   bool sync_batch_norm = true;
+  // Quantizer trajectories (RUN_DIR/trajectory.jsonl): about this many
+  // records per phase, evenly spaced in steps (0: none).
+  int trajectory_points = 50;
 };
 
 class Trainer {
@@ -128,8 +138,12 @@ class Trainer {
   void end_epoch(const PhaseOptions& o, int epoch, models::Module& net, Optimizer& opt,
                  BatchSource& test, const EpochTotals& totals, double seconds);
 
+  // One trajectory record of `net` after `step` updates of the phase.
+  void record_trajectory(const PhaseOptions& o, int epoch, std::int64_t step,
+                         const models::Module& net);
+
   std::string run_dir_;
-  std::ofstream log_;
+  std::ofstream log_, trajectory_;
   double best_accuracy_;
   std::int64_t stop_after_, epochs_done_ = 0;
   std::map<std::string, std::string> metadata_;
