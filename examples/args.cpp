@@ -200,13 +200,10 @@ int report_error(const char* what, int code, bool collective) {
   }
   if (!job || !job->multi()) {
     std::fprintf(stderr, "error: %s\n", what);
+    if (job) job->finalize();  // (mpirun -np 1: a clean MPI exit with this code)
     return code;
   }
   train::Distributed& dist = *job;
-  if (!dist.multi()) {
-    std::fprintf(stderr, "error: %s\n", what);
-    return code;
-  }
   if (!collective) dist.abort(what, code);
   if (dist.is_root()) std::fprintf(stderr, "error: %s\n", what);
   dist.finalize();

@@ -7,6 +7,8 @@
 #include <optional>
 #include <thread>
 
+#include <sched.h>
+
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "core/parallel.h"
@@ -265,9 +267,14 @@ int run_experiment(const Experiment& e, Args& args) {
   train::Distributed& dist = train::Distributed::get();
   if (c.threads > 0) {
     set_num_threads(c.threads);
-  } else if (dist.local_size() > 1) {  // the machine's cores shared among its processes
+  } else if (dist.local_size() > 1) {
+    // The cores this process may run on: those the launcher bound it to
+    // (Open MPI binds each process to a core or socket by default), else the
+    // machine's shared among its processes.
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    set_num_threads(std::max(1, cores / dist.local_size()));
+    cpu_set_t mask;
+    const int bound = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : cores;
+    set_num_threads(bound < cores ? std::max(1, bound) : std::max(1, cores / dist.local_size()));
   }
   // With several processes, "cuda" is each process's own GPU: its local rank.
   Device device = c.device;

@@ -154,7 +154,9 @@ ExperimentConfig load_experiment_config(const std::string& prog,
     std::set<std::string> given;
     for (const auto& [k, v] : current)
       if (args.given(k)) given.insert(k);
-    args.apply_saved(run.read_config(current, given, per_process));
+    // --sync-bn came with data parallelism; earlier runs had one process,
+    // where "on" changes nothing.
+    args.apply_saved(run.read_config(current, given, per_process, {{"sync-bn", "on"}}));
   } else if (train::Distributed::get().is_root()) {  // the others would see rank 0's new folder
     run.check_fresh();
   }

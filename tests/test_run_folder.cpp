@@ -83,6 +83,16 @@ TEST_CASE("run folder: config.json must hold exactly this program's settings", "
              Contains("--mode learned (the run used fixed)"));
   const auto saved = run.read_config(current, {"lr"}, per_process);
   CHECK(saved == std::map<std::string, std::string>{{"lr", "0.1"}, {"mode", "fixed"}});
+  // A setting added after the run was made takes the value such runs used;
+  // one the run has keeps its own.
+  const std::map<std::string, std::string> newer{
+      {"lr", "0.1"}, {"mode", "learned"}, {"sync-bn", "off"}};
+  CHECK(run.read_config(newer, {}, per_process, {{"sync-bn", "on"}}) ==
+        std::map<std::string, std::string>{{"lr", "0.1"}, {"mode", "fixed"}, {"sync-bn", "on"}});
+  CHECK_THAT(error_of([&] { run.read_config(newer, {}, per_process); }),
+             Contains("lacks the setting 'sync-bn'"));
+  dir.write("config.json", R"({"lr": "0.1", "mode": "fixed", "sync-bn": "off"})");
+  CHECK(run.read_config(newer, {}, per_process, {{"sync-bn", "on"}}).at("sync-bn") == "off");
 }
 
 TEST_CASE("run folder: last.safetensors is checked before a run resumes from it", "[train][run]") {

@@ -305,12 +305,13 @@ void Distributed::abort(const std::string& message, int code) {
 }
 
 void Distributed::finalize() {
+#ifdef MPQ_HAVE_NCCL
+  // Before the CUDA runtime shuts down (a static destructor may run after it).
+  delete nccl_;
+  nccl_ = nullptr;
+#endif
 #ifdef MPQ_HAVE_MPI
   if (mpi_ && !finalized_) {
-#ifdef MPQ_HAVE_NCCL
-    delete nccl_;
-    nccl_ = nullptr;
-#endif
     MPI_Finalize();
     finalized_ = true;
   }

@@ -62,7 +62,8 @@ void RunFolder::check_fresh() const {
 
 std::map<std::string, std::string> RunFolder::read_config(
     const std::map<std::string, std::string>& current, const std::set<std::string>& given,
-    const std::set<std::string>& per_process) const {
+    const std::set<std::string>& per_process,
+    const std::map<std::string, std::string>& added_later) const {
   const std::string& prog = program_;
   const std::string config_path = file(kConfigFile);
   MPQ_CHECK(std::filesystem::exists(config_path), prog, ": cannot resume: ", config_path,
@@ -72,6 +73,8 @@ std::map<std::string, std::string> RunFolder::read_config(
                                       config_path);  // named: the loop must not outlive it
   for (const auto& [k, v] : saved_json.object())
     if (!per_process.count(k)) saved[k] = v.string();  // a non-string names file and key
+  for (const auto& [k, v] : added_later)
+    if (current.count(k)) saved.emplace(k, v);  // a run from before the flag existed
   // Every setting must be there: a missing one would silently take today's default.
   std::string missing;
   for (const auto& [k, v] : current)

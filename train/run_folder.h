@@ -67,9 +67,12 @@ class RunFolder {
   // --resume: the settings of config.json, checked against this program's
   // `current` settings (per-process flags left out): every one must be there,
   // none unknown, and the `given` ones (flags on the command line) must agree.
-  std::map<std::string, std::string> read_config(const std::map<std::string, std::string>& current,
-                                                 const std::set<std::string>& given,
-                                                 const std::set<std::string>& per_process) const;
+  // `added_later`: settings whose flags are newer than some runs, with the
+  // value those runs used; a config.json without one of them takes it.
+  std::map<std::string, std::string> read_config(
+      const std::map<std::string, std::string>& current, const std::set<std::string>& given,
+      const std::set<std::string>& per_process,
+      const std::map<std::string, std::string>& added_later = {}) const;
 
   // --resume: where last.safetensors continues, checked against the phases'
   // lengths and `identity` (metadata keys named as their flags: model, param,
