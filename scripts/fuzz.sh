@@ -49,7 +49,7 @@ fi
 scripts/setup.sh --install-only build fuzz
 dir=build-fuzz
 {
-  # Static, CPU only, no tests, examples or benchmarks: the library and the harnesses.
+  # Static, CPU only, without MPI, no tests, examples or benchmarks: the library and the harnesses.
   # The archiver and friends are binutils' (which g++ depends on): with clang,
   # CMake would take an llvm-ar or ld.lld that happens to be installed, from
   # packages setup.sh does not install.
@@ -59,7 +59,7 @@ dir=build-fuzz
     binutils+=("-DCMAKE_${t%%:*}=/usr/bin/${t#*:}")
   done
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${binutils[@]}" -DCMAKE_DLLTOOL= \
-    -DCMAKE_CXX_COMPILER=clang++-16 -DMPQ_FUZZ=ON -DMPQ_CUDA=OFF \
+    -DCMAKE_CXX_COMPILER=clang++-16 -DMPQ_FUZZ=ON -DMPQ_CUDA=OFF -DMPQ_MPI=OFF \
     -DMPQ_BUILD_TESTS=OFF -DMPQ_BUILD_EXAMPLES=OFF -DMPQ_BUILD_BENCH=OFF -DBUILD_SHARED_LIBS=OFF >/dev/null
 }
 targets=()
