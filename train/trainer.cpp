@@ -189,6 +189,15 @@ std::string timeless(const std::string& line) {
   }
 }
 
+// The lines of a file's text that end in '\n' (a last line without one was
+// cut off by a kill).
+std::vector<std::string> complete_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(text.substr(at, nl - at));
+  return lines;
+}
+
 // trajectory.jsonl as a resumed run continues it: the complete lines up to
 // the checkpoint's phase and epoch (from its log line); none without one.
 void mend_trajectory(const std::string& path, const std::string& checkpoint_line) {
@@ -205,8 +214,7 @@ void mend_trajectory(const std::string& path, const std::string& checkpoint_line
   auto order = [](const std::string& p) { return p == "float" ? 0 : p == "quant" ? 1 : 2; };
   const std::string text = read_file(path, "Trainer");
   std::string kept;
-  for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) {
-    const std::string line = text.substr(at, nl - at);
+  for (const std::string& line : complete_lines(text)) {
     try {
       const Json j = Json::parse(line, path);
       const std::string p = j.at("phase").string();
@@ -223,9 +231,7 @@ void mend_trajectory(const std::string& path, const std::string& checkpoint_line
 void mend_log(const std::string& path, const std::string& checkpoint_line) {
   std::string text;
   if (std::filesystem::exists(path)) text = read_file(path, "Trainer");
-  std::vector<std::string> lines;
-  for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
-    lines.push_back(text.substr(at, nl - at));  // a last line without '\n' was cut off
+  std::vector<std::string> lines = complete_lines(text);
   if (!checkpoint_line.empty()) {
     auto it = std::find_if(lines.rbegin(), lines.rend(),
                            [&](const std::string& l) { return timeless(l) == checkpoint_line; });
@@ -333,27 +339,32 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
       // This process's slice (m_local) of the whole batch (m).
       const std::int64_t m_local = x.defined() ? x.shape()[0] : 0;
       std::int64_t m = m_local;
-      bool empty_slice = m_local == 0;
+      bool empty_slice = m_local == 0, single_slice = false;
       if (multi) {
-        std::vector<double> c{static_cast<double>(m_local), m_local == 0 ? 1.0 : 0.0};
+        std::vector<double> c{static_cast<double>(m_local), m_local == 0 ? 1.0 : 0.0,
+                              m_local == 1 ? 1.0 : 0.0};
         dist_.all_reduce(c);
         m = static_cast<std::int64_t>(c[0]);
         empty_slice = c[1] > 0;
+        // Batch norm per process (--sync-bn off) cannot train on one image
+        // either: a slice of one would stop that process alone.
+        single_slice = !o.sync_batch_norm && c[2] > 0;
       }
-      if ((m == 1 && batch > 1) || empty_slice) {
+      if ((m == 1 && batch > 1) || empty_slice || single_slice) {
         // Only the last batch can hold one image (N = k * batch + 1): batch
         // norm cannot train on one value per channel, so it sits out; so
         // does a last batch smaller than the number of processes.
         if (!warned_single_batch_ && dist_.is_root()) {
           const std::string processes =
               multi ? detail::concat(", ", dist_.size(), " processes") : std::string();
-          std::fprintf(
-              stderr,
-              "note: the last training batch holds %lld image%s (%lld images, batch size "
-              "%lld%s); %s, so it is left out of each epoch\n",
-              static_cast<long long>(m), m == 1 ? "" : "s", static_cast<long long>(n),
-              static_cast<long long>(batch), processes.c_str(),
-              m == 1 ? "batch norm cannot train on one" : "some process would have none of it");
+          std::fprintf(stderr,
+                       "note: the last training batch holds %lld image%s (%lld images, batch size "
+                       "%lld%s); %s, so it is left out of each epoch\n",
+                       static_cast<long long>(m), m == 1 ? "" : "s", static_cast<long long>(n),
+                       static_cast<long long>(batch), processes.c_str(),
+                       m == 1         ? "batch norm cannot train on one"
+                       : single_slice ? "batch norm per process cannot train on a slice of one"
+                                      : "some process would have none of it");
         }
         warned_single_batch_ = true;
         continue;
@@ -390,7 +401,7 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
       std::vector<double> sums{ce.item() * static_cast<double>(m_local),
                                static_cast<double>(correct)};
       if (multi) dist_.all_reduce(sums);
-      const double batch_ce = sums[0] / static_cast<double>(m);
+      const double batch_ce = multi ? sums[0] / static_cast<double>(m) : ce.item();
       const double l = multi ? batch_ce + penalty : loss.item();
       if (!std::isfinite(l)) non_finite(l, "the loss", epoch, global_step);
       opt.zero_grad();
@@ -445,19 +456,24 @@ void Trainer::run_phase(const PhaseOptions& o, models::Module& net, Optimizer& o
 
 void Trainer::end_epoch(const PhaseOptions& o, int epoch, models::Module& net, Optimizer& opt,
                         BatchSource& test, const EpochTotals& tot, double secs) {
-  const double seen = static_cast<double>(tot.seen);
-  images_per_s_ = seen / secs;
+  images_per_s_ = static_cast<double>(tot.seen) / secs;
   if (tty_) std::fprintf(stderr, "\r\033[K");
   last_eval_ = evaluate(net, test);
-  if (!dist_.is_root()) {  // rank 0 alone prints and writes; the decisions are the same everywhere
-    if (o.quantized && constraints_met(net, o.targets) && last_eval_.accuracy > best_accuracy_)
-      best_accuracy_ = last_eval_.accuracy;
-    if (stop_after_ > 0 && ++epochs_done_ == stop_after_) throw StopRequested{};
-    return;
-  }
+  // The same decisions on every process (identical parameters, an evaluation
+  // reduced over all of them); rank 0 alone prints and writes.
+  const bool met = !o.quantized || constraints_met(net, o.targets);
+  const bool new_best = o.quantized && met && last_eval_.accuracy > best_accuracy_;
+  if (new_best) best_accuracy_ = last_eval_.accuracy;
+  if (dist_.is_root()) write_epoch(o, epoch, net, opt, tot, secs, met, new_best);
+  if (stop_after_ > 0 && ++epochs_done_ == stop_after_) throw StopRequested{};
+}
+
+void Trainer::write_epoch(const PhaseOptions& o, int epoch, const models::Module& net,
+                          const Optimizer& opt, const EpochTotals& tot, double secs, bool met,
+                          bool new_best) {
+  const double seen = static_cast<double>(tot.seen);
   // Memory and constraints (activation sizes from the evaluation's forward).
   const models::QuantSummary qs = models::quant_summary(net);
-  const bool met = !o.quantized || constraints_met(net, o.targets);
   std::printf(
       "%s epoch %d/%d  ce %.4f  penalty %.4f  train acc %.2f%%  test acc %.2f%%  W %.1f kB "
       "(%.2f b)  Amax %.1f kB  Asum %.1f kB  %s  %.0f img/s  %.0fs\n",
@@ -493,8 +509,7 @@ void Trainer::end_epoch(const PhaseOptions& o, int epoch, models::Module& net, O
   Checkpoint ck;
   for (const auto& [k, v] : net.state_dict()) ck.tensors.emplace_back("model." + k, v);
   for (const auto& [k, v] : opt.state()) ck.tensors.emplace_back("optim." + k, v);
-  if (o.quantized && met && last_eval_.accuracy > best_accuracy_) {
-    best_accuracy_ = last_eval_.accuracy;
+  if (new_best) {
     ck.metadata = metadata_;
     ck.metadata["phase"] = o.name;
     ck.metadata["epoch"] = std::to_string(epoch);
@@ -512,7 +527,6 @@ void Trainer::end_epoch(const PhaseOptions& o, int epoch, models::Module& net, O
   log_ << line.dump() << "\n";
   log_.flush();
   MPQ_CHECK(log_.good(), "cannot write ", run_dir_, "/", kLogFile);
-  if (stop_after_ > 0 && ++epochs_done_ == stop_after_) throw StopRequested{};
 }
 
 }  // namespace mpq::train

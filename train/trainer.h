@@ -137,6 +137,11 @@ class Trainer {
   struct EpochTotals;  // the training sums of one epoch
   void end_epoch(const PhaseOptions& o, int epoch, models::Module& net, Optimizer& opt,
                  BatchSource& test, const EpochTotals& totals, double seconds);
+  // Rank 0's part of end_epoch: the epoch's line (stdout, log.jsonl) and the
+  // checkpoints (best.safetensors too when new_best).
+  void write_epoch(const PhaseOptions& o, int epoch, const models::Module& net,
+                   const Optimizer& opt, const EpochTotals& totals, double seconds, bool met,
+                   bool new_best);
 
   // One trajectory record of `net` after `step` updates of the phase.
   void record_trajectory(const PhaseOptions& o, int epoch, std::int64_t step,
