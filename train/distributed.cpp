@@ -24,7 +24,7 @@ namespace {
 // started it). Open MPI's mpirun, PMI-1/2 (MPICH's hydra, srun --mpi=pmi2)
 // and PMIx (srun --mpi=pmix, Open MPI 4) each set their own variables.
 int launcher_world_size() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"}) {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"}) {
     const char* v = std::getenv(name);
     if (v && *v) {
       // SLURM_NTASKS alone (an sbatch script) does not mean this process was launched by srun.
@@ -32,6 +32,7 @@ int launcher_world_size() {
       return std::max(1, std::atoi(v));
     }
   }
+  // PMIx names the rank but not the size: MPI_Init will tell.
   return std::getenv("PMIX_RANK") || std::getenv("PMI_RANK") ? 1 : 0;
 }
 
@@ -53,10 +54,8 @@ MPI_Datatype mpi_type(DType t) {
 }
 #endif
 
-// data[i] /= n for a floating buffer.
+// data[i] /= n for a floating buffer (all_reduce refused other dtypes).
 void divide(void* data, std::size_t count, DType dtype, int n) {
-  MPQ_CHECK(is_floating(dtype), "Distributed: an average of ", dtype_name(dtype),
-            " values (use Reduce::sum)");
   dispatch_floating(dtype, "Distributed average", [&]<class T>() {
     T* p = static_cast<T*>(data);
     const T inv = T(1) / static_cast<T>(n);
@@ -121,11 +120,7 @@ Distributed::Distributed() {
 #endif
 }
 
-Distributed::~Distributed() {
-#ifdef MPQ_HAVE_NCCL
-  delete nccl_;
-#endif
-}
+Distributed::~Distributed() = default;
 
 std::string Distributed::describe() const {
   return detail::concat("rank ", rank_, " of ", size_, " (local ", local_rank_, " of ", local_size_,
@@ -137,9 +132,8 @@ Distributed::Nccl& Distributed::nccl(Device device) {
   if (!nccl_) {
     std::string id = is_root() ? nccl::unique_id() : std::string(nccl::kIdBytes, '\0');
     broadcast(id, 0);  // (nothing to send in a job of one)
-    auto* n = new Nccl;
-    n->comm = std::make_unique<nccl::Communicator>(rank_, size_, id, device);
-    nccl_ = n;
+    nccl_ = std::make_unique<Nccl>();
+    nccl_->comm = std::make_unique<nccl::Communicator>(rank_, size_, id, device);
   }
   MPQ_CHECK(nccl_->comm->device() == device, "Distributed: NCCL runs on ",
             nccl_->comm->device().str(), ", not ", device.str(), " (one GPU per process)");
@@ -305,11 +299,8 @@ void Distributed::abort(const std::string& message, int code) {
 }
 
 void Distributed::finalize() {
-#ifdef MPQ_HAVE_NCCL
   // Before the CUDA runtime shuts down (a static destructor may run after it).
-  delete nccl_;
-  nccl_ = nullptr;
-#endif
+  nccl_.reset();
 #ifdef MPQ_HAVE_MPI
   if (mpi_ && !finalized_) {
     MPI_Finalize();

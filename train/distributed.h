@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,8 +59,8 @@ class Distributed {
   void broadcast(std::string& text, int root = 0);
   void barrier();
   // Ends every process of the job now: prints "error (rank r of N): message"
-  // on stderr and aborts the job with `code` (returns, exiting with `code`,
-  // when the job is this process alone).
+  // on stderr and aborts the job with `code` (exits with `code` when the job
+  // is this process alone).
   [[noreturn]] void abort(const std::string& message, int code);
   // MPI_Finalize at a normal exit (a no-op without MPI); run_main calls it.
   void finalize();
@@ -83,7 +84,7 @@ class Distributed {
   std::string host_;
   std::int64_t collectives_ = 0;
   std::vector<unsigned char> host_bucket_;  // reused between calls
-  Nccl* nccl_ = nullptr;
+  std::unique_ptr<Nccl> nccl_;              // created by the first CUDA collective
 };
 
 }  // namespace mpq::train
