@@ -264,9 +264,10 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
                         double momentum, double eps, const Tensor& y, const Tensor& mean,
                         const Tensor& rstd, const Tensor& batch_stats, double count) {
   const std::int64_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
+  const std::int64_t M = N * HW;
   const double* given = batch_stats.defined() ? batch_stats.data<double>() : nullptr;
   // Values per channel behind the statistics (the unbiased running variance).
-  const std::int64_t M = given ? static_cast<std::int64_t>(count) : N * HW;
+  const std::int64_t stats_count = given ? static_cast<std::int64_t>(count) : M;
   dispatch_floating(x.dtype(), "batch_norm2d", [&]<class T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
@@ -274,7 +275,8 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
     const T* pb = beta.defined() ? beta.data<T>() : nullptr;
     T* rm = running_mean.defined() ? running_mean.data<T>() : nullptr;
     T* rv = running_var.defined() ? running_var.data<T>() : nullptr;
-    const PerChannel<T> pc{pg, pb, rm, rv, mean.data<T>(), rstd.data<T>(), momentum, eps, M};
+    const PerChannel<T> pc{pg,       pb,  rm,         rv, mean.data<T>(), rstd.data<T>(),
+                           momentum, eps, stats_count};
     if (is_channels_last(x)) {
       forward_nhwc<T>(x, pc, training, y, given);
       return;
@@ -301,7 +303,7 @@ void batch_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
               ss += d * d;
             }
           }
-          var = ss / static_cast<double>(N * HW);
+          var = ss / static_cast<double>(M);
           pc.update_running(c, mu, var);
         } else {
           mu = rm[c];

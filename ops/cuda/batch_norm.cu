@@ -43,17 +43,11 @@ __global__ void forward_kernel(const T* __restrict__ x, const T* __restrict__ ga
   __shared__ double buf[kBnThreads];
   const std::int64_t c = blockIdx.x;
   double mu, var;
-  if (given) {  // the whole batch's (synchronised), over `count` values
+  double n = static_cast<double>(M);  // values behind the statistics
+  if (given) {                        // the whole batch's (synchronised), over `count` values
     mu = given[c];
     var = given[C + c];
-    if (threadIdx.x == 0) {
-      if (running_mean)
-        running_mean[c] =
-            static_cast<T>((1 - momentum) * static_cast<double>(running_mean[c]) + momentum * mu);
-      if (running_var && count > 1)
-        running_var[c] = static_cast<T>((1 - momentum) * static_cast<double>(running_var[c]) +
-                                        momentum * var * count / (count - 1));
-    }
+    n = count;
   } else if (training) {
     double s = 0;
     for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads)
@@ -65,18 +59,17 @@ __global__ void forward_kernel(const T* __restrict__ x, const T* __restrict__ ga
       ss += d * d;
     }
     var = block_sum(ss, buf) / static_cast<double>(M);
-    if (threadIdx.x == 0) {
-      if (running_mean)
-        running_mean[c] =
-            static_cast<T>((1 - momentum) * static_cast<double>(running_mean[c]) + momentum * mu);
-      if (running_var && M > 1)
-        running_var[c] =
-            static_cast<T>((1 - momentum) * static_cast<double>(running_var[c]) +
-                           momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
-    }
   } else {
     mu = static_cast<double>(running_mean[c]);
     var = static_cast<double>(running_var[c]);
+  }
+  if ((given || training) && threadIdx.x == 0) {  // running statistics, unbiased variance
+    if (running_mean)
+      running_mean[c] =
+          static_cast<T>((1 - momentum) * static_cast<double>(running_mean[c]) + momentum * mu);
+    if (running_var && n > 1)
+      running_var[c] = static_cast<T>((1 - momentum) * static_cast<double>(running_var[c]) +
+                                      momentum * var * n / (n - 1));
   }
   const double r = 1.0 / sqrt(var + eps);
   if (threadIdx.x == 0) {
@@ -90,6 +83,23 @@ __global__ void forward_kernel(const T* __restrict__ x, const T* __restrict__ ga
     const std::int64_t i = at(j, c, C, HW);
     y[i] = scale * x[i] + shift;
   }
+}
+
+// Thread's share of channel c's sum g and sum g (x - mu), added over the
+// block (every thread gets both).
+template <class T>
+__device__ void gradient_sums(const T* __restrict__ dy, const T* __restrict__ x, double mu,
+                              std::int64_t c, std::int64_t C, std::int64_t HW, std::int64_t M,
+                              double* buf, double& sum_g, double& sum_gx) {
+  double sg = 0, sgx = 0;
+  for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
+    const std::int64_t i = at(j, c, C, HW);
+    const double g = static_cast<double>(dy[i]);
+    sg += g;
+    sgx += g * (static_cast<double>(x[i]) - mu);
+  }
+  sum_g = block_sum(sg, buf);
+  sum_gx = block_sum(sgx, buf);
 }
 
 template <class T>
@@ -107,15 +117,8 @@ __global__ void backward_kernel(const T* __restrict__ dy, const T* __restrict__ 
     sum_g = totals[c];
     sum_gx = totals[C + c];
   } else {
-    double sg = 0, sgx = 0;  // sum g, sum g (x - mu)
-    for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
-      const std::int64_t i = at(j, c, C, HW);
-      const double g = static_cast<double>(dy[i]);
-      sg += g;
-      sgx += g * (static_cast<double>(x[i]) - mu);
-    }
-    sum_g = block_sum(sg, buf);
-    sum_gx = block_sum(sgx, buf) * r;
+    gradient_sums(dy, x, mu, c, C, HW, M, buf, sum_g, sum_gx);
+    sum_gx *= r;
     if (threadIdx.x == 0) {
       if (dgamma) dgamma[c] = static_cast<T>(sum_gx);
       if (dbeta) dbeta[c] = static_cast<T>(sum_g);
@@ -142,15 +145,8 @@ __global__ void backward_stats_kernel(const T* __restrict__ dy, const T* __restr
                                       std::int64_t M) {
   __shared__ double buf[kBnThreads];
   const std::int64_t c = blockIdx.x;
-  const double mu = static_cast<double>(mean[c]);
-  double sg = 0, sgx = 0;
-  for (std::int64_t j = threadIdx.x; j < M; j += kBnThreads) {
-    const std::int64_t i = at(j, c, C, HW);
-    const double g = static_cast<double>(dy[i]);
-    sg += g;
-    sgx += g * (static_cast<double>(x[i]) - mu);
-  }
-  const double t1 = block_sum(sg, buf), t2 = block_sum(sgx, buf);
+  double t1, t2;
+  gradient_sums(dy, x, static_cast<double>(mean[c]), c, C, HW, M, buf, t1, t2);
   if (threadIdx.x == 0) {
     sums[c] = t1;
     sums[C + c] = t2 * static_cast<double>(rstd[c]);
