@@ -201,9 +201,9 @@ void print_outcome(const Outcome& r) {
                 static_cast<long long>(r.skipped_files), r.skipped_files == 1 ? "" : "s");
 }
 
-Json summary_json(const std::string& prog, const ExperimentConfig& c, const std::string& dataset,
-                  const train::MemoryTargets& targets, const Outcome& r, double images_per_s,
-                  const std::string& run_dir, double wall_time_s) {
+Json summary_json(const std::string& prog, const ExperimentConfig& c, const Device& device,
+                  const std::string& dataset, const train::MemoryTargets& targets, const Outcome& r,
+                  double images_per_s, const std::string& run_dir, double wall_time_s) {
   const models::QuantSummary& qs = r.quantizers;
   Json summary = Json::Object{};
   summary["program"] = prog;
@@ -240,6 +240,7 @@ Json summary_json(const std::string& prog, const ExperimentConfig& c, const std:
   summary["targets_missed"] = Json(missed);
   summary["final_penalty"] = r.final_penalty;
   summary["images_per_s"] = images_per_s;
+  summary["device"] = device.str();
   summary["processes"] = train::Distributed::get().size();
   summary["skipped_files"] = r.skipped_files;
   summary["mean_weight_bits"] = qs.mean_weight_bits;
@@ -361,10 +362,8 @@ int run_experiment(const Experiment& e, Args& args) {
   const Outcome outcome = assess(*qnet, targets, trainer, data);
   if (!dist.is_root()) return 0;
   print_outcome(outcome);
-  Json summary = summary_json(prog, c, data.name, targets, outcome, trainer.images_per_s(),
-                              run.path(), run_time.seconds());
-  summary["device"] = device.str();
-  run.write_summary(summary);
+  run.write_summary(summary_json(prog, c, device, data.name, targets, outcome,
+                                 trainer.images_per_s(), run.path(), run_time.seconds()));
   run.write_quantizers(outcome.quantizers);
   const std::string report = train::write_report(run.path());
   std::printf("report: %s\n", report.c_str());
